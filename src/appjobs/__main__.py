@@ -1,0 +1,5 @@
+"""``python -m appjobs`` runs the command line."""
+
+from appjobs.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Communication management: users and their credentials (framework-free)."""

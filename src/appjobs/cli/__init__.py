@@ -1,0 +1,1 @@
+"""The ``appjobs`` command line."""

@@ -1,0 +1,149 @@
+"""Starting a step's process and stopping its whole tree.
+
+A step runs as the leader of a new session and process group, with a token
+in its environment (``APPJOBS_STEP_TOKEN``) that every descendant inherits.
+Stopping a step signals its process group *and* every process that carries
+its token, so a grandchild that called ``setsid`` (and so left the group) is
+found as well. The worker is a child subreaper (Linux ``PR_SET_CHILD_SUBREAPER``),
+so such escapees are re-parented to it rather than to init when their parent
+exits, and the worker reaps them.
+
+Limits, stated plainly: a process that both leaves the session and clears its
+environment can only be found while it is still the worker's descendant.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import signal
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+
+import psutil
+
+TOKEN_VAR = "APPJOBS_STEP_TOKEN"
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _prctl(option: int, value: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(option, value, 0, 0, 0) == 0
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants instead of letting init have them (Linux only)."""
+    return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def exit_with_parent(sig: int = signal.SIGTERM) -> bool:
+    """Have the kernel send *sig* to this process when its parent dies (Linux only)."""
+    return _prctl(_PR_SET_PDEATHSIG, sig)
+
+
+def spawn(argv: Sequence[str], env: Mapping[str, str], output: str) -> int:
+    """Start *argv* as a new session leader with stdout and stderr appended to *output*.
+
+    Returns the pid. ``posix_spawn`` avoids copying the worker's memory,
+    which keeps starting a step cheap however large the worker grows.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, output, flags, 0o600),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+    ]
+    return os.posix_spawnp(argv[0], list(argv), dict(env), file_actions=actions, setsid=True)
+
+
+def started_at(pid: int) -> float | None:
+    """The start time of process *pid*, or None when it does not exist."""
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+def is_alive(pid: int, started: float | None) -> bool:
+    """True when *pid* exists and is the same process that started at *started*."""
+    now_started = started_at(pid)
+    if now_started is None:
+        return False
+    return started is None or abs(now_started - started) < 0.01
+
+
+def marked(token: str) -> list[psutil.Process]:
+    """Every live process whose environment carries *token*."""
+    found = []
+    me = os.getpid()
+    for proc in psutil.process_iter():
+        if proc.pid == me:
+            continue
+        try:
+            if proc.environ().get(TOKEN_VAR) == token and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def group_alive(pgid: int) -> bool:
+    """True while any process of group *pgid* exists (a zombie leader counts until reaped)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def signal_tree(pgid: int | None, token: str | None, sig: int) -> int:
+    """Send *sig* to process group *pgid* and to every process marked with *token*.
+
+    Returns how many processes carrying the token were signalled.
+    """
+    if pgid:
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+    count = 0
+    for proc in marked(token) if token else ():
+        try:
+            proc.send_signal(sig)
+            count += 1
+        except psutil.Error:
+            continue
+    return count
+
+
+def adopted(known: Iterable[int]) -> list[psutil.Process]:
+    """Children of this process that it did not start itself: orphans it adopted as subreaper."""
+    skip = set(known)
+    try:
+        return [p for p in psutil.Process().children() if p.pid not in skip]
+    except psutil.Error:
+        return []
+
+
+def reap() -> list[tuple[int, int]]:
+    """Collect every child that has ended, as ``(pid, exit code)``; signals give negative codes."""
+    ended = []
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        except OSError as exc:  # pragma: no cover - EINTR is retried by Python
+            if exc.errno == errno.EINTR:
+                continue
+            raise
+        if pid == 0:
+            break
+        ended.append((pid, os.waitstatus_to_exitcode(status)))
+    return ended

@@ -1,0 +1,69 @@
+"""Crash recovery: a step whose worker died ends A, and whatever it left running is stopped.
+
+A worker counts as dead when its registration is gone, when it ran on this
+host and its process no longer exists (checked by pid *and* start time, so a
+reused pid does not fool us), or when it has not sent a heartbeat for a whole
+lease. The first two are noticed at once, so after ``kill -9`` of a server the
+next worker to start aborts the orphaned jobs immediately; the lease covers
+workers on other hosts.
+
+Recovery never re-runs a step: a step that may have done half its work is
+reported A with a log message saying why, as SAP does for jobs "canceled by
+the system".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import socket
+from typing import TYPE_CHECKING
+
+from appjobs import models
+from appjobs.engine import processes, steps
+from appjobs.storage.jobs import RunningStep
+from appjobs.storage.workers import WorkerRecord
+
+if TYPE_CHECKING:
+    from appjobs.engine.worker import Worker
+
+HOSTNAME = socket.gethostname()
+
+
+def register(worker: Worker) -> None:
+    """Announce *worker* in the database; its heartbeats renew the lease on its jobs."""
+    pid = os.getpid()
+    record = WorkerRecord(worker.id, HOSTNAME, pid, processes.started_at(pid) or 0.0, worker.clock())
+    worker.store.workers.register(record)
+
+
+def recover(worker: Worker) -> None:
+    """Abort the running steps of every dead worker, and forget those workers."""
+    now = worker.clock()
+    workers = worker.store.workers.all()
+    dead = {wid for wid, record in workers.items() if wid != worker.id and _is_dead(record, now, worker.options.lease)}
+    for step in worker.store.jobs.running_steps():
+        if step.worker_id != worker.id and (step.worker_id is None or step.worker_id in dead or step.worker_id not in workers):
+            _abort(worker, step, workers.get(step.worker_id or ""), now)
+    for wid in dead:
+        worker.store.workers.unregister(wid)
+
+
+def _is_dead(record: WorkerRecord, now: dt.datetime, lease: float) -> bool:
+    if record.hostname == HOSTNAME and not processes.is_alive(record.pid, record.pid_started):
+        return True
+    return (now - record.heartbeat_at).total_seconds() > lease
+
+
+def _abort(worker: Worker, step: RunningStep, record: WorkerRecord | None, now: dt.datetime) -> None:
+    if record is None or record.hostname == HOSTNAME:
+        # Same host: the step's processes may have outlived their worker.
+        leader = step.pid if step.pid and processes.is_alive(step.pid, step.pid_started) else None
+        processes.signal_tree(leader, step.token, signal.SIGKILL)
+    where = f"worker pid {record.pid} on {record.hostname}" if record else "its worker"
+    reason = f"Job aborted: {where} stopped while step {step.number} was running; the step was not restarted."
+    entries = steps.collect_output(steps.output_path(worker.log_dir, step.key, step.number), step.key, step.number, now)
+    entries.append(steps.engine_entry(step.key, None, now, reason, models.Severity.ERROR))
+    entries.append(steps.engine_entry(step.key, None, now, "Job failed.", models.Severity.ERROR))
+    worker.store.jobs.finish_step(step.key, step.number, models.JobStatus.ABORTED, None, now, entries)

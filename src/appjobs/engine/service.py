@@ -1,0 +1,165 @@
+"""JobService: what the API and the admin commands ask of the engine.
+
+It validates, writes to the store and wakes the workers; it never runs a
+step itself (that is :class:`appjobs.engine.worker.Worker`'s job, in another
+process). Every method is safe to call from any process that opens the
+same database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+
+from appjobs import errors, models
+from appjobs.engine import templates as template_files
+from appjobs.models import JobKey, JobStatus
+from appjobs.storage import Store
+
+MAX_TEXT = 120
+MAX_USER = 40
+MAX_VALUE = 255
+
+
+class JobService:
+    """Templates and jobs, in the terms of SAP's application-job API.
+
+    *notify* is called after a job was scheduled or a cancel requested, to
+    wake the workers; *clock* returns the current UTC time.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        notify: Callable[[], None] = lambda: None,
+        clock: Callable[[], dt.datetime] = models.utcnow,
+    ) -> None:
+        self.store = store
+        self.notify = notify
+        self.clock = clock
+
+    # --- templates -----------------------------------------------------------------
+
+    def templates(self) -> list[models.Template]:
+        return self.store.templates.list()
+
+    def template(self, name: str) -> models.Template:
+        return self.store.templates.get(name)
+
+    def import_templates(self, templates: Sequence[models.Template], *, replace: bool = False) -> None:
+        """Store *templates* all at once, or none of them."""
+        self.store.templates.add(templates, replace=replace)
+
+    def import_file(self, path: str, *, by: str, replace: bool = False) -> list[models.Template]:
+        """Load a TOML template file and store its templates; returns them."""
+        loaded = template_files.load_file(path, by=by, now=self.clock())
+        self.import_templates(loaded, replace=replace)
+        return loaded
+
+    # --- jobs ----------------------------------------------------------------------
+
+    def schedule(
+        self,
+        template_name: str,
+        *,
+        creator: str,
+        text: str = "",
+        job_user: str = "",
+        test_mode: bool = False,
+        parameters: Mapping[str, str] | None = None,
+    ) -> models.Job:
+        """Create a job from a template to start at once; it is committed when this returns.
+
+        *parameters* override the template's defaults by name, in every step
+        that declares that name. An empty *text* takes the template's text;
+        an empty *job_user* runs the job for its *creator*.
+        """
+        template = self.store.templates.get(template_name)
+        _check_length("JobText", text, MAX_TEXT)
+        _check_length("JobUser", job_user, MAX_USER)
+        if test_mode and not template.supports_test_mode:
+            raise errors.InvalidInput(f"Job template {template.name} doesn't support test mode.")
+        values = _parameter_values(template, parameters or {})
+        now = self.clock()
+        job = models.Job(
+            key=JobKey.new(),
+            template_name=template.name,
+            text=text or template.text,
+            job_user=job_user or creator,
+            creator=creator,
+            status=JobStatus.SCHEDULED,
+            created_at=now,
+            scheduled_at=now,
+            step_count=template.step_count,
+            test_mode=test_mode,
+        )
+        steps = [
+            models.StepRun(job.key, s.number, s.kind, s.target, s.text, JobStatus.SCHEDULED) for s in template.steps
+        ]
+        note = _log(job.key, now, f"Job scheduled by {creator} from template {template.name} for {job.job_user}.")
+        self.store.jobs.create(job, steps, values, [note])
+        self.notify()
+        return job
+
+    def status(self, key: JobKey) -> models.Job:
+        """The job; :class:`~appjobs.errors.JobNotFound` (APJ_RT/003) when there is none."""
+        return self.store.jobs.get(key)
+
+    def steps(self, key: JobKey) -> list[models.StepRun]:
+        self.store.jobs.get(key)
+        return self.store.jobs.steps(key)
+
+    def parameters(self, key: JobKey) -> dict[int, dict[str, str]]:
+        return self.store.jobs.parameters(key)
+
+    def log(self, key: JobKey) -> list[models.LogEntry]:
+        self.store.jobs.get(key)
+        return self.store.jobs.log(key)
+
+    def jobs(
+        self,
+        created_from: dt.datetime,
+        created_to: dt.datetime,
+        *,
+        creator: str | None = None,
+        filters: Mapping[str, str] | None = None,
+    ) -> list[models.Job]:
+        """Jobs created in the window, oldest first (see :meth:`JobStore.list`)."""
+        return self.store.jobs.list(created_from, created_to, creator=creator, filters=filters)
+
+    def cancel(self, key: JobKey, *, by: str) -> models.CancelOutcome:
+        """SAP's JobCancel: delete a job that has not started, abort a running one."""
+        outcome = self.store.jobs.cancel(key, by, self.clock())
+        if not outcome.deleted:
+            self.notify()
+        return outcome
+
+    def abort(self, key: JobKey, *, by: str) -> models.CancelOutcome:
+        """SAP's JobAbort: abort a running job; APJ_RT/040 when it is not running."""
+        outcome = self.store.jobs.cancel(key, by, self.clock(), only_running=True)
+        self.notify()
+        return outcome
+
+
+def _check_length(field: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise errors.InvalidInput(f"{field} is longer than {limit} characters")
+
+
+def _parameter_values(template: models.Template, overrides: Mapping[str, str]) -> dict[int, dict[str, str]]:
+    declared = {name for step in template.steps for name in step.parameters}
+    unknown = sorted(set(overrides) - declared)
+    if unknown:
+        raise errors.InvalidInput(f"Job template {template.name} has no parameter {unknown[0]}")
+    for name, value in overrides.items():
+        _check_length(f"parameter {name}", value, MAX_VALUE)
+    return {
+        step.number: {name: overrides.get(name, default) for name, default in step.parameters.items()}
+        for step in template.steps
+        if step.parameters
+    }
+
+
+def _log(key: JobKey, now: dt.datetime, text: str, severity: models.Severity = models.Severity.INFO) -> models.LogEntry:
+    return models.LogEntry(key, None, now, severity, "engine", text)

@@ -1,0 +1,86 @@
+"""What a step's process looks like, and turning its output into log entries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import pathlib
+import signal
+import sys
+
+from appjobs import models
+from appjobs.engine.processes import TOKEN_VAR
+from appjobs.models import JobKey, Severity
+from appjobs.storage.jobs import StepWork
+
+MAX_LOG_LINES = 10_000  # lines of step output kept in the job log
+MAX_LOG_BYTES = 4 * 1024 * 1024  # bytes of step output read into the job log
+
+
+def command(work: StepWork) -> list[str]:
+    """The argv that runs *work*: a shell for commands, a fresh interpreter for callables."""
+    if work.kind is models.StepKind.SHELL:
+        return ["/bin/sh", "-c", work.target]
+    return [sys.executable, "-m", "appjobs.engine.child", work.target, json.dumps(dict(work.parameters))]
+
+
+def environment(work: StepWork, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The step's environment: the worker's, its parameters, and where it belongs."""
+    env = dict(os.environ if base is None else base)
+    if work.kind is models.StepKind.SHELL:
+        env.update(work.parameters)
+    env.update(
+        {
+            "APPJOBS_JOB_NAME": work.key.name,
+            "APPJOBS_JOB_RUN_COUNT": work.key.run_count,
+            "APPJOBS_STEP_NUMBER": str(work.number),
+            "APPJOBS_TEST_MODE": "X" if work.test_mode else "",
+            TOKEN_VAR: work.token,
+        }
+    )
+    return env
+
+
+def output_path(log_dir: pathlib.Path, key: JobKey, number: int) -> pathlib.Path:
+    """Where a step's stdout and stderr go while it runs."""
+    return log_dir / f"{key.name}-{key.run_count}-{number}.log"
+
+
+def collect_output(path: pathlib.Path, key: JobKey, number: int, now: dt.datetime) -> list[models.LogEntry]:
+    """Read a finished step's output into log entries and remove the file.
+
+    Output beyond :data:`MAX_LOG_LINES` lines or :data:`MAX_LOG_BYTES` bytes is
+    cut, with a warning in the log saying so.
+    """
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_LOG_BYTES + 1)
+        path.unlink()
+    except FileNotFoundError:
+        return []
+    lines = data[:MAX_LOG_BYTES].decode("utf-8", errors="replace").splitlines()
+    entries = [models.LogEntry(key, number, now, Severity.INFO, "stdout", line) for line in lines[:MAX_LOG_LINES]]
+    if len(data) > MAX_LOG_BYTES or len(lines) > MAX_LOG_LINES:
+        note = f"Output of step {number} was cut after {len(entries)} lines."
+        entries.append(models.LogEntry(key, number, now, Severity.WARNING, "engine", note))
+    return entries
+
+
+def describe_exit(number: int, code: int) -> tuple[models.JobStatus, str]:
+    """The step's status and the engine's sentence for exit code *code* (negative: killed by a signal)."""
+    if code == 0:
+        return models.JobStatus.FINISHED, f"Step {number} finished."
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return models.JobStatus.ABORTED, f"Step {number} was stopped by {name}."
+    return models.JobStatus.ABORTED, f"Step {number} failed with exit code {code}."
+
+
+def engine_entry(
+    key: JobKey, number: int | None, now: dt.datetime, text: str, severity: Severity = Severity.INFO
+) -> models.LogEntry:
+    return models.LogEntry(key, number, now, severity, "engine", text)

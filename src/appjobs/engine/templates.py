@@ -1,0 +1,156 @@
+"""Job templates from TOML files.
+
+A file holds one or more templates; each has a text, optionally a name, and
+one or more steps. A step is a shell command or a Python callable, with named
+parameters and their defaults::
+
+    [[template]]
+    name = "/APPJOBS/DEMO_SLEEP"     # optional; user templates get "Z" + 26 base32 characters
+    text = "Sleep"
+    supports_test_mode = false       # optional
+
+    [[template.step]]
+    text = "Sleep a while"           # optional
+    command = 'sleep "$SECONDS"'     # or: callable = "package.module:function"
+    parameters = { SECONDS = "30" }  # optional; names are upper case, values strings
+
+Shell steps see their parameters as environment variables; callables get
+them as keyword arguments. Every problem is reported with the file and the
+field (``jobs.toml: template[2].step[1]: unknown field 'comand'``), and an
+invalid file imports nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import pathlib
+import re
+import tomllib
+from typing import Any
+
+from appjobs import errors, models
+
+TEMPLATE_FIELDS = {"name", "text", "supports_test_mode", "step"}
+STEP_FIELDS = {"text", "command", "callable", "parameters"}
+CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+# Parameters become environment variables of shell steps; these would break the step itself.
+RESERVED_PARAMETERS = {"PATH", "HOME", "SHELL", "USER", "LOGNAME", "PWD", "IFS", "LANG", "TZ", "TMPDIR", "ENV"}
+RESERVED_PREFIXES = ("APPJOBS_", "LD_", "LC_", "PYTHON")
+
+
+def load_file(path: str | pathlib.Path, *, by: str, now: dt.datetime) -> list[models.Template]:
+    """Parse and validate the templates in *path*; :class:`~appjobs.errors.TemplateFileError` if invalid."""
+    path = pathlib.Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise errors.TemplateFileError(f"{path}: cannot read: {exc}") from exc
+    return parse(text, source=str(path), by=by, now=now)
+
+
+def parse(text: str, *, source: str, by: str, now: dt.datetime) -> list[models.Template]:
+    """Parse templates from TOML *text*; *source* names it in error messages."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise errors.TemplateFileError(f"{source}: not valid TOML: {exc}") from exc
+    unknown = set(document) - {"template"}
+    if unknown:
+        raise errors.TemplateFileError(f"{source}: unknown top-level key {sorted(unknown)[0]!r} (expected [[template]])")
+    entries = document.get("template")
+    if not isinstance(entries, list) or not entries:
+        raise errors.TemplateFileError(f"{source}: no [[template]] tables")
+    templates = [_template(entry, f"{source}: template[{i}]", by, now) for i, entry in enumerate(entries, 1)]
+    seen: dict[str, int] = {}
+    for i, template in enumerate(templates, 1):
+        if template.name in seen:
+            raise errors.TemplateFileError(
+                f"{source}: template[{i}]: duplicate template {template.name} (also template[{seen[template.name]}])"
+            )
+        seen[template.name] = i
+    return templates
+
+
+def _template(entry: Any, where: str, by: str, now: dt.datetime) -> models.Template:
+    _check_fields(entry, TEMPLATE_FIELDS, where)
+    text = _string(entry, "text", where, required=True, max_length=120)
+    name = _string(entry, "name", where, max_length=40) or models.user_template_name(text)
+    if not models.TEMPLATE_NAME_RE.match(name):
+        raise errors.TemplateFileError(
+            f"{where}: field 'name': {name!r} is not a template name (like /NAMESPACE/NAME or Z + 26 base32 characters)"
+        )
+    test_mode = entry.get("supports_test_mode", False)
+    if not isinstance(test_mode, bool):
+        raise errors.TemplateFileError(f"{where}: field 'supports_test_mode' must be true or false")
+    steps = entry.get("step")
+    if not isinstance(steps, list) or not steps:
+        raise errors.TemplateFileError(f"{where}: needs at least one [[template.step]]")
+    return models.Template(
+        name=name,
+        text=text,
+        steps=tuple(_step(step, f"{where}.step[{n}]", n) for n, step in enumerate(steps, 1)),
+        supports_test_mode=test_mode,
+        created_by=by,
+        created_at=now,
+        changed_by=by,
+        changed_at=now,
+    )
+
+
+def _step(entry: Any, where: str, number: int) -> models.TemplateStep:
+    _check_fields(entry, STEP_FIELDS, where)
+    command = _string(entry, "command", where)
+    target = _string(entry, "callable", where)
+    if bool(command) == bool(target):
+        raise errors.TemplateFileError(f"{where}: needs exactly one of 'command' or 'callable'")
+    if target and not CALLABLE_RE.match(target):
+        raise errors.TemplateFileError(f"{where}: field 'callable': {target!r} is not of the form module:function")
+    return models.TemplateStep(
+        number=number,
+        kind=models.StepKind.SHELL if command else models.StepKind.PYTHON,
+        target=command or target,
+        text=_string(entry, "text", where, max_length=120),
+        parameters=_parameters(entry.get("parameters", {}), where),
+    )
+
+
+def _parameters(values: Any, where: str) -> dict[str, str]:
+    if not isinstance(values, dict):
+        raise errors.TemplateFileError(f"{where}: field 'parameters' must be a table of NAME = \"default\"")
+    result = {}
+    for name, value in values.items():
+        check_parameter_name(name, f"{where}.parameters")
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise errors.TemplateFileError(f"{where}.parameters: {name}: default must be a string or a number")
+        result[name] = str(value)
+        if len(result[name]) > 255:
+            raise errors.TemplateFileError(f"{where}.parameters: {name}: default longer than 255 characters")
+    return result
+
+
+def check_parameter_name(name: str, where: str) -> None:
+    """Reject parameter names that are not SAP-like or would clobber the step's environment."""
+    if not models.PARAMETER_NAME_RE.match(name):
+        raise errors.TemplateFileError(f"{where}: {name!r} is not a parameter name (A-Z, 0-9, _; at most 38)")
+    if name in RESERVED_PARAMETERS or name.startswith(RESERVED_PREFIXES):
+        raise errors.TemplateFileError(f"{where}: {name!r} is reserved for the step's environment")
+
+
+def _check_fields(entry: Any, allowed: set[str], where: str) -> None:
+    if not isinstance(entry, dict):
+        raise errors.TemplateFileError(f"{where}: must be a table")
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise errors.TemplateFileError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(allowed))})")
+
+
+def _string(entry: dict[str, Any], field: str, where: str, *, required: bool = False, max_length: int = 0) -> str:
+    value = entry.get(field, "")
+    if not isinstance(value, str):
+        raise errors.TemplateFileError(f"{where}: field {field!r} must be a string")
+    value = value.strip()
+    if required and not value:
+        raise errors.TemplateFileError(f"{where}: missing field {field!r}")
+    if max_length and len(value) > max_length:
+        raise errors.TemplateFileError(f"{where}: field {field!r} is longer than {max_length} characters")
+    return value

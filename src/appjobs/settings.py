@@ -1,0 +1,63 @@
+"""Settings of the server-side commands, and the layout of a data directory.
+
+This is the only module that reads the environment. Precedence is: command
+line flag > environment variable > default. Every setting is listed in
+:data:`ENVIRONMENT` with its help text, and the README documents each.
+
+A data directory holds::
+
+    appjobs.db        the SQLite database (unless APPJOBS_DATABASE_URL points elsewhere)
+    logs/             output of running steps (moved into the database when a step ends)
+    run/              wake-up sockets of the workers
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+from collections.abc import Mapping
+
+from appjobs import errors
+
+DEFAULT_DATA_DIR = "./appjobs-data"
+
+#: Environment variables the server side reads, with what they set.
+ENVIRONMENT = {
+    "APPJOBS_DATA_DIR": "data directory (default ./appjobs-data)",
+    "APPJOBS_DATABASE_URL": "SQLAlchemy URL of the database (default: SQLite file appjobs.db in the data directory)",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Paths:
+    """Where the parts of one data directory live."""
+
+    data_dir: pathlib.Path
+    database_url: str
+
+    @classmethod
+    def resolve(cls, data_dir: str | None = None, environ: Mapping[str, str] | None = None) -> Paths:
+        """Paths from an explicit *data_dir*, else ``APPJOBS_DATA_DIR``, else ``./appjobs-data``."""
+        env = os.environ if environ is None else environ
+        root = pathlib.Path(data_dir or env.get("APPJOBS_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().absolute()
+        url = env.get("APPJOBS_DATABASE_URL") or f"sqlite:///{root / 'appjobs.db'}"
+        return cls(root, url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_new(self) -> bool:
+        """True when the embedded database does not exist yet (a fresh data directory)."""
+        return self.is_sqlite and not (self.data_dir / "appjobs.db").exists()
+
+    def create(self) -> None:
+        """Create the data directory (private to this user); a clear error if that fails."""
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise errors.ConfigurationError(f"cannot create data directory {self.data_dir}: {exc}") from exc
+        if not os.access(self.data_dir, os.W_OK):
+            raise errors.ConfigurationError(f"data directory {self.data_dir} is not writable")

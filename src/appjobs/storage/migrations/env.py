@@ -1,0 +1,14 @@
+"""Alembic environment: runs on the connection that :meth:`Database.migrate` passes in."""
+
+from __future__ import annotations
+
+from alembic import context
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=None,
+    # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+context.run_migrations()

@@ -1,0 +1,171 @@
+"""The database schema, as SQLAlchemy Core tables.
+
+One schema serves SQLite (embedded) and PostgreSQL (scale-out). Alembic
+migrations under ``storage/migrations`` create it; the tables here are what
+queries are written against, and a test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+
+class Timestamp(sa.TypeDecorator[dt.datetime]):
+    """A UTC timestamp: aware datetimes in, aware UTC datetimes out, on every dialect.
+
+    SQLite has no time zones, so there the value is stored as naive UTC text
+    (which sorts correctly); PostgreSQL stores ``timestamptz``.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: appjobs stores UTC only")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+
+
+template = sa.Table(
+    "template",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("version", sa.String(1), nullable=False, server_default="0"),
+    sa.Column("text", sa.String(120), nullable=False),
+    sa.Column("supports_test_mode", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("created_by", sa.String(40), nullable=False),
+    sa.Column("changed_at", Timestamp(), nullable=False),
+    sa.Column("changed_by", sa.String(40), nullable=False),
+)
+
+template_step = sa.Table(
+    "template_step",
+    metadata,
+    sa.Column("template_name", sa.String(40), sa.ForeignKey("template.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("text", sa.String(120), nullable=False, server_default=""),
+)
+
+template_param = sa.Table(
+    "template_param",
+    metadata,
+    sa.Column("template_name", sa.String(40), sa.ForeignKey("template.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("step_number", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(38), primary_key=True),
+    sa.Column("default_value", sa.String(255), nullable=False, server_default=""),
+)
+
+job = sa.Table(
+    "job",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("run_count", sa.String(8), primary_key=True),
+    sa.Column("template_name", sa.String(40), nullable=False),
+    sa.Column("text", sa.String(120), nullable=False),
+    sa.Column("job_user", sa.String(40), nullable=False),
+    sa.Column("creator", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(1), nullable=False),
+    sa.Column("test_mode", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("step_count", sa.Integer, nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("scheduled_at", Timestamp(), nullable=False),
+    sa.Column("started_at", Timestamp()),
+    sa.Column("ended_at", Timestamp()),
+    sa.Column("return_code", sa.Integer, nullable=False, server_default="0"),
+    # Which worker runs the job; its heartbeat is the job's lease.
+    sa.Column("worker_id", sa.String(36)),
+    sa.Column("cancel_requested_by", sa.String(40)),
+    sa.Column("cancel_requested_at", Timestamp()),
+    # Restart lineage: a restarted job is a copy that points at its original.
+    sa.Column("restart_of_name", sa.String(32)),
+    sa.Column("restart_of_run_count", sa.String(8)),
+    sa.Column("restart_mode", sa.String(1)),
+    sa.Index("ix_job_status_scheduled", "status", "scheduled_at"),
+    sa.Index("ix_job_created", "created_at"),
+    sa.Index("ix_job_creator_created", "creator", "created_at"),
+)
+
+job_step = sa.Table(
+    "job_step",
+    metadata,
+    sa.Column("job_name", sa.String(32), primary_key=True),
+    sa.Column("run_count", sa.String(8), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("text", sa.String(120), nullable=False, server_default=""),
+    sa.Column("status", sa.String(1), nullable=False),
+    sa.Column("started_at", Timestamp()),
+    sa.Column("ended_at", Timestamp()),
+    sa.Column("exit_code", sa.Integer),
+    # The step's process: leader pid, its start time (guards against pid reuse)
+    # and a token every descendant inherits in its environment, so that even
+    # processes that left the process group can be found and stopped.
+    sa.Column("pid", sa.Integer),
+    sa.Column("pid_started", sa.Float),
+    sa.Column("token", sa.String(32)),
+    sa.ForeignKeyConstraint(["job_name", "run_count"], ["job.name", "job.run_count"], ondelete="CASCADE"),
+)
+
+job_param = sa.Table(
+    "job_param",
+    metadata,
+    sa.Column("job_name", sa.String(32), primary_key=True),
+    sa.Column("run_count", sa.String(8), primary_key=True),
+    sa.Column("step_number", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(38), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
+    sa.ForeignKeyConstraint(["job_name", "run_count"], ["job.name", "job.run_count"], ondelete="CASCADE"),
+)
+
+job_log = sa.Table(
+    "job_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_name", sa.String(32), nullable=False),
+    sa.Column("run_count", sa.String(8), nullable=False),
+    sa.Column("step_number", sa.Integer),
+    sa.Column("logged_at", Timestamp(), nullable=False),
+    sa.Column("severity", sa.String(1), nullable=False),
+    sa.Column("source", sa.String(10), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.ForeignKeyConstraint(["job_name", "run_count"], ["job.name", "job.run_count"], ondelete="CASCADE"),
+    sa.Index("ix_job_log_job", "job_name", "run_count", "id"),
+)
+
+worker = sa.Table(
+    "worker",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("hostname", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("pid_started", sa.Float, nullable=False),
+    sa.Column("started_at", Timestamp(), nullable=False),
+    sa.Column("heartbeat_at", Timestamp(), nullable=False),
+)
+
+comm_user = sa.Table(
+    "comm_user",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("password_hash", sa.String(200)),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("locked", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("failed_logons", sa.Integer, nullable=False, server_default="0"),
+)
