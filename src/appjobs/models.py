@@ -26,7 +26,7 @@ import secrets
 import string
 from collections.abc import Mapping
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def utcnow() -> dt.datetime:
@@ -34,7 +34,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(UTC)
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     """Status letters of application jobs and their steps, as real tenants send them.
 
     Letters are case-sensitive: ``C`` (Canceled) and ``c`` (Canceling) differ,
@@ -97,7 +97,7 @@ _TEXTS = {
 }
 
 
-class StepKind(str, enum.Enum):
+class StepKind(enum.StrEnum):
     """How a step runs: a shell command or a Python callable, each in its own process."""
 
     SHELL = "shell"  #: ``/bin/sh -c COMMAND``, parameters as environment variables
@@ -216,7 +216,7 @@ class StepRun:
     exit_code: int | None = None
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     """Severity of a job log message, with SAP's message type letters."""
 
     INFO = "I"

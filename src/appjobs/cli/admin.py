@@ -63,8 +63,17 @@ def list_templates(data_dir: str | None, as_json: bool) -> None:
 
 
 def _template_json(t: models.Template) -> dict[str, object]:
-    steps = [{"number": s.number, "kind": s.kind.value, "target": s.target, "text": s.text, "parameters": dict(s.parameters)} for s in t.steps]
-    return {"name": t.name, "text": t.text, "version": t.version, "supports_test_mode": t.supports_test_mode, "steps": steps}
+    steps = [
+        {"number": s.number, "kind": s.kind.value, "target": s.target, "text": s.text, "parameters": dict(s.parameters)}
+        for s in t.steps
+    ]
+    return {
+        "name": t.name,
+        "text": t.text,
+        "version": t.version,
+        "supports_test_mode": t.supports_test_mode,
+        "steps": steps,
+    }
 
 
 # --- users ---------------------------------------------------------------------------
@@ -113,10 +122,20 @@ def jobs() -> None:
 @click.argument("template")
 @click.option("--text", default="", help="JobText (default: the template's text).")
 @click.option("--job-user", default="", help="Business user the job runs for (default: ADMIN).")
-@click.option("-p", "--parameter", "parameters", multiple=True, metavar="NAME=VALUE", help="Override a parameter default.")
+@click.option(
+    "-p", "--parameter", "parameters", multiple=True, metavar="NAME=VALUE", help="Override a parameter default."
+)
 @click.option("--wait", is_flag=True, help="Wait until the job ends; exit 1 unless it finished (F).")
 @json_option
-def schedule(data_dir: str | None, template: str, text: str, job_user: str, parameters: tuple[str, ...], wait: bool, as_json: bool) -> None:
+def schedule(
+    data_dir: str | None,
+    template: str,
+    text: str,
+    job_user: str,
+    parameters: tuple[str, ...],
+    wait: bool,
+    as_json: bool,
+) -> None:
     """Schedule TEMPLATE to run at once; prints JobName and JobRunCount."""
     service = _open(data_dir)
     values = dict(_split_parameter(p) for p in parameters)
@@ -146,10 +165,14 @@ def _wait(service: JobService, key: models.JobKey) -> models.Job:
 
 @jobs.command("list")
 @data_dir_option
-@click.option("--from", "created_from", type=click.DateTime(), help="Created at or after (UTC) [default: 24 hours ago].")
+@click.option(
+    "--from", "created_from", type=click.DateTime(), help="Created at or after (UTC) [default: 24 hours ago]."
+)
 @click.option("--to", "created_to", type=click.DateTime(), help="Created at or before (UTC) [default: now].")
 @json_option
-def list_jobs(data_dir: str | None, created_from: dt.datetime | None, created_to: dt.datetime | None, as_json: bool) -> None:
+def list_jobs(
+    data_dir: str | None, created_from: dt.datetime | None, created_to: dt.datetime | None, as_json: bool
+) -> None:
     """List jobs by creation time."""
     now = models.utcnow()
     start = created_from.replace(tzinfo=models.UTC) if created_from else now - dt.timedelta(days=1)
@@ -159,7 +182,8 @@ def list_jobs(data_dir: str | None, created_from: dt.datetime | None, created_to
         echo_json([_job_json(j) for j in found])
         return
     for j in found:
-        click.echo(f"{j.key.name} {j.key.run_count} {j.status.value} {j.created_at:%Y-%m-%d %H:%M:%S} {j.template_name} {j.text}")
+        created = f"{j.created_at:%Y-%m-%d %H:%M:%S}"
+        click.echo(f"{j.key.name} {j.key.run_count} {j.status.value} {created} {j.template_name} {j.text}")
 
 
 @jobs.command("show")
@@ -175,7 +199,9 @@ def show(data_dir: str | None, name: str, run_count: str, as_json: bool) -> None
     if as_json:
         echo_json({**_job_json(job), "steps": [_step_json(s) for s in steps], "log": [_log_json(e) for e in log]})
         return
-    click.echo(f"{job.key.name} {job.key.run_count} {job.status.value} ({job.status.text}) {job.template_name} {job.text}")
+    click.echo(
+        f"{job.key.name} {job.key.run_count} {job.status.value} ({job.status.text}) {job.template_name} {job.text}"
+    )
     for s in steps:
         click.echo(f"  step {s.number}: {s.status.value} {s.text or s.target}")
     for e in log:
@@ -208,4 +234,10 @@ def _step_json(s: models.StepRun) -> dict[str, object]:
 
 
 def _log_json(e: models.LogEntry) -> dict[str, object]:
-    return {"step": e.step_number, "time": e.logged_at, "severity": e.severity.value, "source": e.source, "text": e.text}
+    return {
+        "step": e.step_number,
+        "time": e.logged_at,
+        "severity": e.severity.value,
+        "source": e.source,
+        "text": e.text,
+    }

@@ -18,8 +18,16 @@ from appjobs.cli.options import data_dir_option
 @click.option("--no-demo", is_flag=True, help="Do not load the demo templates into a fresh data directory.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(0), help="Worker processes to start.")
 @click.option("--concurrency", type=click.IntRange(1), help="Steps each worker runs at once [default: cores].")
-@click.option("--grace", default=10.0, show_default=True, type=click.FloatRange(0), help="Seconds from SIGTERM to SIGKILL when a step is stopped.")
-def serve(data_dir: str | None, host: str, port: int, no_demo: bool, workers: int, concurrency: int | None, grace: float) -> None:
+@click.option(
+    "--grace",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds from SIGTERM to SIGKILL when a step is stopped.",
+)
+def serve(
+    data_dir: str | None, host: str, port: int, no_demo: bool, workers: int, concurrency: int | None, grace: float
+) -> None:
     """Run the job server: the API and its workers, on the embedded database by default.
 
     A fresh data directory gets the demo templates and a communication user
@@ -36,10 +44,24 @@ def serve(data_dir: str | None, host: str, port: int, no_demo: bool, workers: in
 @click.command()
 @data_dir_option
 @click.option("--concurrency", type=click.IntRange(1), help="Steps to run at once [default: cores].")
-@click.option("--grace", default=10.0, show_default=True, type=click.FloatRange(0), help="Seconds from SIGTERM to SIGKILL when a step is stopped.")
-@click.option("--poll-interval", default=0.5, show_default=True, type=click.FloatRange(0.01), help="Seconds between database polls.")
+@click.option(
+    "--grace",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds from SIGTERM to SIGKILL when a step is stopped.",
+)
+@click.option(
+    "--poll-interval",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0.01),
+    help="Seconds between database polls.",
+)
 @click.option("--exit-with-parent", is_flag=True, hidden=True)
-def worker(data_dir: str | None, concurrency: int | None, grace: float, poll_interval: float, exit_with_parent: bool) -> None:
+def worker(
+    data_dir: str | None, concurrency: int | None, grace: float, poll_interval: float, exit_with_parent: bool
+) -> None:
     """Run a worker: claim jobs and run their steps (``serve`` starts one for you)."""
     from appjobs.engine import Worker, WorkerOptions, processes
     from appjobs.settings import Paths
@@ -60,3 +82,5 @@ def worker(data_dir: str | None, concurrency: int | None, grace: float, poll_int
 
 def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Alembic narrates every migration check at INFO; only its warnings matter to an operator.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -14,6 +14,7 @@ environment can only be found while it is still the worker's descendant.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
@@ -70,8 +71,12 @@ def started_at(pid: int) -> float | None:
 
 def is_alive(pid: int, started: float | None) -> bool:
     """True when *pid* exists and is the same process that started at *started*."""
-    now_started = started_at(pid)
-    if now_started is None:
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False  # it has ended; only its exit status is left for its parent to collect
+        now_started = proc.create_time()
+    except psutil.Error:
         return False
     return started is None or abs(now_started - started) < 0.01
 
@@ -108,10 +113,8 @@ def signal_tree(pgid: int | None, token: str | None, sig: int) -> int:
     Returns how many processes carrying the token were signalled.
     """
     if pgid:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
     count = 0
     for proc in marked(token) if token else ():
         try:

@@ -44,7 +44,9 @@ def recover(worker: Worker) -> None:
     workers = worker.store.workers.all()
     dead = {wid for wid, record in workers.items() if wid != worker.id and _is_dead(record, now, worker.options.lease)}
     for step in worker.store.jobs.running_steps():
-        if step.worker_id != worker.id and (step.worker_id is None or step.worker_id in dead or step.worker_id not in workers):
+        if step.worker_id != worker.id and (
+            step.worker_id is None or step.worker_id in dead or step.worker_id not in workers
+        ):
             _abort(worker, step, workers.get(step.worker_id or ""), now)
     for wid in dead:
         worker.store.workers.unregister(wid)
@@ -66,4 +68,4 @@ def _abort(worker: Worker, step: RunningStep, record: WorkerRecord | None, now: 
     entries = steps.collect_output(steps.output_path(worker.log_dir, step.key, step.number), step.key, step.number, now)
     entries.append(steps.engine_entry(step.key, None, now, reason, models.Severity.ERROR))
     entries.append(steps.engine_entry(step.key, None, now, "Job failed.", models.Severity.ERROR))
-    worker.store.jobs.finish_step(step.key, step.number, models.JobStatus.ABORTED, None, now, entries)
+    worker.store.jobs.finish_step(step.key, step.number, models.JobStatus.ABORTED, exit_code=None, now=now, log=entries)

@@ -22,7 +22,7 @@ def command(work: StepWork) -> list[str]:
     """The argv that runs *work*: a shell for commands, a fresh interpreter for callables."""
     if work.kind is models.StepKind.SHELL:
         return ["/bin/sh", "-c", work.target]
-    return [sys.executable, "-m", "appjobs.engine.child", work.target, json.dumps(dict(work.parameters))]
+    return [sys.executable, "-m", "appjobs._callable", work.target, json.dumps(dict(work.parameters))]
 
 
 def environment(work: StepWork, base: dict[str, str] | None = None) -> dict[str, str]:

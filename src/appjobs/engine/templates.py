@@ -56,7 +56,9 @@ def parse(text: str, *, source: str, by: str, now: dt.datetime) -> list[models.T
         raise errors.TemplateFileError(f"{source}: not valid TOML: {exc}") from exc
     unknown = set(document) - {"template"}
     if unknown:
-        raise errors.TemplateFileError(f"{source}: unknown top-level key {sorted(unknown)[0]!r} (expected [[template]])")
+        raise errors.TemplateFileError(
+            f"{source}: unknown top-level key {sorted(unknown)[0]!r} (expected [[template]])"
+        )
     entries = document.get("template")
     if not isinstance(entries, list) or not entries:
         raise errors.TemplateFileError(f"{source}: no [[template]] tables")

@@ -223,7 +223,9 @@ class Worker:
         elif work.number == work.step_count:
             entries.append(steps.engine_entry(work.key, None, now, "Job finished.", models.Severity.SUCCESS))
         token = uuid.uuid4().hex
-        following = self.store.jobs.finish_step(work.key, work.number, status, code, now, entries, token)
+        following = self.store.jobs.finish_step(
+            work.key, work.number, status, exit_code=code, now=now, log=entries, next_token=token
+        )
         if following is not None:
             self._start(following)
 

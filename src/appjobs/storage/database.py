@@ -47,8 +47,8 @@ class Database:
     @contextlib.contextmanager
     def read(self) -> Iterator[sa.Connection]:
         """A read-only transaction that does not take SQLite's write lock."""
-        with _translate(), self.engine.connect() as conn:
-            conn = conn.execution_options(appjobs_readonly=True)
+        with _translate(), self.engine.connect() as plain:
+            conn = plain.execution_options(appjobs_readonly=True)
             with conn.begin():
                 yield conn
 

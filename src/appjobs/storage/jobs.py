@@ -216,6 +216,7 @@ class JobStore:
         key: JobKey,
         number: int,
         status: JobStatus,
+        *,
         exit_code: int | None,
         now: dt.datetime,
         log: Sequence[models.LogEntry] = (),
@@ -336,7 +337,9 @@ def _step_row(s: models.StepRun) -> dict[str, object]:
 def _step(r: sa.Row) -> models.StepRun:
     key = JobKey(r.job_name, r.run_count)
     kind = models.StepKind(r.kind)
-    return models.StepRun(key, r.number, kind, r.target, r.text, JobStatus(r.status), r.started_at, r.ended_at, r.exit_code)
+    return models.StepRun(
+        key, r.number, kind, r.target, r.text, JobStatus(r.status), r.started_at, r.ended_at, r.exit_code
+    )
 
 
 def _log_row(e: models.LogEntry) -> dict[str, object]:

@@ -30,7 +30,9 @@ class TemplateStore:
         with self.db.write() as conn:
             stored = set(conn.scalars(sa.select(T.c.name).where(T.c.name.in_([t.name for t in templates]))))
             if stored and not replace:
-                raise errors.DuplicateTemplate(f"job template {sorted(stored)[0]} already exists (use --replace to change it)")
+                raise errors.DuplicateTemplate(
+                    f"job template {sorted(stored)[0]} already exists (use --replace to change it)"
+                )
             for template in templates:
                 self._write(conn, template, exists=template.name in stored)
 

@@ -1,4 +1,7 @@
-"""Entry point of a Python-callable step: ``python -m appjobs.engine.child module:function PARAMS_JSON``.
+"""Entry point of a Python-callable step: ``python -m appjobs._callable module:function PARAMS_JSON``.
+
+It lives outside the engine package so that starting a step imports
+nothing but the standard library and the step's own module.
 
 The worker starts this as its own process, so a callable step can be
 stopped like any shell step. The callable gets the step's parameters as

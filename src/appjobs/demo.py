@@ -1,4 +1,4 @@
-"""Python callables used by the demo templates (see ``demo.toml``)."""
+"""Python callables used by the demo templates (see ``engine/demo.toml``)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,171 @@
+"""Fixtures shared by the whole suite: data directories, stores, and real appjobs processes.
+
+Integration tests run the real thing: ``appjobs worker`` and ``appjobs serve``
+as subprocesses on real SQLite files. Every process a test starts is killed,
+with its whole process group, when the test ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import psutil
+import pytest
+import requests
+
+from appjobs import models
+from appjobs.engine import JobService, Waker, templates, wake
+from appjobs.settings import Paths
+from appjobs.storage import Store
+
+DEMO = pathlib.Path(templates.__file__).parent / "demo.toml"
+APPJOBS = [sys.executable, "-m", "appjobs"]
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05) -> object:
+    """Poll *predicate* until it returns something truthy; fail the test after *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"condition not met within {timeout} s: {predicate}")
+
+
+def wait_final(service: JobService, key: models.JobKey, timeout: float = 30.0) -> models.Job:
+    """Wait until the job has ended and return it."""
+
+    def final() -> models.Job | None:
+        job = service.status(key)
+        return job if job.status.is_final else None
+
+    return wait_for(final, timeout)  # type: ignore[return-value]
+
+
+def job_processes(key: models.JobKey) -> list[psutil.Process]:
+    """Every live process started for job *key* (found by the environment the worker gives steps)."""
+    found = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if proc.status() != psutil.STATUS_ZOMBIE and proc.environ().get("APPJOBS_JOB_NAME") == key.name:
+                found.append(proc)
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def data_dir(tmp_path: pathlib.Path) -> pathlib.Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def store(data_dir: pathlib.Path) -> Iterator[Store]:
+    paths = Paths.resolve(str(data_dir))
+    paths.create()
+    opened = Store.open(paths.database_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def service(store: Store, data_dir: pathlib.Path) -> JobService:
+    return JobService(store, notify=Waker(data_dir / wake.SOCKET_DIR))
+
+
+@pytest.fixture
+def demo(service: JobService) -> JobService:
+    """The service with the demo templates loaded."""
+    service.import_file(str(DEMO), by="SAP")
+    return service
+
+
+class Processes:
+    """Starts appjobs subprocesses in their own process groups and kills them all at the end."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen[str]] = []
+
+    def start(self, *args: str, **kwargs: object) -> subprocess.Popen[str]:
+        proc = subprocess.Popen([*APPJOBS, *args], start_new_session=True, text=True, **kwargs)  # type: ignore[call-overload]
+        self.started.append(proc)
+        return proc
+
+    def kill_all(self) -> None:
+        for proc in self.started:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    procs = Processes()
+    yield procs
+    procs.kill_all()
+
+
+WORKER_ARGS = ("--grace", "1", "--concurrency", "2", "--poll-interval", "0.1")
+
+
+@pytest.fixture
+def worker(processes: Processes, data_dir: pathlib.Path, store: Store) -> subprocess.Popen[str]:
+    """A real ``appjobs worker`` on the test's data directory, registered and ready."""
+    proc = processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+    wait_for(lambda: store.workers.all() or proc.poll() is not None)
+    assert proc.poll() is None, "worker exited at start"
+    return proc
+
+
+class Server:
+    """A running ``appjobs serve`` subprocess."""
+
+    def __init__(self, proc: subprocess.Popen[str], port: int, log: pathlib.Path) -> None:
+        self.proc = proc
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+
+    def output(self) -> str:
+        """What the server (and its workers) wrote to stderr so far."""
+        return self.log.read_text(errors="replace")
+
+    def healthy(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/appjobs/health", timeout=1).ok
+        except requests.ConnectionError:
+            return False
+
+
+@pytest.fixture
+def start_server(processes: Processes, data_dir: pathlib.Path, tmp_path: pathlib.Path) -> Callable[..., Server]:
+    """Start ``appjobs serve`` on the test's data directory and wait until it answers."""
+    count = 0
+
+    def start(*extra: str) -> Server:
+        nonlocal count
+        count += 1
+        port = free_port()
+        log = tmp_path / f"serve-{count}.log"
+        args = ["serve", "--data-dir", str(data_dir), "--port", str(port), "--grace", "1", *extra]
+        with log.open("w") as stderr:
+            proc = processes.start(*args, stderr=stderr)
+        server = Server(proc, port, log)
+        wait_for(lambda: server.healthy() or proc.poll() is not None)
+        assert proc.poll() is None, f"serve exited: {server.output()}"
+        return server
+
+    return start

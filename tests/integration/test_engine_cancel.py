@@ -1,0 +1,139 @@
+"""Cancelling jobs: SAP's semantics, and process trees that really stop."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import time
+
+import pytest
+from conftest import Processes, job_processes, wait_final, wait_for
+
+from appjobs import errors, models
+from appjobs.engine import JobService, templates
+from appjobs.models import JobStatus
+
+GRACE = 1.0  # seconds; the worker fixture runs with --grace 1
+
+# A tree that fights back: every process ignores SIGTERM, one grandchild leaves
+# the session with setsid, another is nohup'd. Only SIGKILL, sent to processes
+# found outside the step's process group too, stops all of it.
+STUBBORN_TREE = """
+trap '' TERM
+setsid sh -c 'trap "" TERM; while :; do sleep 1; done' &
+nohup sleep 1000 >/dev/null 2>&1 &
+sleep 1000 &
+echo started
+wait
+"""
+
+
+def add_template(service: JobService, name: str, command: str) -> None:
+    toml = f'[[template]]\nname = "{name}"\ntext = "{name}"\n[[template.step]]\ncommand = """{command}"""\n'
+    service.import_templates(templates.parse(toml, source="test", by="TEST", now=models.utcnow()))
+
+
+def wait_running(service: JobService, key: models.JobKey) -> None:
+    wait_for(lambda: service.status(key).status is JobStatus.RUNNING)
+
+
+def assert_tree_gone_within(key: models.JobKey, seconds: float) -> float:
+    """Wait for every process of *key* to end; fail if any outlives *seconds*. Returns the time taken."""
+    start = time.monotonic()
+    while job_processes(key):
+        elapsed = time.monotonic() - start
+        if elapsed > seconds:
+            survivors = [(p.pid, p.cmdline()) for p in job_processes(key)]
+            pytest.fail(f"processes still alive after {elapsed:.1f} s: {survivors}")
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+@pytest.mark.usefixtures("worker")
+def test_cancel_running_sleep_stops_its_tree(demo: JobService) -> None:
+    """Cancelling DEMO_SLEEP ends it A, says who cancelled, and leaves no process of its tree."""
+    job = demo.schedule("/APPJOBS/DEMO_SLEEP", creator="TESTER", parameters={"SECONDS": "300"})
+    wait_running(demo, job.key)
+    wait_for(lambda: len(job_processes(job.key)) >= 2)  # the shell and its sleep child
+    outcome = demo.cancel(job.key, by="TESTER")
+    assert (outcome.deleted, outcome.status) == (False, JobStatus.RUNNING)
+    assert_tree_gone_within(job.key, GRACE + 1)
+    assert wait_final(demo, job.key).status is JobStatus.ABORTED
+    texts = [e.text for e in demo.log(job.key)]
+    assert "Job was canceled by user TESTER." in texts
+
+
+@pytest.mark.usefixtures("worker")
+def test_cancel_stops_setsid_and_term_ignoring_descendants(service: JobService) -> None:
+    """SIGTERM, the grace period, then SIGKILL reach grandchildren that left the session and ignore SIGTERM."""
+    add_template(service, "/APPJOBS/TEST_STUBBORN", STUBBORN_TREE)
+    job = service.schedule("/APPJOBS/TEST_STUBBORN", creator="TESTER")
+    wait_running(service, job.key)
+    wait_for(lambda: len(job_processes(job.key)) >= 5)
+    sessions = {os.getsid(p.pid) for p in job_processes(job.key)}
+    assert len(sessions) >= 2, "the setsid grandchild should be in a session of its own"
+    service.cancel(job.key, by="TESTER")
+    taken = assert_tree_gone_within(job.key, GRACE + 1)
+    assert taken >= GRACE * 0.5, "SIGTERM is ignored, so only SIGKILL after the grace period can have stopped them"
+    assert wait_final(service, job.key).status is JobStatus.ABORTED
+
+
+@pytest.mark.usefixtures("worker")
+def test_processes_left_behind_by_a_finished_step_are_stopped(service: JobService) -> None:
+    """A background process a step started but did not wait for is stopped when the step ends."""
+    add_template(service, "/APPJOBS/TEST_LEAVES", "sleep 1000 >/dev/null 2>&1 & echo left one behind")
+    job = service.schedule("/APPJOBS/TEST_LEAVES", creator="TESTER")
+    assert wait_final(service, job.key).status is JobStatus.FINISHED
+    assert_tree_gone_within(job.key, GRACE + 1)
+
+
+def test_cancel_before_start_deletes_the_job(demo: JobService) -> None:
+    """With no worker running, a cancelled job has not started, so it is deleted (SAP's semantics)."""
+    job = demo.schedule("/APPJOBS/DEMO_ECHO", creator="TESTER")
+    outcome = demo.cancel(job.key, by="TESTER")
+    assert (outcome.deleted, outcome.status) == (True, JobStatus.DELETED)
+    with pytest.raises(errors.JobNotFound):
+        demo.status(job.key)
+    assert demo.store.jobs.steps(job.key) == []
+    assert demo.store.jobs.log(job.key) == []
+
+
+def test_waiting_job_is_ready_and_can_be_deleted(
+    demo: JobService, processes: Processes, data_dir: pathlib.Path
+) -> None:
+    """With one slot taken, a second job waits in Y; cancelling it deletes it while the first keeps running."""
+    worker = processes.start(
+        "worker", "--data-dir", str(data_dir), "--concurrency", "1", "--grace", "1", "--poll-interval", "0.1"
+    )
+    first = demo.schedule("/APPJOBS/DEMO_SLEEP", creator="TESTER", parameters={"SECONDS": "300"})
+    wait_running(demo, first.key)
+    second = demo.schedule("/APPJOBS/DEMO_ECHO", creator="TESTER")
+    wait_for(lambda: demo.status(second.key).status is JobStatus.READY)
+    assert demo.cancel(second.key, by="TESTER").deleted
+    assert demo.status(first.key).status is JobStatus.RUNNING
+    demo.cancel(first.key, by="TESTER")
+    assert wait_final(demo, first.key).status is JobStatus.ABORTED
+    assert worker.poll() is None
+
+
+@pytest.mark.usefixtures("worker")
+def test_finished_job_cannot_be_cancelled(demo: JobService) -> None:
+    """Cancelling a job that has ended is refused (APJ_RT/004) and changes nothing; JobAbort says APJ_RT/040."""
+    job = demo.schedule("/APPJOBS/DEMO_ECHO", creator="TESTER")
+    wait_final(demo, job.key)
+    with pytest.raises(errors.JobStateError) as caught:
+        demo.cancel(job.key, by="TESTER")
+    assert caught.value.message_id == "APJ_RT/004"
+    with pytest.raises(errors.JobStateError) as caught:
+        demo.abort(job.key, by="TESTER")
+    assert caught.value.message_id == "APJ_RT/040"
+    assert demo.status(job.key).status is JobStatus.FINISHED
+
+
+def test_abort_refuses_a_job_that_has_not_started(demo: JobService) -> None:
+    """JobAbort only aborts running jobs: a scheduled one is left alone with APJ_RT/040."""
+    job = demo.schedule("/APPJOBS/DEMO_ECHO", creator="TESTER")
+    with pytest.raises(errors.JobStateError) as caught:
+        demo.abort(job.key, by="TESTER")
+    assert caught.value.message_id == "APJ_RT/040"
+    assert demo.status(job.key).status is JobStatus.SCHEDULED
