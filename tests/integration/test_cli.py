@@ -1,0 +1,183 @@
+"""The server-side commands as a user runs them: real subprocesses, real data directories."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+from collections.abc import Callable
+
+import pytest
+from conftest import APPJOBS, DEMO, Server
+
+from appjobs.auth import passwords
+from appjobs.storage import Store
+
+GOOD = '[[template]]\nname = "/T/GOOD"\ntext = "Good"\n[[template.step]]\ncommand = "echo good"\n'
+
+
+def run(*args: str, data_dir: pathlib.Path | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if data_dir is not None:
+        env["APPJOBS_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [*APPJOBS, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+
+
+def write(tmp_path: pathlib.Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def template_names(data_dir: pathlib.Path) -> list[str]:
+    listed = run("admin", "templates", "list", "--json", data_dir=data_dir)
+    assert listed.returncode == 0, listed.stderr
+    return [t["name"] for t in json.loads(listed.stdout)]
+
+
+def test_import_into_empty_data_directory(tmp_path: pathlib.Path) -> None:
+    """Importing into a data directory that does not exist yet creates it and stores the templates."""
+    data_dir = tmp_path / "new" / "data"
+    result = run("admin", "templates", "import", "--data-dir", str(data_dir), write(tmp_path, "t.toml", GOOD))
+    assert result.returncode == 0, result.stderr
+    assert "/T/GOOD\tGood\t1 step(s)" in result.stdout
+    assert (data_dir / "appjobs.db").exists()
+    assert template_names(data_dir) == ["/T/GOOD"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('[[template]]\ntext = "x"\ncommand = \n', r"bad\.toml: not valid TOML: .*line 3"),
+        (
+            '[[template]]\ntext = "x"\n[[template.step]]\ncomand = "a"\n',
+            r"bad\.toml: template\[1\]\.step\[1\]: unknown field 'comand'",
+        ),
+        ('[[template]]\ntext = "x"\n[[template.step]]\ntext = "y"\n', r"needs exactly one of 'command' or 'callable'"),
+        (GOOD, r"job template /T/GOOD already exists"),
+    ],
+)
+def test_bad_template_file_exits_2_and_changes_nothing(tmp_path: pathlib.Path, content: str, expected: str) -> None:
+    """A broken, invalid or duplicate template file is refused with exit code 2 and nothing stored changes."""
+    data_dir = tmp_path / "data"
+    assert run("admin", "templates", "import", write(tmp_path, "good.toml", GOOD), data_dir=data_dir).returncode == 0
+    before = run("admin", "templates", "list", "--json", data_dir=data_dir).stdout
+    result = run(
+        "admin",
+        "templates",
+        "import",
+        write(tmp_path, "bad.toml", content + GOOD.replace("GOOD", "NEW")),
+        data_dir=data_dir,
+    )
+    assert result.returncode == 2
+    assert re.search(expected, result.stderr), result.stderr
+    assert result.stderr.startswith("appjobs: error: ")
+    assert run("admin", "templates", "list", "--json", data_dir=data_dir).stdout == before
+
+
+def test_import_of_missing_file_exits_2(tmp_path: pathlib.Path) -> None:
+    """A template file that does not exist is a usage error naming the file."""
+    result = run("admin", "templates", "import", str(tmp_path / "nope.toml"), data_dir=tmp_path / "data")
+    assert result.returncode == 2
+    assert "nope.toml" in result.stderr
+
+
+def test_replace_updates_existing_template(tmp_path: pathlib.Path) -> None:
+    """--replace changes a stored template instead of refusing it."""
+    data_dir = tmp_path / "data"
+    run("admin", "templates", "import", write(tmp_path, "a.toml", GOOD), data_dir=data_dir)
+    changed = write(tmp_path, "b.toml", GOOD.replace('"Good"', '"Better"'))
+    assert run("admin", "templates", "import", "--replace", changed, data_dir=data_dir).returncode == 0
+    listed = json.loads(run("admin", "templates", "list", "--json", data_dir=data_dir).stdout)
+    assert [t["text"] for t in listed] == ["Better"]
+
+
+def test_users_add_stores_an_argon2id_hash(tmp_path: pathlib.Path) -> None:
+    """A communication user's password is read from stdin and stored only as an argon2id hash."""
+    data_dir = tmp_path / "data"
+    result = run("admin", "users", "add", "SCHEDULER", "--password-stdin", data_dir=data_dir, stdin="s3cret-pass\n")
+    assert result.returncode == 0, result.stderr
+    assert "s3cret-pass" not in result.stdout + result.stderr
+    store = Store.open(f"sqlite:///{data_dir / 'appjobs.db'}")
+    stored = store.users.password_hash("SCHEDULER")
+    assert stored is not None
+    assert stored.startswith("$argon2id$")
+    assert passwords.verify_password(stored, "s3cret-pass")
+    assert not passwords.verify_password(stored, "wrong")
+    assert json.loads(run("admin", "users", "list", "--json", data_dir=data_dir).stdout) == [{"name": "SCHEDULER"}]
+
+
+@pytest.mark.parametrize(
+    ("name", "password", "expected"),
+    [
+        ("SCHEDULER", "another-pass", "already exists"),
+        ("bad name", "long-enough", "not a communication user name"),
+        ("SHORTPW", "short", "at least 8 characters"),
+    ],
+)
+def test_bad_user_input_exits_2(tmp_path: pathlib.Path, name: str, password: str, expected: str) -> None:
+    """Duplicate users, invalid names and short passwords exit 2 and leave the stored users as they were."""
+    data_dir = tmp_path / "data"
+    run("admin", "users", "add", "SCHEDULER", "--password-stdin", data_dir=data_dir, stdin="first-pass\n")
+    result = run("admin", "users", "add", name, "--password-stdin", data_dir=data_dir, stdin=password + "\n")
+    assert result.returncode == 2
+    assert expected in result.stderr
+    store = Store.open(f"sqlite:///{data_dir / 'appjobs.db'}")
+    assert store.users.names() == ["SCHEDULER"]
+    assert passwords.verify_password(store.users.password_hash("SCHEDULER") or "", "first-pass")
+
+
+def test_serve_sets_up_a_fresh_data_directory(start_server: Callable[..., Server], data_dir: pathlib.Path) -> None:
+    """serve on an empty directory loads the demo templates and prints the service URL and a working password once."""
+    server = start_server()
+    output = server.output()
+    assert f"{server.url}/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002/" in output
+    password = re.search(r"Communication user JOBSCHEDULERUSER, password \(shown once\): (\S+)", output)
+    assert password is not None
+    store = Store.open(f"sqlite:///{data_dir / 'appjobs.db'}")
+    assert passwords.verify_password(store.users.password_hash("JOBSCHEDULERUSER") or "", password.group(1))
+    assert sorted(template_names(data_dir)) == [
+        "/APPJOBS/DEMO_CHAIN",
+        "/APPJOBS/DEMO_ECHO",
+        "/APPJOBS/DEMO_FAIL",
+        "/APPJOBS/DEMO_SLEEP",
+    ]
+
+
+def test_serve_no_demo_loads_no_templates(start_server: Callable[..., Server], data_dir: pathlib.Path) -> None:
+    """serve --no-demo leaves a fresh data directory without templates."""
+    start_server("--no-demo")
+    assert template_names(data_dir) == []
+
+
+def test_schedule_and_wait_from_the_command_line(start_server: Callable[..., Server], data_dir: pathlib.Path) -> None:
+    """admin jobs schedule --wait exits 0 when the job finished and 1 when it failed; show prints steps and log."""
+    start_server()
+    ok = run(
+        "admin", "jobs", "schedule", "/APPJOBS/DEMO_ECHO", "-p", "MESSAGE=from the CLI", "--wait", data_dir=data_dir
+    )
+    assert ok.returncode == 0, ok.stderr
+    name, run_count = ok.stdout.split()[:2]
+    shown = json.loads(run("admin", "jobs", "show", name, run_count, "--json", data_dir=data_dir).stdout)
+    assert shown["status"] == "F"
+    assert [s["status"] for s in shown["steps"]] == ["F"]
+    assert any(e["text"] == "MESSAGE=from the CLI" for e in shown["log"])
+    failed = run("admin", "jobs", "schedule", "/APPJOBS/DEMO_FAIL", "--wait", data_dir=data_dir)
+    assert failed.returncode == 1
+    assert "A Failed" in failed.stdout
+
+
+def test_schedule_of_unknown_template_exits_2(tmp_path: pathlib.Path) -> None:
+    """Scheduling a template that does not exist says so and exits 2."""
+    data_dir = tmp_path / "data"
+    run("admin", "templates", "import", str(DEMO), data_dir=data_dir)
+    result = run("admin", "jobs", "schedule", "/APPJOBS/NOPE", data_dir=data_dir)
+    assert result.returncode == 2
+    assert "Job template /APPJOBS/NOPE doesn't exist." in result.stderr
+    bad = run("admin", "jobs", "schedule", "/APPJOBS/DEMO_ECHO", "-p", "NOEQUALS", data_dir=data_dir)
+    assert bad.returncode == 2
+    assert "NAME=VALUE" in bad.stderr
