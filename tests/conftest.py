@@ -169,3 +169,7 @@ def start_server(processes: Processes, data_dir: pathlib.Path, tmp_path: pathlib
         return server
 
     return start
+
+
+# The shared tenant fixture lives in its own module; importing it here makes pytest see it everywhere.
+from tenant import tenant  # noqa: E402, F401

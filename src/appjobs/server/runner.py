@@ -24,6 +24,7 @@ from appjobs.auth import passwords, users
 from appjobs.engine import JobService, Waker, wake
 from appjobs.engine import templates as template_files
 from appjobs.server.app import SERVICE_PATH, create_app
+from appjobs.server.protocol import SapHttpProtocol
 from appjobs.settings import Paths
 from appjobs.storage import Store
 
@@ -71,7 +72,13 @@ def serve(paths: Paths, options: ServeOptions) -> None:
     supervisor.start()
     _announce(options, password)
     try:
-        uvicorn.run(create_app(service), host=options.host, port=options.port, log_level="warning")
+        uvicorn.run(
+            create_app(service),
+            host=options.host,
+            port=options.port,
+            log_level="warning",
+            http=SapHttpProtocol,
+        )
     finally:
         supervisor.stop()
         store.close()

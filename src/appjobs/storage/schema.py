@@ -169,3 +169,16 @@ comm_user = sa.Table(
     sa.Column("locked", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("failed_logons", sa.Integer, nullable=False, server_default="0"),
 )
+
+# Server-side HTTP sessions (SAP_SESSIONID cookies). Only a hash of the session id is
+# stored, so a leaked database does not hand out live sessions.
+http_session = sa.Table(
+    "http_session",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("user_name", sa.String(40), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("last_seen_at", Timestamp(), nullable=False),
+    sa.Index("ix_http_session_last_seen", "last_seen_at"),
+)

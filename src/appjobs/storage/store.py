@@ -6,6 +6,7 @@ import functools
 
 from appjobs.storage.database import Database, connect
 from appjobs.storage.jobs import JobStore
+from appjobs.storage.sessions import SessionStore
 from appjobs.storage.templates import TemplateStore, UserStore
 from appjobs.storage.workers import WorkerStore
 
@@ -43,6 +44,10 @@ class Store:
     @functools.cached_property
     def users(self) -> UserStore:
         return UserStore(self.db)
+
+    @functools.cached_property
+    def sessions(self) -> SessionStore:
+        return SessionStore(self.db)
 
     def close(self) -> None:
         self.db.close()

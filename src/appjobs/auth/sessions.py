@@ -1,0 +1,101 @@
+"""Logon sessions, the way SAP's ICF keeps them: a session id in a cookie, a CSRF token bound to it.
+
+A client logs on once with Basic auth and ``X-CSRF-Token: Fetch``; the
+server opens a session, sends its id in the ``SAP_SESSIONID_<SID>_<client>``
+cookie and its CSRF token in the ``x-csrf-token`` header. Later requests
+that bring the cookie are authenticated by it alone (the password is not
+checked again), and modifying requests must also bring the token.
+
+Ids and tokens have the shapes captured from real tenants: a session id is
+32 random bytes in URL-safe base64 (44 characters, ``=``-padded, which the
+cookie carries as ``%3d``), a token 16 random bytes (24 characters, ``==``).
+The database holds only a SHA-256 of the id.
+
+A session ends after :attr:`SessionManager.idle_timeout` without a request
+(SAP's ``http/security_session_timeout`` defaults to 30 minutes). To keep
+reads cheap, the idle clock is written back at most once a
+:data:`TOUCH_EVERY`, so a session may live up to that much longer than the
+timeout says.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+
+from appjobs import models
+from appjobs.storage import Store
+from appjobs.storage.sessions import SessionRow
+
+DEFAULT_IDLE_TIMEOUT = dt.timedelta(minutes=30)
+TOUCH_EVERY = dt.timedelta(seconds=60)
+
+
+@dataclasses.dataclass(frozen=True)
+class Session:
+    """A live session: whose it is and its CSRF token."""
+
+    id: str
+    user: str
+    csrf_token: str
+
+    def token_matches(self, token: str | None) -> bool:
+        """True when *token* is this session's CSRF token (compared in constant time)."""
+        return token is not None and hmac.compare_digest(token.encode(), self.csrf_token.encode())
+
+
+def new_session_id() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def new_csrf_token() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(16)).decode()
+
+
+def id_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class SessionManager:
+    """Opens, finds and ends sessions stored in *store*."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        idle_timeout: dt.timedelta = DEFAULT_IDLE_TIMEOUT,
+        clock: Callable[[], dt.datetime] = models.utcnow,
+    ) -> None:
+        self.store = store
+        self.idle_timeout = idle_timeout
+        self.clock = clock
+
+    def open(self, user: str) -> Session:
+        """A new session for *user*, with a fresh id and a fresh CSRF token."""
+        now = self.clock()
+        session = Session(new_session_id(), user, new_csrf_token())
+        self.store.sessions.add(SessionRow(id_hash(session.id), user, session.csrf_token, now, now))
+        return session
+
+    def find(self, session_id: str) -> Session | None:
+        """The live session with *session_id*, or None (unknown, or idle too long)."""
+        key = id_hash(session_id)
+        row = self.store.sessions.get(key)
+        if row is None:
+            return None
+        now = self.clock()
+        idle = now - row.last_seen_at
+        if idle > self.idle_timeout:
+            self.store.sessions.delete(key)
+            return None
+        if idle > TOUCH_EVERY:
+            self.store.sessions.touch(key, now)
+        return Session(session_id, row.user_name, row.csrf_token)
+
+    def end(self, session_id: str) -> None:
+        self.store.sessions.delete(id_hash(session_id))

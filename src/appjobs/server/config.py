@@ -1,0 +1,34 @@
+"""How the HTTP side presents itself: SAP system id, client, realm, cookies, sessions."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from appjobs.auth.sessions import DEFAULT_IDLE_TIMEOUT
+
+MAX_URL = 64 * 1024 - 1  # bytes of request target; httptools' limit, and SAP's gateway stops near it too
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerSettings:
+    """Settings of one server process.
+
+    *system_id* and *client* name the session cookie
+    (``SAP_SESSIONID_<system_id>_<client>``), the ``sap-usercontext`` cookie
+    and the Basic realm, as on a real tenant; clients must not depend on
+    them, so the defaults are as good as any.
+    """
+
+    system_id: str = "APJ"
+    client: str = "100"
+    idle_timeout: dt.timedelta = DEFAULT_IDLE_TIMEOUT
+    secure_cookies: bool = False  #: True under TLS: the session cookie gets ``Secure``
+
+    @property
+    def realm(self) -> str:
+        return f"SAP NetWeaver Application Server [{self.system_id}/{self.client}]"
+
+    @property
+    def session_cookie(self) -> str:
+        return f"SAP_SESSIONID_{self.system_id}_{self.client}"

@@ -1,0 +1,148 @@
+"""The one place where errors become HTTP responses, as SAP Gateway writes them.
+
+Every failure under the service root ends here, whether the engine raised
+it (:mod:`appjobs.errors`) or the HTTP layer did (the classes below, which
+belong to the same tree). The mapping, with SAP's codes:
+
+=============================  ======  =============================================================
+error                          status  body
+=============================  ======  =============================================================
+JobNotFound, TemplateNotFound  400     SAP error document, code ``APJ_RT/003`` / ``APJ_RT/015``
+JobStateError, other business  400     code from ``message_id`` (``APJ_RT/040`` …)
+MalformedLiteral               400     "Malformed URI literal syntax …"
+InvalidInput (query options)   400     Gateway's framework code for a bad request
+ResourceNotFound               404     "Resource not found for the segment 'X'."
+MethodNotAllowed               405     error document, ``Allow`` header
+UriTooLong                     414     error document
+Unauthorized                   401     ``WWW-Authenticate: Basic realm=…``, HTML body like ICF's
+CsrfRequired                   403     ``x-csrf-token: Required``, text ``CSRF token validation failed``
+anything else                  500     error document; the exception is logged with its transaction id
+=============================  ======  =============================================================
+
+Choices where the reference is silent ([I] in sap-service-facts.md): the
+Gateway framework codes are OTR GUIDs; we reuse the two captured ones
+(``…B9A8FEC11C21D78E`` for a missing resource, ``…BB8AF4A65EC3CA20`` for a
+bad request of any other kind). Error documents say DataServiceVersion 1.0,
+as the captured 400 does.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.responses import Response
+
+from appjobs import errors
+from appjobs.odata import errordocs
+
+logger = logging.getLogger(__name__)
+
+RESOURCE_NOT_FOUND_CODE = "005056A509B11EE1B9A8FEC11C21D78E"
+BAD_REQUEST_CODE = "005056A509B11EE1BB8AF4A65EC3CA20"
+SCHEDULE_FAILED = "APJ_RT/032"
+INTERNAL_ERROR = "An internal error occurred; the server log has the transaction id of this response."
+
+CONTENT_TYPES = {"json": "application/json; charset=utf-8", "xml": "application/xml; charset=utf-8"}
+BASE_HEADERS = {"cache-control": "no-store, no-cache", "x-content-type-options": "nosniff", "sap-server": "true"}
+
+
+class HttpError(errors.AppjobsError):
+    """A failure of the HTTP protocol itself, not of the job engine."""
+
+    status = 400
+    code = BAD_REQUEST_CODE
+
+
+class ResourceNotFound(HttpError):
+    """Resource not found."""
+
+    status = 404
+    code = RESOURCE_NOT_FOUND_CODE
+
+    def __init__(self, segment: str) -> None:
+        super().__init__(f"Resource not found for the segment '{segment}'.")
+
+
+class MethodNotAllowed(HttpError):
+    """Method not allowed."""
+
+    status = 405
+
+    def __init__(self, method: str, resource: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(f"The HTTP method {method} is not allowed for {resource}; use {' or '.join(allowed)}.")
+        self.allowed = allowed
+
+
+class UriTooLong(HttpError):
+    """The request URI is too long."""
+
+    status = 414
+
+
+class Unauthorized(HttpError):
+    """Logon failed."""
+
+    status = 401
+
+
+class CsrfRequired(HttpError):
+    """CSRF token validation failed"""
+
+    status = 403
+
+
+class ScheduleFailed(errors.InvalidInput):
+    """Job couldn't be scheduled."""
+
+    message_id = SCHEDULE_FAILED
+
+    def __init__(self, reason: errors.AppjobsError) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+def error_response(exc: Exception, fmt: str, *, realm: str = "") -> Response:
+    """The response for *exc*, in *fmt* (``"json"`` or ``"xml"``) where a document is sent."""
+    if isinstance(exc, Unauthorized):
+        return _unauthorized(realm)
+    if isinstance(exc, CsrfRequired):
+        headers = BASE_HEADERS | {"x-csrf-token": "Required"}
+        return Response(str(exc), 403, headers, media_type="text/plain; charset=utf-8")
+    status, headers, body = raw_error(exc, fmt)
+    return Response(body, status, headers)
+
+
+def raw_error(exc: Exception, fmt: str = "xml") -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and SAP error document for *exc*, for callers below Starlette too."""
+    status, code, details = _classify(exc)
+    transaction = errordocs.transaction_id()
+    unexpected = status >= 500 and not isinstance(exc, HttpError)
+    if unexpected:
+        logger.error("internal error, transaction %s", transaction, exc_info=exc)
+    message = INTERNAL_ERROR if unexpected else str(exc)
+    body = errordocs.error_document(code, message, fmt=fmt, details=details, transaction=transaction)
+    headers = BASE_HEADERS | {"dataserviceversion": "1.0", "content-type": CONTENT_TYPES[fmt]}
+    if isinstance(exc, MethodNotAllowed):
+        headers["allow"] = ", ".join(exc.allowed)
+    return status, headers, body
+
+
+def _classify(exc: Exception) -> tuple[int, str, list[errordocs.ErrorDetail]]:
+    """Status, SAP code and error details for *exc*."""
+    if isinstance(exc, HttpError):
+        return exc.status, exc.code, []
+    if isinstance(exc, ScheduleFailed):
+        reason = exc.reason
+        return 400, SCHEDULE_FAILED, [errordocs.ErrorDetail(reason.message_id or BAD_REQUEST_CODE, reason.message)]
+    if isinstance(exc, errors.AppjobsError) and exc.message_id:
+        return 400, exc.message_id, []
+    if isinstance(exc, (errors.InvalidInput, errors.NotFound, errors.Conflict)):
+        return 400, BAD_REQUEST_CODE, []
+    return 500, BAD_REQUEST_CODE, []
+
+
+def _unauthorized(realm: str) -> Response:
+    # ICF answers with an HTML logon-error page; clients only look at the status and the header.
+    body = "<html><head><title>Logon failed</title></head><body><h1>Logon failed</h1></body></html>"
+    headers = BASE_HEADERS | {"www-authenticate": f'Basic realm="{realm}"'}
+    return Response(body, 401, headers, media_type="text/html; charset=utf-8")

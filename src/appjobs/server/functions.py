@@ -1,0 +1,139 @@
+"""The function imports of BC_EXT_APPJOB_MANAGEMENT, from OData parameters to engine calls.
+
+Each handler takes the parsed parameters (SAP names, Python values) and
+the caller, and returns SAP property dicts for :mod:`appjobs.server.resources`
+to serialize. Parameters follow ABAP's habits: a parameter that is absent is
+initial (``""``), and trailing blanks do not count, so JobListGet's ``' '``
+(the guide's "any") is the same as leaving the filter out.
+
+Scope (SAP_COM_0064): a communication user sees and acts on the jobs it
+created, and on no others: anybody else's job answers APJ_RT/003 exactly
+as a job that does not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from appjobs import errors, models
+from appjobs.engine import JobService
+from appjobs.models import JobKey
+from appjobs.odata import entities, model
+from appjobs.server.errors import ScheduleFailed
+from appjobs.server.security import Caller
+
+Params = Mapping[str, Any]
+Handler = Callable[[JobService, Params, Caller], Any]
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_END_OF_TIME = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+
+
+def text(params: Params, name: str) -> str:
+    """A string parameter as ABAP sees it: absent is empty, trailing blanks are cut."""
+    value = params.get(name)
+    return "" if value is None else str(value).rstrip(" ")
+
+
+def _key(params: Params) -> JobKey:
+    return JobKey(text(params, "JobName"), text(params, "JobRunCount"))
+
+
+def visible_job(service: JobService, key: JobKey, caller: Caller) -> models.Job:
+    """The job if *caller* may see it; :class:`~appjobs.errors.JobNotFound` otherwise."""
+    job = service.status(key)
+    if job.creator != caller.user:
+        raise errors.JobNotFound()
+    return job
+
+
+def job_schedule(service: JobService, params: Params, caller: Caller) -> entities.SapEntity:
+    """JobSchedule: start a job from a template at once; the answer's JobStatus is empty, as SAP's."""
+    try:
+        values = parameter_values(text(params, "JobParameterValues") or text(params, "JobParameterValuesSimple"))
+        job = service.schedule(
+            text(params, "JobTemplateName"),
+            creator=caller.user,
+            text=text(params, "JobText"),
+            job_user=text(params, "JobUser"),
+            test_mode=bool(params.get("TestModeInd")),
+            parameters=values,
+        )
+    except errors.InvalidInput as exc:
+        raise ScheduleFailed(exc) from exc
+    return entities.schedule_status_entity(job, include_status=False)
+
+
+def job_status_get(service: JobService, params: Params, caller: Caller) -> entities.SapEntity:
+    return entities.schedule_status_entity(visible_job(service, _key(params), caller), include_status=True)
+
+
+def job_cancel(service: JobService, params: Params, caller: Caller) -> entities.SapEntity:
+    key = _key(params)
+    visible_job(service, key, caller)
+    service.cancel(key, by=caller.user)
+    return entities.func_imp_return()
+
+
+def job_abort(service: JobService, params: Params, caller: Caller) -> entities.SapEntity:
+    key = _key(params)
+    visible_job(service, key, caller)
+    service.abort(key, by=caller.user)
+    return entities.func_imp_return()
+
+
+def jobinfo_get(service: JobService, params: Params, caller: Caller) -> list[entities.SapEntity]:
+    key = _key(params)
+    job = visible_job(service, key, caller)
+    return entities.jobinfo_entities(job, service.steps(key))
+
+
+def job_list_get(service: JobService, params: Params, caller: Caller) -> list[entities.SapEntity]:
+    """JobListGet: the caller's jobs created in a time window, narrowed by the filters given."""
+    filters = {column: text(params, name) for name, column in entities.JOBLIST_FILTERS.items() if text(params, name)}
+    jobs = service.jobs(
+        _utc(params.get("CreationTimeFrom")) or _EPOCH,
+        _utc(params.get("CreationTimeTo")) or _END_OF_TIME,
+        creator=caller.user,
+        filters=filters,
+    )
+    return entities.joblist_entities(jobs, steps={job.key: service.steps(job.key) for job in jobs})
+
+
+def _utc(value: object) -> dt.datetime | None:
+    """Edm.DateTime literals carry no offset; SAP reads them as UTC."""
+    if not isinstance(value, dt.datetime):
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def parameter_values(raw: str) -> dict[str, str]:
+    """Template parameter values from SAP's JobParameterValues JSON.
+
+    The format is ``{"VALUES": [{"STEP_NR": 1, "NAME": "P", "T_VALUE": [{"SIGN": "I",
+    "OPTION": "EQ", "LOW": "value", "HIGH": ""}]}]}``. appjobs parameters are
+    single values by name, so each entry's first ``LOW`` is taken and
+    STEP_NR is not needed: a name means the same parameter in every step.
+    """
+    if not raw or raw == "''":
+        return {}
+    try:
+        document = json.loads(raw)
+        return {
+            str(entry["NAME"]): str((entry.get("T_VALUE") or [{}])[0].get("LOW", "")) for entry in document["VALUES"]
+        }
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise errors.InvalidInput(f"JobParameterValues is not valid: {exc.__class__.__name__}: {exc}") from exc
+
+
+HANDLERS: dict[str, Handler] = {
+    model.JOB_SCHEDULE.name: job_schedule,
+    model.JOB_STATUS_GET.name: job_status_get,
+    model.JOB_CANCEL.name: job_cancel,
+    model.JOB_ABORT.name: job_abort,
+    model.JOBINFO_GET.name: jobinfo_get,
+    model.JOB_LIST_GET.name: job_list_get,
+}

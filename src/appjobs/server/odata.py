@@ -1,0 +1,138 @@
+"""The ASGI endpoint under ``/sap/opu/odata/``: one request's way through the service.
+
+In order, as SAP Gateway does it:
+
+1. the URL length (414 past 64 KiB) and the response format (``$format``, else ``Accept``);
+2. logon: session cookie or Basic credentials (401);
+3. a CSRF token fetch opens a session; a modifying request must bring its token (403);
+4. the resource the raw path names (404), the method (405), the parameters (400);
+5. the engine call and the Atom or JSON answer.
+
+Steps 2 to 5 touch the database and run in a worker thread, off the event
+loop. A token fetch gets its token and cookies even when a later step
+fails: clients fetch with a HEAD on whatever URL they are about to POST to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from urllib.parse import parse_qsl
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from appjobs import errors
+from appjobs.engine import JobService
+from appjobs.server import resources
+from appjobs.server.config import MAX_URL, ServerSettings
+from appjobs.server.errors import BASE_HEADERS, UriTooLong, error_response
+from appjobs.server.protocol import too_long_message
+from appjobs.server.security import Caller, Gate, wants_token
+from appjobs.server.targets import parse_target
+
+SUCCESS_HEADERS = BASE_HEADERS | {"dataserviceversion": "2.0"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Incoming:
+    """What the thread needs of a request: plain values, no ASGI objects."""
+
+    method: str
+    raw_path: str
+    query: bytes
+    headers: Mapping[str, str]
+    cookies: Mapping[str, str]
+    origin: str  #: ``scheme://host``
+
+
+class ODataEndpoint:
+    """The ASGI app that serves BC_EXT_APPJOB_MANAGEMENT."""
+
+    def __init__(self, service: JobService, gate: Gate, settings: ServerSettings) -> None:
+        self.service = service
+        self.gate = gate
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        incoming = Incoming(
+            method=request.method,
+            raw_path=raw_path.decode("latin-1"),
+            query=scope.get("query_string", b""),
+            headers=request.headers,
+            cookies=request.cookies,
+            origin=str(request.base_url).rstrip("/"),
+        )
+        response = await run_in_threadpool(self.handle, incoming)
+        await response(scope, receive, send)
+
+    def handle(self, incoming: Incoming) -> Response:
+        """The response to *incoming*, errors included."""
+        fmt = negotiate(incoming)
+        caller: Caller | None = None
+        try:
+            if len(incoming.raw_path) + 1 + len(incoming.query) > MAX_URL:
+                raise UriTooLong(too_long_message())
+            caller = self.gate.logon(incoming.headers, incoming.cookies)
+            if wants_token(incoming.method, incoming.headers):
+                caller = self.gate.fetch_token(caller)
+            self.gate.check_token(incoming.method, caller, incoming.headers.get("x-csrf-token"))
+            response = self._serve(incoming, caller, fmt)
+        except Exception as exc:  # every failure becomes an SAP error document, in one place
+            response = error_response(exc, fmt, realm=self.settings.realm)
+        if caller is not None and caller.session is not None and wants_token(incoming.method, incoming.headers):
+            response.headers["x-csrf-token"] = caller.session.csrf_token
+            if caller.opened:
+                response.raw_headers.extend(self.gate.cookie_headers(caller.session))
+        return response
+
+    def _serve(self, incoming: Incoming, caller: Caller, fmt: str) -> Response:
+        target = parse_target(incoming.raw_path)
+        call = resources.Call(
+            method=incoming.method,
+            target=target,
+            params=query_pairs(incoming.query),
+            base_url=incoming.origin + target.root,
+            fmt=fmt,
+            caller=caller,
+        )
+        reply = resources.dispatch(self.service, call)
+        body = b"" if incoming.method == "HEAD" else reply.body
+        headers = SUCCESS_HEADERS | {"content-length": str(len(reply.body))}
+        return Response(body, reply.status, headers, media_type=reply.content_type)
+
+
+def query_pairs(query: bytes) -> list[tuple[str, str]]:
+    """The decoded query string. ``+`` is a space, as in every HTML form and in requests' encoding."""
+    try:
+        return parse_qsl(query.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise errors.InvalidInput("the query string is not percent-encoded UTF-8") from exc
+
+
+def negotiate(incoming: Incoming) -> str:
+    """``"json"`` or ``"xml"``: ``$format`` when it is valid, else the ``Accept`` header, else XML (SAP's default)."""
+    try:
+        requested = dict(query_pairs(incoming.query)).get("$format")
+    except errors.InvalidInput:
+        requested = None
+    if requested == "json":
+        return "json"
+    if requested in ("atom", "xml"):
+        return "xml"
+    return "json" if _prefers_json(incoming.headers.get("accept", "")) else "xml"
+
+
+def _prefers_json(accept: str) -> bool:
+    """True when ``application/json`` comes before any XML type in *accept* (quality values aside)."""
+    for item in accept.split(","):
+        media = item.split(";")[0].strip().lower()
+        if media == "application/json":
+            return True
+        if media in ("application/atom+xml", "application/xml", "text/xml"):
+            return False
+    return False

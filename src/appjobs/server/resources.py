@@ -1,0 +1,159 @@
+"""From a logged-on request to a response body: the service document, ``$metadata``, entity sets, function imports.
+
+Everything here is synchronous and runs in a worker thread, beside the
+event loop: it reads and writes the database. :func:`dispatch` picks the
+resource a :class:`~appjobs.server.targets.Target` names, checks the
+method, parses the query options and the function-import parameters
+(OData literals), calls the engine and serializes the answer as Atom XML
+or verbose JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from appjobs import errors
+from appjobs.engine import JobService
+from appjobs.odata import entities, literals, metadata, model, payloads, query
+from appjobs.server import functions
+from appjobs.server.errors import HttpError, MethodNotAllowed, ResourceNotFound
+from appjobs.server.security import Caller
+from appjobs.server.targets import METADATA, SERVICE_DOCUMENT, Target
+
+ATOM_FEED = "application/atom+xml;type=feed; charset=utf-8"
+ATOM_ENTRY = "application/atom+xml;type=entry; charset=utf-8"
+JSON = "application/json; charset=utf-8"
+XML = "application/xml; charset=utf-8"
+READ_METHODS = ("GET", "HEAD")
+
+
+class NotImplementedHere(HttpError):
+    """Not implemented."""
+
+    status = 501
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """One request, as the resources see it."""
+
+    method: str
+    target: Target
+    params: Sequence[tuple[str, str]]  #: the decoded query string, in order
+    base_url: str  #: absolute service root, ending in ``/``
+    fmt: str  #: "json" or "xml"
+    caller: Caller
+
+
+@dataclasses.dataclass(frozen=True)
+class Reply:
+    body: bytes
+    content_type: str
+    status: int = 200
+
+
+def dispatch(service: JobService, call: Call) -> Reply:
+    """The reply to *call*; raises an :class:`~appjobs.errors.AppjobsError` for every failure."""
+    name = call.target.resource
+    if name == SERVICE_DOCUMENT:
+        _allow(call, name or "the service document", READ_METHODS)
+        return _service_document(call)
+    if name == METADATA:
+        _allow(call, name, READ_METHODS)
+        return Reply(_metadata(), XML)
+    function = model.SERVICE.find_function_import(name)
+    if function is not None and call.target.key is None:
+        return _function_import(service, call, function)
+    entity_set = model.SERVICE.find_entity_set(name)
+    if entity_set is None:
+        raise ResourceNotFound(name)
+    _allow(call, name, READ_METHODS)
+    return _entity_set(service, call, entity_set)
+
+
+def _allow(call: Call, resource: str, methods: tuple[str, ...]) -> None:
+    if call.method not in methods:
+        raise MethodNotAllowed(call.method, resource, methods)
+
+
+@functools.cache
+def _metadata() -> bytes:
+    return metadata.metadata_document()
+
+
+def _service_document(call: Call) -> Reply:
+    query.parse_query(call.params, {})  # only $format means anything here, but every option must be valid
+    if call.fmt == "json":
+        return Reply(metadata.service_document_json(), JSON)
+    return Reply(metadata.service_document_xml(call.base_url), "application/atomsvc+xml; charset=utf-8")
+
+
+def _properties(entity_type: model.EntityType) -> dict[str, str]:
+    return {p.name: p.edm_type for p in entity_type.properties}
+
+
+def _function_import(service: JobService, call: Call, function: model.FunctionImport) -> Reply:
+    methods = ("GET", "HEAD") if function.http_method == "GET" else ("POST",)
+    _allow(call, function.name, methods)
+    declared = {p.name for p in function.parameters}
+    options = query.parse_query(call.params, _properties(function.return_type))
+    values = _parameters(function, [(k, v) for k, v in call.params if k in declared])
+    result = functions.HANDLERS[function.name](service, values, call.caller)
+    if function.returns_collection:
+        return _feed(call, function.entity_set, result, options, path=function.name)
+    return _entry(call, function.entity_set, result, options)
+
+
+def _parameters(function: model.FunctionImport, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """Function-import parameters as Python values; each one an OData literal of its declared type."""
+    values: dict[str, Any] = {}
+    for name, literal in pairs:
+        parameter = function.get_parameter(name)
+        assert parameter is not None  # the caller passes declared names only
+        if name in values:
+            raise errors.InvalidInput(f"parameter {name} is given more than once")
+        values[name] = literals.parse_literal(literal, parameter.edm_type, max_length=parameter.max_length, name=name)
+    return values
+
+
+def _entity_set(service: JobService, call: Call, entity_set: model.EntitySet) -> Reply:
+    entity_type = entity_set.entity_type
+    options = query.parse_query(call.params, _properties(entity_type))
+    rows = _rows(service, entity_set)
+    if call.target.key is None:
+        return _feed(call, entity_set, rows, options)
+    keys = {name: entity_type.get_property(name).edm_type for name in entity_type.keys}
+    wanted = literals.parse_key_predicate(call.target.key, keys)
+    found = next((row for row in rows if all(row[k] == v for k, v in wanted.items())), None)
+    if found is None:
+        raise ResourceNotFound(entity_set.name)
+    return _entry(call, entity_set, found, options)
+
+
+def _rows(service: JobService, entity_set: model.EntitySet) -> list[entities.SapEntity]:
+    if entity_set is model.JOB_TEMPLATE_SET:
+        return [entities.template_entity(t) for t in service.templates()]
+    if entity_set is model.JOB_STATUS_INFO_SET:
+        return entities.status_info_entities()
+    # The other sets exist in $metadata only as the homes of function-import results.
+    raise NotImplementedHere(f"The entity set {entity_set.name} cannot be read directly; use its function import.")
+
+
+def _feed(
+    call: Call, entity_set: model.EntitySet, rows: list[entities.SapEntity], options: query.QueryOptions, path: str = ""
+) -> Reply:
+    page, count = query.apply(options, rows)
+    total = count if options.inlinecount else None
+    if call.fmt == "json":
+        return Reply(payloads.feed_json(entity_set, page, call.base_url, select=options.select, count=total), JSON)
+    body = payloads.feed_atom(entity_set, page, call.base_url, path=path or None, select=options.select, count=total)
+    return Reply(body, ATOM_FEED)
+
+
+def _entry(call: Call, entity_set: model.EntitySet, row: entities.SapEntity, options: query.QueryOptions) -> Reply:
+    if call.fmt == "json":
+        return Reply(payloads.entry_json(entity_set, row, call.base_url, select=options.select), JSON)
+    return Reply(payloads.entry_atom(entity_set, row, call.base_url, select=options.select), ATOM_ENTRY)

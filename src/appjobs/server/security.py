@@ -1,0 +1,108 @@
+"""Who is calling, and may they change things: Basic auth, session cookies and CSRF tokens.
+
+The order is SAP's: the logon comes first (401 when it fails), then the
+CSRF check of a modifying request (403). A request that brings a live
+session cookie is logged on by it, without the password being checked
+again; a request with Basic credentials only is checked against the
+stored hash. Asking for a token (``X-CSRF-Token: Fetch`` on a GET or
+HEAD) opens a session when there is none, and the response carries its
+cookies and token even when the request itself fails (Gateway does the
+same, and clients rely on it: they fetch with a HEAD on whatever URL).
+
+Sessions are opened only on a token fetch, not on every Basic logon: a
+session is what a CSRF token is bound to, and a cookie-less client that
+never fetches one would otherwise leave a session row behind per request.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+from collections.abc import Mapping
+from urllib.parse import unquote
+
+from appjobs.auth.logon import Authenticator
+from appjobs.auth.sessions import Session, SessionManager
+from appjobs.server.config import ServerSettings
+from appjobs.server.errors import CsrfRequired, Unauthorized
+
+MODIFYING = frozenset({"POST", "PUT", "PATCH", "MERGE", "DELETE"})
+FETCHING = frozenset({"GET", "HEAD"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Caller:
+    """The communication user behind a request, and the session it came with (or was given)."""
+
+    user: str
+    session: Session | None = None
+    opened: bool = False  #: the session was opened by this request: send its cookies
+
+
+class Gate:
+    """Logs requests on and checks their CSRF tokens."""
+
+    def __init__(self, authenticator: Authenticator, sessions: SessionManager, settings: ServerSettings) -> None:
+        self.authenticator = authenticator
+        self.sessions = sessions
+        self.settings = settings
+
+    def logon(self, headers: Mapping[str, str], cookies: Mapping[str, str]) -> Caller:
+        """The caller of a request with *headers* and *cookies*; :class:`Unauthorized` when there is none."""
+        credentials = basic_credentials(headers.get("authorization"))
+        cookie = cookies.get(self.settings.session_cookie)
+        session = self.sessions.find(unquote(cookie)) if cookie else None
+        if session is not None and (credentials is None or credentials[0] == session.user):
+            return Caller(session.user, session)
+        if credentials is None:
+            raise Unauthorized()
+        user = self.authenticator.check(*credentials)
+        if user is None:
+            raise Unauthorized()
+        return Caller(user)
+
+    def fetch_token(self, caller: Caller) -> Caller:
+        """The caller with a session, opening one when it has none."""
+        if caller.session is not None:
+            return caller
+        return Caller(caller.user, self.sessions.open(caller.user), opened=True)
+
+    def check_token(self, method: str, caller: Caller, token: str | None) -> None:
+        """:class:`CsrfRequired` when a modifying request lacks its session's token."""
+        if method in MODIFYING and (caller.session is None or not caller.session.token_matches(token)):
+            raise CsrfRequired()
+
+    def cookie_headers(self, session: Session) -> list[tuple[bytes, bytes]]:
+        """``Set-Cookie`` headers for a new session, shaped like a tenant's."""
+        value = session.id.replace("=", "%3d")
+        flags = "; path=/; HttpOnly; SameSite=Strict" + ("; Secure" if self.settings.secure_cookies else "")
+        return [
+            (b"set-cookie", f"sap-usercontext=sap-client={self.settings.client}; path=/".encode()),
+            (b"set-cookie", f"{self.settings.session_cookie}={value}{flags}".encode()),
+        ]
+
+
+def wants_token(method: str, headers: Mapping[str, str]) -> bool:
+    """True for a token fetch: ``X-CSRF-Token: Fetch`` (any case) on a GET or HEAD."""
+    return method in FETCHING and headers.get("x-csrf-token", "").lower() == "fetch"
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """User and password of a Basic ``Authorization`` header, or None.
+
+    SAP user names are case-insensitive, so the name is upper-cased.
+    Passwords are decoded as UTF-8, falling back to Latin-1 for old clients.
+    """
+    if not header or header[:6].lower() != "basic ":
+        return None
+    try:
+        raw = base64.b64decode(header[6:].strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    user, sep, password = text.partition(":")
+    return (user.upper(), password) if sep and user else None

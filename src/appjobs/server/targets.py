@@ -1,0 +1,72 @@
+"""What a request under the service root asks for, read from the raw request path.
+
+The path must be read raw (before percent-decoding): a key predicate such as
+``JobTemplateSet(JobTemplateName='%2FIBP%2FX',JobTemplateVersion='0')`` may
+hold an encoded ``/`` that would otherwise split a segment. So the path is
+split first, and each piece decoded after::
+
+    >>> parse_target("/sap/opu/odata/SAP/BC_EXT_APPJOB_MANAGEMENT;v=2/JobStatusGet")
+    Target(root='/sap/opu/odata/SAP/BC_EXT_APPJOB_MANAGEMENT;v=2/', resource='JobStatusGet', key=None)
+
+The service answers at ``/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002``
+and at every spelling real clients use: ``;v=2``, an upper-case ``/SAP/``,
+with or without a trailing slash (also after a function import, as SAP's
+Cloud SDK sends ``HEAD …/JobSchedule/`` to fetch a CSRF token).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from urllib.parse import unquote
+
+from appjobs.server.errors import ResourceNotFound
+
+SERVICE_NAME = "BC_EXT_APPJOB_MANAGEMENT"
+ODATA_PREFIX = "/sap/opu/odata/"
+_ROOT_RE = re.compile(rf"^/sap/opu/odata/(?:sap|SAP)/{SERVICE_NAME};v=(?:0002|2)(?=/|$)")
+_SEGMENT_RE = re.compile(r"^(?P<name>[^()]*)(?:\((?P<key>.*)\))?$", re.DOTALL)
+
+SERVICE_DOCUMENT = ""
+METADATA = "$metadata"
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """The service root as the client spelled it, the resource named after it, and its key predicate.
+
+    *resource* is ``""`` for the service document and ``"$metadata"`` for the
+    metadata; *key* is the decoded text between the parentheses, if any.
+    """
+
+    root: str
+    resource: str
+    key: str | None = None
+
+
+def parse_target(raw_path: str) -> Target:
+    """The :class:`Target` of *raw_path*; :class:`ResourceNotFound` when it names nothing we serve."""
+    root = _ROOT_RE.match(raw_path)
+    if root is None:
+        raise ResourceNotFound(_service_segment(raw_path))
+    rest = raw_path[root.end() :]
+    segments = rest.split("/")[1:] if rest else []
+    if segments and segments[-1] == "":
+        segments.pop()  # one trailing slash is how some clients spell the resource
+    base = root.group(0) + "/"
+    if not segments:
+        return Target(base, SERVICE_DOCUMENT)
+    if len(segments) > 1:
+        raise ResourceNotFound(unquote(segments[1]).split("(")[0])
+    match = _SEGMENT_RE.match(segments[0])
+    if match is None:
+        raise ResourceNotFound(unquote(segments[0]))
+    key = match.group("key")
+    return Target(base, unquote(match.group("name")), None if key is None else unquote(key))
+
+
+def _service_segment(raw_path: str) -> str:
+    """The segment a 404 names when the path does not reach our service."""
+    rest = raw_path[len(ODATA_PREFIX) :] if raw_path.startswith(ODATA_PREFIX) else raw_path.lstrip("/")
+    parts = [p for p in rest.split("/") if p]
+    return unquote(parts[1] if len(parts) > 1 else (parts[0] if parts else ""))

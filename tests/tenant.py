@@ -1,0 +1,98 @@
+"""A running tenant for the HTTP tests: one ``appjobs serve`` per test module, with two communication users.
+
+Starting a server costs about a second, so tests of the service share one
+per module (each job they create is their own; none counts global state).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+import requests
+from conftest import APPJOBS, Processes, Server, free_port, wait_for
+
+ROOT_PATH = "/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002"
+USERS = {"JOBSCHEDULERUSER": "Welcome-to-appjobs-1", "OTHERUSER": "Another-password-22"}
+
+
+class Tenant:
+    """A server as a scheduler sees it: a service root and the credentials of its users."""
+
+    def __init__(self, server: Server, data_dir: pathlib.Path) -> None:
+        self.server = server
+        self.data_dir = data_dir
+        self.root = server.url + ROOT_PATH
+        self.user, self.password = next(iter(USERS.items()))
+
+    def auth(self, user: str | None = None) -> tuple[str, str]:
+        user = user or self.user
+        return user, USERS[user]
+
+    def session(self, user: str | None = None) -> requests.Session:
+        """A requests session logged on as *user* that fetched a CSRF token, as the guide's flow does."""
+        http = requests.Session()
+        http.auth = self.auth(user)
+        fetched = http.head(self.root + "/", headers={"X-CSRF-Token": "Fetch"}, timeout=10)
+        assert fetched.status_code == 200, fetched.text
+        http.headers["X-CSRF-Token"] = fetched.headers["x-csrf-token"]
+        return http
+
+    def schedule(self, http: requests.Session, template: str = "/APPJOBS/DEMO_ECHO", **extra: str) -> dict:
+        """Schedule *template* through JobSchedule and return the JSON result (``d``)."""
+        params = {"JobTemplateName": f"'{template}'", "JobText": "'appjobs test'", "$format": "json", **extra}
+        response = http.post(self.root + "/JobSchedule", params=params, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()["d"]
+
+    def status(self, http: requests.Session, name: str, run_count: str) -> str:
+        params = {"JobName": f"'{name}'", "JobRunCount": f"'{run_count}'", "$format": "json"}
+        response = http.get(self.root + "/JobStatusGet", params=params, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()["d"]["JobStatus"]
+
+    def wait_status(self, http: requests.Session, job: dict, statuses: str = "FA", timeout: float = 30) -> str:
+        """Poll JobStatusGet until the job's status is one of *statuses*."""
+
+        def reached() -> str | None:
+            status = self.status(http, job["JobName"], job["JobRunCount"])
+            return status if status in statuses else None
+
+        return wait_for(reached, timeout, interval=0.1)  # type: ignore[return-value]
+
+
+def add_users(data_dir: pathlib.Path) -> None:
+    for name, password in USERS.items():
+        subprocess.run(
+            [*APPJOBS, "admin", "users", "add", name, "--password-stdin", "--data-dir", str(data_dir)],
+            input=password + "\n",
+            text=True,
+            check=True,
+            capture_output=True,
+        )
+
+
+@pytest.fixture(scope="module")
+def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
+    """``appjobs serve`` on a fresh data directory with the demo templates and :data:`USERS`."""
+    base = tmp_path_factory.mktemp("tenant")
+    data_dir = base / "data"
+    add_users(data_dir)
+    port = free_port()
+    log = base / "serve.log"
+    processes = Processes()
+    with log.open("w") as stderr:
+        args = ["serve", "--data-dir", str(data_dir), "--port", str(port), "--grace", "1"]
+        proc = processes.start(*args, stderr=stderr)
+    server = Server(proc, port, log)
+    try:
+        wait_for(lambda: server.healthy() or proc.poll() is not None)
+        assert proc.poll() is None, f"serve exited: {server.output()}"
+        yield Tenant(server, data_dir)
+    finally:
+        processes.kill_all()
+        if sys.exc_info()[0] is not None:
+            print(server.output())
