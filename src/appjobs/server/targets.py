@@ -3,7 +3,7 @@
 The path must be read raw (before percent-decoding): a key predicate such as
 ``JobTemplateSet(JobTemplateName='%2FIBP%2FX',JobTemplateVersion='0')`` may
 hold an encoded ``/`` that would otherwise split a segment. So the path is
-split first, and each piece decoded after::
+split first (at slashes outside key predicates), and each piece decoded after::
 
     >>> parse_target("/sap/opu/odata/SAP/BC_EXT_APPJOB_MANAGEMENT;v=2/JobStatusGet")
     Target(root='/sap/opu/odata/SAP/BC_EXT_APPJOB_MANAGEMENT;v=2/', resource='JobStatusGet', key=None)
@@ -27,6 +27,9 @@ ODATA_PREFIX = "/sap/opu/odata/"
 _ROOT_RE = re.compile(rf"^/sap/opu/odata/(?:sap|SAP)/{SERVICE_NAME};v=(?:0002|2)(?=/|$)")
 _SEGMENT_RE = re.compile(r"^(?P<name>[^()]*)(?:\((?P<key>.*)\))?$", re.DOTALL)
 
+_ENCODED_SLASH = re.compile("%2f", re.IGNORECASE)
+_SLASH = "\x00"  # stands in for an encoded slash while the path is split; a URL cannot carry it raw
+
 SERVICE_DOCUMENT = ""
 METADATA = "$metadata"
 
@@ -49,20 +52,52 @@ def parse_target(raw_path: str) -> Target:
     root = _ROOT_RE.match(raw_path)
     if root is None:
         raise ResourceNotFound(_service_segment(raw_path))
-    rest = raw_path[root.end() :]
-    segments = rest.split("/")[1:] if rest else []
+    rest = _decode_keeping_slashes(raw_path[root.end() :])
+    segments = [piece.replace(_SLASH, "/") for piece in split_segments(rest[1:])] if rest else []
     if segments and segments[-1] == "":
         segments.pop()  # one trailing slash is how some clients spell the resource
     base = root.group(0) + "/"
     if not segments:
         return Target(base, SERVICE_DOCUMENT)
     if len(segments) > 1:
-        raise ResourceNotFound(unquote(segments[1]).split("(")[0])
+        raise ResourceNotFound(segments[1].split("(")[0])
     match = _SEGMENT_RE.match(segments[0])
     if match is None:
-        raise ResourceNotFound(unquote(segments[0]))
-    key = match.group("key")
-    return Target(base, unquote(match.group("name")), None if key is None else unquote(key))
+        raise ResourceNotFound(segments[0])
+    return Target(base, match.group("name"), match.group("key"))
+
+
+def _decode_keeping_slashes(raw: str) -> str:
+    """Percent-decode *raw*, except that an encoded slash becomes :data:`_SLASH`, not a separator.
+
+    Clients encode differently: SAP's ids encode the slashes in a key
+    (``'%2FIBP%2FX'``), pyodata encodes the parentheses and quotes but not
+    the slashes (``%28JobTemplateName%3D%27/APPJOBS/X%27…``).
+    """
+    if _SLASH in unquote(raw):
+        raise ResourceNotFound(unquote(raw).replace(_SLASH, ""))
+    return unquote(_ENCODED_SLASH.sub(_SLASH, raw))
+
+
+def split_segments(path: str) -> list[str]:
+    """*path* split at each ``/`` that is not inside a key predicate's quotes.
+
+    pyodata, among others, sends ``JobTemplateSet(JobTemplateName='/APPJOBS/X',…)``
+    with the slashes unencoded; they belong to the key, not to the path.
+    """
+    segments, start, depth, quoted = [], 0, 0, False
+    for index, char in enumerate(path):
+        if char == "'" and depth:
+            quoted = not quoted  # '' (an escaped quote) toggles twice
+        elif char == "(" and not quoted:
+            depth += 1
+        elif char == ")" and not quoted:
+            depth = max(depth - 1, 0)
+        elif char == "/" and not depth:
+            segments.append(path[start:index])
+            start = index + 1
+    segments.append(path[start:])
+    return segments
 
 
 def _service_segment(raw_path: str) -> str:
