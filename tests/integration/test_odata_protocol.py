@@ -324,3 +324,21 @@ def test_entity_sets_without_a_reader_say_so(tenant: Tenant) -> None:
     response = requests.get(tenant.root + "/JoblistSet?$format=json", auth=tenant.auth(), timeout=10)
     assert response.status_code == 501
     assert "JoblistSet" in response.json()["error"]["message"]["value"]
+
+
+def test_paging_ordering_and_count_in_atom(tenant: Tenant) -> None:
+    params = {"$orderby": "JobTemplateName desc", "$top": "2", "$skip": "1", "$inlinecount": "allpages"}
+    response = requests.get(tenant.root + "/JobTemplateSet", params=params, auth=tenant.auth(), timeout=10)
+    feed = ElementTree.fromstring(response.content)
+    names = [e.findtext(f"{ATOM}content/{M}properties/{D}JobTemplateName") for e in feed.findall(f"{ATOM}entry")]
+    everything = sorted(
+        (
+            t["JobTemplateName"]
+            for t in requests.get(tenant.root + "/JobTemplateSet?$format=json", auth=tenant.auth(), timeout=10).json()[
+                "d"
+            ]["results"]
+        ),
+        reverse=True,
+    )
+    assert names == everything[1:3]
+    assert feed.findtext(f"{M}count") == str(len(everything))

@@ -34,6 +34,7 @@ from appjobs.storage.sessions import SessionRow
 
 DEFAULT_IDLE_TIMEOUT = dt.timedelta(minutes=30)
 TOUCH_EVERY = dt.timedelta(seconds=60)
+SWEEP_EVERY = 100  # sessions opened between two sweeps of idle ones
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,10 +75,18 @@ class SessionManager:
         self.store = store
         self.idle_timeout = idle_timeout
         self.clock = clock
+        self._opened = 0
 
     def open(self, user: str) -> Session:
-        """A new session for *user*, with a fresh id and a fresh CSRF token."""
+        """A new session for *user*, with a fresh id and a fresh CSRF token.
+
+        Every :data:`SWEEP_EVERY` sessions, the idle ones are deleted, so the
+        table holds about as many rows as there are live clients.
+        """
         now = self.clock()
+        if self._opened % SWEEP_EVERY == 0:
+            self.store.sessions.delete_idle(now - self.idle_timeout)
+        self._opened += 1
         session = Session(new_session_id(), user, new_csrf_token())
         self.store.sessions.add(SessionRow(id_hash(session.id), user, session.csrf_token, now, now))
         return session
