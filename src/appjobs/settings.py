@@ -1,6 +1,7 @@
 """Settings of the server-side commands, and the layout of a data directory.
 
-This is the only module that reads the environment. Precedence is: command
+This module reads the server side's environment; the client commands read
+theirs in :mod:`appjobs.cli.connection`. Precedence is: command
 line flag > environment variable > default. Every setting is listed in
 :data:`ENVIRONMENT` with its help text, and the README documents each.
 
@@ -22,10 +23,16 @@ from appjobs import errors
 
 DEFAULT_DATA_DIR = "./appjobs-data"
 
-#: Environment variables the server side reads, with what they set.
+#: Environment variables appjobs reads, with what they set. The client commands read theirs
+#: in :mod:`appjobs.cli.connection`, through click, so that a waiting ``appjobs run`` stays small.
 ENVIRONMENT = {
     "APPJOBS_DATA_DIR": "data directory (default ./appjobs-data)",
     "APPJOBS_DATABASE_URL": "SQLAlchemy URL of the database (default: SQLite file appjobs.db in the data directory)",
+    "APPJOBS_URL": "client commands: service root URL",
+    "APPJOBS_USER": "client commands: communication user",
+    "APPJOBS_PASSWORD": "client commands: the communication user's password",
+    "APPJOBS_PROFILE": "client commands: profile in the profiles file",
+    "APPJOBS_PROFILES": "client commands: the profiles file (default ~/.config/appjobs/profiles.toml)",
 }
 
 

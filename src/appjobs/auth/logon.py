@@ -30,9 +30,12 @@ class Authenticator:
         self.store = store
 
     def check(self, user: str, password: str) -> str | None:
-        """The user's name when *password* is right, else None."""
+        """The user's name when *password* is right, else None; every failure of a known user is counted."""
         stored = self.store.users.password_hash(user)
         if stored is None:
             passwords.verify_password(_dummy_hash(), password)
             return None
-        return user if passwords.verify_password(stored, password) else None
+        ok = passwords.verify_password(stored, password)
+        if not ok or self.store.users.failed_logons(user):
+            self.store.users.record_logon(user, ok=ok)
+        return user if ok else None

@@ -1,7 +1,9 @@
-"""The ``appjobs`` command group, and the one place that turns errors into exit codes.
+"""The ``appjobs`` command group: every command loads lazily, and every error ends in :mod:`exits`.
 
 Server-side commands (``serve``, ``worker``, ``admin …``) import the server,
-engine and storage only when they run, so that client commands start fast.
+engine and storage only when they run, and client commands (``run``,
+``status`` …) import only the client, so that ``appjobs run`` starts fast
+and stays small while it waits.
 """
 
 from __future__ import annotations
@@ -12,26 +14,22 @@ from typing import Any
 
 import click
 
-from appjobs import __version__, errors
+from appjobs import __version__
+from appjobs.cli import exits
 
-#: Exit codes of the server-side commands.
-EXIT_OK = 0
-EXIT_FAILURE = 1  # the operation failed (storage, or a job that ended A with --wait)
-EXIT_USAGE = 2  # bad input, unknown names, configuration
-
-
-def exit_code_for(exc: errors.AppjobsError) -> int:
-    """The exit code for an appjobs error; documented in the README."""
-    if isinstance(exc, errors.InvalidInput | errors.NotFound | errors.Conflict | errors.ConfigurationError):
-        return EXIT_USAGE
-    return EXIT_FAILURE
-
-
-#: Commands whose modules load only when used: they pull in the server, engine and storage.
+#: Every command, loaded only when used: server commands pull in the engine and storage,
+#: client commands the client and requests.
 LAZY_COMMANDS = {
     "serve": "appjobs.cli.local:serve",
     "worker": "appjobs.cli.local:worker",
     "admin": "appjobs.cli.admin:admin",
+    "run": "appjobs.cli.run:run",
+    "templates": "appjobs.cli.remote:templates",
+    "status": "appjobs.cli.remote:status",
+    "info": "appjobs.cli.remote:info",
+    "cancel": "appjobs.cli.remote:cancel",
+    "jobs": "appjobs.cli.remote:jobs",
+    "ping": "appjobs.cli.remote:ping",
 }
 
 
@@ -51,9 +49,11 @@ class AppjobsGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except errors.AppjobsError as exc:
+        except Exception as exc:
+            if not type(exc).__module__.startswith("appjobs."):
+                raise  # click's own exceptions, and bugs: let them show as they are
             click.echo(f"appjobs: error: {exc}", err=True)
-            sys.exit(exit_code_for(exc))
+            sys.exit(exits.for_error(exc))
 
 
 @click.group(cls=AppjobsGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,7 +63,19 @@ def cli() -> None:
 
     \b
     Server side:  appjobs serve | appjobs worker | appjobs admin ...
-    Exit codes:   0 ok, 1 failed, 2 bad input or configuration
+    Client side:  appjobs run | templates | status | info | cancel | jobs | ping
+
+    \b
+    Exit codes:
+      0  ok; run: the job finished (F, or W without --strict-warnings)
+      1  the job failed (A, U), or the operation failed
+      2  usage or configuration error, unknown or ambiguous template or job
+      3  cancelled (job C or deleted, or this program got a signal)
+      4  timeout (--start-timeout, --timeout)
+      5  logon or authorization refused
+      6  network failure past the retry window
+      7  finished with warnings under --strict-warnings
+      8  the server broke the protocol (persistent 5xx, unreadable answer)
     """
 
 

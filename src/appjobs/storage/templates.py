@@ -147,3 +147,16 @@ class UserStore:
     def names(self) -> list[str]:
         with self.db.read() as conn:
             return list(conn.scalars(sa.select(schema.comm_user.c.name).order_by(schema.comm_user.c.name)))
+
+    def failed_logons(self, name: str) -> int:
+        """Failed logons of *name* since its last successful one (0 for an unknown user)."""
+        with self.db.read() as conn:
+            count = conn.scalar(sa.select(schema.comm_user.c.failed_logons).where(schema.comm_user.c.name == name))
+        return count or 0
+
+    def record_logon(self, name: str, *, ok: bool) -> None:
+        """Count a failed logon of *name*, or reset the count after a successful one."""
+        user = schema.comm_user
+        count = sa.literal(0) if ok else user.c.failed_logons + 1
+        with self.db.write() as conn:
+            conn.execute(user.update().where(user.c.name == name).values(failed_logons=count))
