@@ -18,8 +18,10 @@ What is measured, on a fresh SQLite data directory with a real ``appjobs worker`
   and ``synchronous=NORMAL``; and the cost of starting a process, since every step is one
   (``posix_spawn`` of ``/bin/sh -c :`` plus ``waitpid``).
 
-Why: one job is at least four durable transactions (schedule, claim, step spawned, finish) plus a process,
-so the anchors bound what the engine can reach on this machine, and the gap shows what our layers cost.
+Why: one job is a durable transaction to schedule it, the worker's (three when jobs come one at a time: claim,
+step started, step ended; about one under load, when each turn of the worker's loop carries several steps) and a
+process, so the anchors bound what the engine can reach on this machine, and the gap shows
+what our layers cost.
 
 Run by hand (it is not a test)::
 

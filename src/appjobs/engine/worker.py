@@ -6,13 +6,23 @@ that waits on three things: its wake-up socket (new jobs, cancel requests),
 a signal pipe (a child ended, or the worker is told to stop), and a timeout
 (polling, heartbeats, grace periods). Each turn it
 
-1. reaps ended children and records each step F or A, starting the next step
-   of a chain in the same slot;
-2. acts on cancel requests: SIGTERM to the step's whole tree, SIGKILL after the
+1. reaps ended children;
+2. in one transaction, records each of those steps F or A (starting the next
+   step of a chain in the same slot) and claims ready jobs for the free slots;
+   then starts their processes and, in a second transaction, records which
+   process runs each step;
+3. acts on cancel requests: SIGTERM to the step's whole tree, SIGKILL after the
    grace period;
-3. sweeps orphans it adopted whose step has ended, and stops them too;
-4. heartbeats, and aborts the steps of workers that died (see :mod:`recovery`);
-5. claims ready jobs while it has free slots.
+4. sweeps orphans it adopted whose step has ended, and stops them too;
+5. heartbeats, and aborts the steps of workers that died (see :mod:`recovery`).
+
+Why two transactions per turn and not one per change: each durable commit
+costs the same however little it carries, and a no-op job used to need three
+of the worker's own (claim, step started, step ended). A turn now carries
+those of every step that ended or started since the last one (see
+:mod:`appjobs.storage.dispatch`). A step that ended is held in memory only
+until the end of the turn that reaped it; if the worker dies in between, the
+step is still R and crash recovery ends it A, as it would any running step.
 
 The worker runs in its own process (``appjobs worker``, or started by
 ``appjobs serve``), never in the HTTP server's event loop, so a hung or
@@ -37,7 +47,7 @@ from collections.abc import Callable
 from appjobs import models
 from appjobs.engine import processes, recovery, steps, wake
 from appjobs.storage import Store
-from appjobs.storage.jobs import StepWork
+from appjobs.storage.jobs import JobBatch, StepWork
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +63,41 @@ class Running:
     output: pathlib.Path
     stop_reason: str | None = None  #: why it is being stopped, when it is
     kill_at: float | None = None  #: monotonic time to send SIGKILL
+
+
+@dataclasses.dataclass
+class Ended:
+    """A step whose leader has been reaped, to be recorded F or A in this turn's transaction."""
+
+    work: StepWork
+    status: models.JobStatus
+    code: int | None
+    at: dt.datetime
+    entries: list[models.LogEntry]
+
+    @property
+    def continues(self) -> bool:
+        """True when the job's next step will take over this step's slot."""
+        return self.status is models.JobStatus.FINISHED and self.work.number < self.work.step_count
+
+    def log(self) -> list[models.LogEntry]:
+        """The step's entries, plus the job's last word when this step ends the job."""
+        key, at = self.work.key, self.at
+        if self.status is not models.JobStatus.FINISHED:
+            return [*self.entries, steps.engine_entry(key, None, at, "Job failed.", models.Severity.ERROR)]
+        if self.work.number == self.work.step_count:
+            return [*self.entries, steps.engine_entry(key, None, at, "Job finished.", models.Severity.SUCCESS)]
+        return self.entries
+
+
+@dataclasses.dataclass(frozen=True)
+class Spawned:
+    """A step process just started, to be recorded at the end of the turn."""
+
+    work: StepWork
+    pid: int
+    pid_started: float | None
+    note: models.LogEntry
 
 
 @dataclasses.dataclass
@@ -96,6 +141,8 @@ class Worker:
         self.running: dict[int, Running] = {}
         self.draining: list[Drain] = []
         self.stopping = False
+        self._ended: list[Ended] = []
+        self._spawned: list[Spawned] = []
         self._due: dict[str, float] = {}
         self._woken = True
         self._selector = selectors.DefaultSelector()
@@ -140,10 +187,11 @@ class Worker:
 
     def _turn(self) -> None:
         self._reap()
+        self._dispatch()
         now = time.monotonic()
         if self.stopping:
             self._stop_all("Job aborted: the worker is shutting down.")
-        elif self._woken or self._is_due("cancel", self.options.poll_interval):
+        elif self.running and (self._woken or self._is_due("cancel", self.options.poll_interval)):
             self._act_on_cancels()
         self._escalate(now)
         self._drain(now)
@@ -153,8 +201,6 @@ class Worker:
             self.store.workers.heartbeat(self.id, self.clock())
         if self._is_due("recover", self.options.lease / 3):
             recovery.recover(self)
-        if not self.stopping and (self._woken or self._is_due("claim", self.options.poll_interval)):
-            self._claim()
         self._woken = False
         self._wait()
 
@@ -177,11 +223,36 @@ class Worker:
 
     # --- starting and ending steps -------------------------------------------------
 
-    def _claim(self) -> None:
-        free = self.options.concurrency - len(self.running)
-        tokens = [uuid.uuid4().hex for _ in range(max(free, 0))]
-        for work in self.store.jobs.claim(self.id, free, self.clock(), tokens):
+    def _dispatch(self) -> None:
+        """Record the reaped steps and claim jobs for the free slots in one transaction; then start them."""
+        free = self.options.concurrency - len(self.running) - sum(e.continues for e in self._ended)
+        # A wake-up means new jobs (or cancel requests): worth a claim only with a slot free. The poll
+        # still runs when all are taken, so that due jobs show Y (ready) while they wait.
+        poll = self._is_due("claim", self.options.poll_interval)
+        claim = not self.stopping and (poll or (self._woken and free > 0))
+        if not (self._ended or claim):
+            return
+        limit, now = max(free, 0), self.clock()
+        with self.store.jobs.batch() as batch:
+            started = [w for e in self._ended if (w := self._record_end(batch, e)) is not None]
+            if claim:
+                started += batch.claim(self.id, limit, now, [uuid.uuid4().hex for _ in range(limit)])
+        self._ended = []
+        for work in started:
             self._start(work)
+        self._record_spawns()
+
+    def _record_end(self, batch: JobBatch, ended: Ended) -> StepWork | None:
+        work = ended.work
+        return batch.finish_step(
+            work.key,
+            work.number,
+            ended.status,
+            exit_code=ended.code,
+            now=ended.at,
+            log=ended.log(),
+            next_token=uuid.uuid4().hex,
+        )
 
     def _start(self, work: StepWork) -> None:
         output = steps.output_path(self.log_dir, work.key, work.number)
@@ -190,19 +261,29 @@ class Worker:
             pid = processes.spawn(steps.command(work), steps.environment(work), str(output))
         except OSError as exc:
             note = steps.engine_entry(work.key, work.number, now, f"Step {work.number} could not start: {exc}")
-            self._finish_step(work, models.JobStatus.ABORTED, None, [note])
+            ended = Ended(work, models.JobStatus.ABORTED, None, now, [note])
+            self.store.jobs.finish_step(work.key, work.number, ended.status, exit_code=None, now=now, log=ended.log())
             return
         self.running[pid] = Running(work, pid, output)
         note = steps.engine_entry(work.key, work.number, now, f"Step {work.number} started: {work.target}")
-        self.store.jobs.step_spawned(work.key, work.number, pid, processes.started_at(pid), [note])
+        self._spawned.append(Spawned(work, pid, processes.started_at(pid), note))
+
+    def _record_spawns(self) -> None:
+        """Record which process runs each step started this turn, so that crash recovery can find it."""
+        if not self._spawned:
+            return
+        with self.store.jobs.batch() as batch:
+            for s in self._spawned:
+                batch.step_spawned(s.work.key, s.work.number, s.pid, s.pid_started, [s.note])
+        self._spawned = []
 
     def _reap(self) -> None:
         for pid, code in processes.reap():
             running = self.running.pop(pid, None)
             if running is not None:  # else an adopted orphan, now gone
-                self._ended(running, code)
+                self._ended.append(self._end(running, code))
 
-    def _ended(self, running: Running, code: int) -> None:
+    def _end(self, running: Running, code: int) -> Ended:
         work, now = running.work, self.clock()
         status, sentence = steps.describe_exit(work.number, code)
         entries = steps.collect_output(running.output, work.key, work.number, now)
@@ -212,22 +293,7 @@ class Worker:
         severity = models.Severity.INFO if status is models.JobStatus.FINISHED else models.Severity.ERROR
         entries.append(steps.engine_entry(work.key, work.number, now, sentence, severity))
         self._tidy(running)
-        self._finish_step(work, status, code, entries)
-
-    def _finish_step(
-        self, work: StepWork, status: models.JobStatus, code: int | None, entries: list[models.LogEntry]
-    ) -> None:
-        now = self.clock()
-        if status is not models.JobStatus.FINISHED:
-            entries.append(steps.engine_entry(work.key, None, now, "Job failed.", models.Severity.ERROR))
-        elif work.number == work.step_count:
-            entries.append(steps.engine_entry(work.key, None, now, "Job finished.", models.Severity.SUCCESS))
-        token = uuid.uuid4().hex
-        following = self.store.jobs.finish_step(
-            work.key, work.number, status, exit_code=code, now=now, log=entries, next_token=token
-        )
-        if following is not None:
-            self._start(following)
+        return Ended(work, status, code, now, entries)
 
     def _tidy(self, running: Running) -> None:
         """Stop what a step left behind in its process group once its leader has ended."""
