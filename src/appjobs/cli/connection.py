@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
-import tomllib
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -112,6 +111,8 @@ def load_profile(name: str | None, environ: Mapping[str, str]) -> dict[str, str]
     """The settings of profile *name* ({} without a name)."""
     if not name:
         return {}
+    import tomllib  # only for a profile: every command starts faster without it
+
     path = pathlib.Path(environ.get("APPJOBS_PROFILES") or DEFAULT_PROFILES).expanduser()
     try:
         document = tomllib.loads(path.read_text())

@@ -13,8 +13,8 @@ from typing import Any
 import click
 
 from appjobs import errors
-from appjobs.cli import connection, exits
-from appjobs.cli.runner import Outcome, Runner, RunOptions
+from appjobs.cli import connection
+from appjobs.cli.runner import Runner, RunOptions
 
 #: Signals that make ``appjobs run`` cancel its job; CTRL_BREAK arrives as SIGBREAK on Windows.
 STOP_SIGNALS = tuple(
@@ -87,8 +87,7 @@ def run(as_json: bool, log_file: str | None, **flags: Any) -> None:
             except Exception as exc:
                 if not type(exc).__module__.startswith("appjobs."):
                     raise
-                report(f"error: {exc}")
-                outcome = Outcome(exits.for_error(exc), options.template, messages=[*runner.messages, str(exc)])
+                outcome = runner.failed(exc)
     if as_json:
         click.echo(json.dumps(outcome.as_json()))
     sys.exit(int(outcome.exit_code))

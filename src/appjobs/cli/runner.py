@@ -6,15 +6,19 @@ done right. Its duties, in the order they can bite:
 * **Never start a job twice.** The JobText carries a run marker
   (``… [run 7Q2M4X9K]``) and the state file is written *before* JobSchedule
   is sent; if the answer is lost, the job is looked up by that text
-  through JobListGet instead of being scheduled again. ``--resume`` reattaches
-  to the job of a state file.
+  through JobListGet instead of being scheduled again. It is scheduled again
+  only when JobListGet answered, twice, that no such job exists; if JobListGet
+  cannot be read within the retry window, the run ends (exit 6) without
+  scheduling. ``--resume`` reattaches to the job of a state file.
 * **Tell the outcome as an exit code** (:mod:`appjobs.cli.exits`), with the
   job's key on stderr at once and each status change after.
 * **Cancel the remote job when cancelled**: a signal, a timeout with
   ``--on-timeout cancel``: JobCancel, then keep polling until the job is
   final or the grace period is over.
 * **Survive the network**: the client retries reads; failures that last
-  less than the retry window only delay the next poll.
+  less than the retry window (counted from the first call that failed)
+  only delay the next poll, be they broken connections, 5xx, unreadable
+  answers or a gateway's HTML page. A run that gives up names the job it leaves.
 
 Polling starts fast (0.5 s) and doubles up to the poll interval, on one
 HTTP session.
@@ -31,7 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from appjobs.cli import statefile
-from appjobs.cli.exits import ExitCode, for_status
+from appjobs.cli.exits import ExitCode, for_error, for_status
 from appjobs.client import (
     ClientError,
     JobInfo,
@@ -39,14 +43,16 @@ from appjobs.client import (
     JobNotFound,
     JobStateError,
     JobStatus,
+    ProtocolError,
     ScheduleOutcomeUnknown,
     ServiceUnavailable,
     TransportError,
+    WrongHostError,
 )
 
 FIRST_POLL = 0.5  # seconds before the first status poll
 MAX_TEXT = 120  # JobText's MaxLength
-LOOKUP_TRIES = 4  # JobListGet lookups of a job whose JobSchedule answer was lost
+LOOKUP_PAUSE = 5.0  # longest pause between JobListGet lookups of a job whose JobSchedule answer was lost
 _MARKER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -106,6 +112,27 @@ def _iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+class _Stopped(Exception):
+    """A signal came while the job of a lost JobSchedule answer was being looked up, and it was not found."""
+
+
+class Trouble:
+    """Network trouble, which the run endures for up to its retry window: since when it has lasted."""
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self.since: float | None = None  # time.monotonic() when the first call that failed was made
+
+    def too_long(self, began: float) -> bool:
+        """Note that a call made at *began* failed; True once the trouble has lasted past the window."""
+        if self.since is None:
+            self.since = began
+        return time.monotonic() - self.since > self.window
+
+    def over(self) -> None:
+        self.since = None
+
+
 def run_marker() -> str:
     """A marker that makes a JobText unique per run: ``[run 7Q2M4X9K]``."""
     return "[run " + "".join(secrets.choice(_MARKER_ALPHABET) for _ in range(8)) + "]"
@@ -126,6 +153,8 @@ class Runner:
         self.report = report
         self.stopping = threading.Event()
         self.messages: list[str] = []
+        self.key: JobKey | None = None  #: the job, once it is known
+        self.last: str | None = None  #: its status letter when last seen
         self._began = time.monotonic()
         self._template = options.template
 
@@ -136,10 +165,27 @@ class Runner:
         self.messages.append(message)
         self.report(message)
 
+    def failed(self, exc: Exception) -> Outcome:
+        """How a run that ended with *exc* (an appjobs or client error) ended: its exit code, and the job it leaves."""
+        self.say(f"error: {exc}")
+        key = self.key
+        if key is not None and self.last not in _FINAL:
+            see_to_it = (
+                f"appjobs run {self._template} --resume {self.options.state_file}"
+                if self.options.state_file
+                else f"appjobs status {key.name} {key.run_count}"
+            )
+            self.say(f"job {key} is left as it is (status {self.last or 'not seen'}); see to it with: {see_to_it}")
+        return Outcome(for_error(exc), self._template, key, messages=self.messages)
+
     # --- starting ---------------------------------------------------------------------
 
     def run(self) -> Outcome:
-        key = self._attach() if self.options.resume else self._schedule()
+        try:
+            key = self.key = self._attach() if self.options.resume else self._schedule()
+        except _Stopped:
+            self.say("stopped by a signal before the job was found")
+            return Outcome(ExitCode.CANCELLED, self._template, messages=self.messages)
         if not self.options.wait:
             return Outcome(ExitCode.OK, self._template, key, messages=self.messages)
         return self._watch(key)
@@ -161,8 +207,8 @@ class Runner:
             job = self.client.schedule(name, text, job_user=self.options.job_user, test_mode=self.options.test_mode)
             key = job.key
         except ScheduleOutcomeUnknown as lost:
-            self.say(f"the answer to JobSchedule was lost ({lost.__cause__ or lost}); looking the job up")
-            key = self._look_up(text, lost.sent_at) or self._schedule_again(name, text)
+            key = self._find_lost(name, text, lost)
+        self.key = key
         self._save(dataclasses.replace(state, key=key))
         self.say(f"job {key.name} {key.run_count} scheduled from {name} as {text!r}")
         return key
@@ -175,20 +221,44 @@ class Runner:
         self._template = name
         return name, marked_text(text or name, run_marker())
 
+    def _find_lost(self, name: str, text: str, lost: ScheduleOutcomeUnknown) -> JobKey:
+        """The job whose JobSchedule answer was lost, found by its text; scheduled again only if it surely is not."""
+        self.say(f"the answer to JobSchedule was lost ({lost.__cause__ or lost}); looking the job up")
+        try:
+            found = self._look_up(text, lost.sent_at)
+        except (TransportError, ServiceUnavailable, _Stopped):
+            resume = f" or reattach with --resume {self.options.state_file}" if self.options.state_file else ""
+            self.say(f"cannot tell whether the job exists, so it is not scheduled again: look for {text!r}{resume}")
+            raise
+        return found or self._schedule_again(name, text)
+
     def _look_up(self, text: str, sent_at: dt.datetime) -> JobKey | None:
-        """The key of the job with *text*, which was scheduled at about *sent_at*; None if there is none."""
+        """The key of the job with *text*, which was scheduled at about *sent_at*.
+
+        None only when JobListGet answered, twice, that there is no such job.
+        When it cannot be read for longer than the retry window, its error is
+        raised: whether the job exists is unknown, so it must not be scheduled again.
+        A stop signal ends the search (:class:`_Stopped`) unless the job is found first.
+        """
         since = sent_at - dt.timedelta(minutes=10)  # room for the tenant's clock
-        for attempt in range(LOOKUP_TRIES):
+        trouble, answers, pause = Trouble(self.options.retry_window), 0, 1.0
+        while True:
+            asked = time.monotonic()
             try:
                 found = self.client.find_jobs(text, created_from=since)
-            except (TransportError, ServiceUnavailable):
-                found = None
-            if found:
-                return found[0].key
-            if found is not None and attempt >= 1:
-                return None  # asked twice, answered twice: there is no such job
-            self.stopping.wait(min(2.0**attempt, 5.0))
-        return None
+            except (TransportError, ServiceUnavailable) as exc:
+                if trouble.too_long(asked):
+                    raise
+                self.say(f"cannot look the job up ({exc}); still trying")
+            else:
+                if found:
+                    return found[0].key
+                answers += 1
+                if answers >= 2:
+                    return None  # asked twice, answered twice: there is no such job
+            if self.stopping.wait(pause):
+                raise _Stopped
+            pause = min(pause * 2, LOOKUP_PAUSE)
 
     def _schedule_again(self, name: str, text: str) -> JobKey:
         # JobListGet answered, twice, that no job has this text: the first JobSchedule never took effect.
@@ -202,29 +272,40 @@ class Runner:
     # --- watching ---------------------------------------------------------------------
 
     def _watch(self, key: JobKey) -> Outcome:
-        delay, last, failing_since = FIRST_POLL, None, None
+        delay, trouble = FIRST_POLL, Trouble(self.options.retry_window)
         while True:
             if self.stopping.is_set():
                 return self._cancel(key, ExitCode.CANCELLED, "cancelled by a signal")
-            expired = self._expired(last)
+            expired = self._expired(self.last)
             if expired:
                 return self._timed_out(key, expired)
-            try:
-                letter = self._status(key, seen=last is not None)
-                failing_since = None
-            except (TransportError, ServiceUnavailable) as exc:
-                failing_since = failing_since or time.monotonic()
-                if time.monotonic() - failing_since > self.options.retry_window:
-                    raise
-                self.say(f"cannot reach the service ({exc}); still trying")
-                letter = last
-            if letter != last and letter is not None:
+            letter = self._poll(key, trouble)
+            if letter != self.last and letter is not None:
                 self.say(f"status {letter} ({_text(letter)})")
-                last = letter
+                self.last = letter
             if letter in _FINAL:
                 return self._finish(key, letter, for_status(letter, strict_warnings=self.options.strict_warnings))
             self.stopping.wait(delay)
             delay = min(delay * 2, self.options.poll_interval)
+
+    def _poll(self, key: JobKey, trouble: Trouble) -> str | None:
+        """The job's status letter; None when there is no usable answer, until that lasts past the retry window.
+
+        Besides the network and 5xx, that is an answer that cannot be read, or an
+        HTML page: the service answered on this very URL before (JobSchedule, or the
+        run that wrote the --resume state file), so this is a gateway in between that
+        misbehaves for a while. No redirect is followed meanwhile.
+        """
+        asked = time.monotonic()
+        try:
+            letter = self._status(key, seen=self.last is not None)
+        except _ENDURED as exc:
+            if trouble.too_long(asked):
+                raise
+            self.say(f"cannot read the job's status ({exc}); still trying")
+            return None
+        trouble.over()
+        return letter
 
     def _status(self, key: JobKey, *, seen: bool = True) -> str | None:
         """The job's status letter; ``D`` when a job seen before has gone (JobCancel deletes unstarted jobs)."""
@@ -284,6 +365,8 @@ class Runner:
 
 
 _FINAL = frozenset({"F", "W", "A", "U", "C", "D", "K"})
+#: What the watch endures for the retry window; past it, the last one decides the exit code (6, 8, or 2).
+_ENDURED = (TransportError, ServiceUnavailable, ProtocolError, WrongHostError)
 _NOT_STARTED = frozenset({"S", "Y", "P"})
 
 

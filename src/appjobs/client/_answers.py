@@ -11,7 +11,6 @@ proxy's page says (:func:`describe`).
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 
 import requests
@@ -133,6 +132,8 @@ def describe(response: requests.Response) -> str:
     status = f"HTTP {response.status_code} {response.reason or ''}".strip()
     title = _TITLE.search(response.content[:4096])
     if title:
+        import html  # rarely needed, and html.entities is large
+
         return f"{status}: {html.unescape(title.group(1).decode(errors='replace')).strip()}"
     text = response.content[:200].decode(errors="replace").strip()
     return f"{status}: {text}" if text and not is_html(response) else status
