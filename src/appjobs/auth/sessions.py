@@ -16,6 +16,15 @@ A session ends after :attr:`SessionManager.idle_timeout` without a request
 reads cheap, the idle clock is written back at most once a
 :data:`TOUCH_EVERY`, so a session may live up to that much longer than the
 timeout says.
+
+Reads are cheaper still: a session found in the database is remembered in
+this process for :data:`CACHE_FOR`, so a client polling with its cookie
+costs one session read per few seconds, not one per request. The price: a
+session ended by *another* process (a lock or a password reset done by
+``appjobs admin``) still works here for up to that long. Sessions ended
+through this manager are forgotten at once, and a lockout in this process
+is seen at once anyway, since every request also asks the Authenticator
+whether the user may still log on.
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ from appjobs.storage.sessions import SessionRow
 DEFAULT_IDLE_TIMEOUT = dt.timedelta(minutes=30)
 TOUCH_EVERY = dt.timedelta(seconds=60)
 SWEEP_EVERY = 100  # sessions opened between two sweeps of idle ones
+CACHE_FOR = dt.timedelta(seconds=5)  # how long a session read from the database is trusted
+MAX_CACHED = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +87,8 @@ class SessionManager:
         self.idle_timeout = idle_timeout
         self.clock = clock
         self._opened = 0
+        # id hash -> (session, its last_seen_at as stored, trusted until)
+        self._cache: dict[str, tuple[Session, dt.datetime, dt.datetime]] = {}
 
     def open(self, user: str) -> Session:
         """A new session for *user*, with a fresh id and a fresh CSRF token.
@@ -93,18 +106,40 @@ class SessionManager:
 
     def find(self, session_id: str) -> Session | None:
         """The live session with *session_id*, or None (unknown, or idle too long)."""
+        return self.find_cached(session_id) or self._find_stored(session_id)
+
+    def find_cached(self, session_id: str) -> Session | None:
+        """The session if this process read it lately and its idle clock need not move; never touches the database."""
+        cached = self._cache.get(id_hash(session_id))
+        if cached is None:
+            return None
+        session, last_seen, trusted_until = cached
+        now = self.clock()
+        if now >= trusted_until or now - last_seen > min(TOUCH_EVERY, self.idle_timeout):
+            return None
+        return session
+
+    def _find_stored(self, session_id: str) -> Session | None:
         key = id_hash(session_id)
+        self._cache.pop(key, None)
         row = self.store.sessions.get(key)
         if row is None:
             return None
         now = self.clock()
-        idle = now - row.last_seen_at
+        idle, last_seen = now - row.last_seen_at, row.last_seen_at
         if idle > self.idle_timeout:
             self.store.sessions.delete(key)
             return None
         if idle > TOUCH_EVERY:
             self.store.sessions.touch(key, now)
-        return Session(session_id, row.user_name, row.csrf_token)
+            last_seen = now
+        session = Session(session_id, row.user_name, row.csrf_token)
+        if len(self._cache) >= MAX_CACHED:
+            self._cache.clear()  # crude and rare: a miss costs one read
+        self._cache[key] = (session, last_seen, now + CACHE_FOR)
+        return session
 
     def end(self, session_id: str) -> None:
-        self.store.sessions.delete(id_hash(session_id))
+        key = id_hash(session_id)
+        self._cache.pop(key, None)
+        self.store.sessions.delete(key)

@@ -38,6 +38,7 @@ import dataclasses
 import fcntl
 import os
 import pathlib
+import sqlite3
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -47,6 +48,7 @@ from alembic import command
 from alembic.config import Config
 
 from appjobs import errors
+from appjobs.storage.quickread import QuickReader
 
 MIGRATIONS = pathlib.Path(__file__).parent / "migrations"
 BUSY_TIMEOUT = 30_000  # milliseconds a writer waits for the lock before failing
@@ -58,6 +60,7 @@ class Database:
 
     engine: sa.Engine
     write_lock: WriteLock | None = None  #: SQLite only: queues writers (see the module docstring)
+    quick: QuickReader | None = None  #: SQLite files only: one-row reads without SQLAlchemy's overhead
 
     @property
     def dialect(self) -> str:
@@ -77,6 +80,14 @@ class Database:
             with conn.begin():
                 yield conn
 
+    def one(self, statement: sa.Select[Any], params: dict[str, Any]) -> Any:
+        """The first row of a prebuilt *statement*, or None: the hot path's reads (see :mod:`.quickread`)."""
+        if self.quick is not None:
+            with _translate_sqlite():
+                return self.quick.one(statement, params)
+        with self.read() as conn:
+            return conn.execute(statement, params).first()
+
     def migrate(self) -> None:
         """Bring the schema to the newest revision (a no-op when it is there)."""
         cfg = Config()
@@ -86,6 +97,8 @@ class Database:
             command.upgrade(cfg, "head")
 
     def close(self) -> None:
+        if self.quick is not None:
+            self.quick.close()
         self.engine.dispose()
         if self.write_lock is not None:
             self.write_lock.close()
@@ -145,7 +158,9 @@ def connect(url: str) -> Database:
         raise errors.ConfigurationError(f"cannot open database {_redact(url)}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
-        return Database(engine, _sqlite_write_lock(engine.url))
+        lock = _sqlite_write_lock(engine.url)
+        quick = QuickReader(engine.url.database or "", engine.dialect, BUSY_TIMEOUT / 1000) if lock else None
+        return Database(engine, lock, quick)
     return Database(engine)
 
 
@@ -189,6 +204,15 @@ def _translate() -> Iterator[None]:
         raise  # the store turns these into Conflict errors where it expects them
     except sa.exc.SQLAlchemyError as exc:
         raise errors.StorageError(f"database error: {exc.__class__.__name__}: {exc.orig or exc}") from exc
+
+
+@contextlib.contextmanager
+def _translate_sqlite() -> Iterator[None]:
+    """The same boundary for reads that bypass SQLAlchemy."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise errors.StorageError(f"database error: {exc.__class__.__name__}: {exc}") from exc
 
 
 def _redact(url: str) -> str:

@@ -59,8 +59,7 @@ class JobStore:
 
     def get(self, key: JobKey) -> models.Job:
         """The job with *key*; :class:`~appjobs.errors.JobNotFound` otherwise."""
-        with self.db.read() as conn:
-            row = conn.execute(q.JOB, q.key(key)).first()
+        row = self.db.one(q.JOB, q.key(key))
         if row is None:
             raise errors.JobNotFound()
         return q.to_job(row)

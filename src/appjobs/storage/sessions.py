@@ -44,8 +44,7 @@ class SessionStore:
             conn.execute(T.insert().values(dataclasses.asdict(row)))
 
     def get(self, id_hash: str) -> SessionRow | None:
-        with self.db.read() as conn:
-            found = conn.execute(_GET, {"id_hash": id_hash}).first()
+        found = self.db.one(_GET, {"id_hash": id_hash})
         return None if found is None else SessionRow(id_hash, *found)
 
     def touch(self, id_hash: str, now: dt.datetime) -> None:

@@ -1,0 +1,67 @@
+"""The quick one-row reads agree with SQLAlchemy's, value for value and type for type."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from appjobs import errors, models
+from appjobs.engine import JobService
+from appjobs.engine import templates as template_files
+from appjobs.server.runner import DEMO_TEMPLATES
+from appjobs.storage import Store
+from appjobs.storage import jobsql as q
+from appjobs.storage.sessions import _GET as SESSION_GET
+from appjobs.storage.sessions import SessionRow
+
+
+@pytest.fixture
+def service(store: Store) -> JobService:
+    store.templates.add(template_files.load_file(DEMO_TEMPLATES, by="SAP", now=models.utcnow()))
+    return JobService(store)
+
+
+def test_job_row_is_the_same_as_through_sqlalchemy(store: Store, service: JobService) -> None:
+    """Every column, timestamps included (aware, UTC), comes back as SQLAlchemy returns it."""
+    job = service.schedule("/APPJOBS/DEMO_ECHO", creator="U", text="quick")
+    assert store.db.quick is not None
+    quick = store.db.one(q.JOB, q.key(job.key))
+    with store.db.read() as conn:
+        slow = conn.execute(q.JOB, q.key(job.key)).first()
+    assert tuple(quick) == tuple(slow)
+    assert quick.created_at.tzinfo is not None
+    assert quick.created_at.utcoffset().total_seconds() == 0
+    assert q.to_job(quick) == store.jobs.get(job.key) == job
+
+
+def test_missing_row_is_none_and_a_missing_job_is_job_not_found(store: Store) -> None:
+    assert store.db.one(q.JOB, q.key(models.JobKey("0" * 32, "AAAAAAAA"))) is None
+    with pytest.raises(errors.JobNotFound):
+        store.jobs.get(models.JobKey("0" * 32, "AAAAAAAA"))
+
+
+def test_reads_see_writes_of_other_connections_at_once(store: Store, service: JobService) -> None:
+    """Autocommit reads hold no snapshot between calls: a change committed elsewhere is seen by the next read."""
+    job = service.schedule("/APPJOBS/DEMO_SLEEP", creator="U")
+    assert store.jobs.get(job.key).status is models.JobStatus.SCHEDULED
+    service.cancel(job.key, by="U")  # not started: deleted, through SQLAlchemy's connections
+    with pytest.raises(errors.JobNotFound):
+        store.jobs.get(job.key)
+
+
+def test_each_thread_reads_on_its_own_connection(store: Store) -> None:
+    now = models.utcnow()
+    store.sessions.add(SessionRow("h" * 64, "U", "token", now, now))
+    found: list[object] = []
+
+    def read() -> None:
+        found.append(store.db.one(SESSION_GET, {"id_hash": "h" * 64}))
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [tuple(r) for r in found] == [("U", "token", now, now)] * 4  # type: ignore[arg-type]
+    assert len(store.db.quick._connections) == 4  # type: ignore[union-attr]
