@@ -65,6 +65,59 @@ def test_failing_job_ends_aborted_with_output(demo: JobService) -> None:
     assert "Step 1 failed with exit code 3." in texts
 
 
+def test_warning_exit_code_ends_the_job_w(demo: JobService) -> None:
+    """DEMO_WARN's step exits 1, which it declares a warning: step and job end W, and the output is logged."""
+    job = demo.schedule("/APPJOBS/DEMO_WARN", creator="TESTER")
+    assert wait_final(demo, job.key).status is JobStatus.WARNING
+    (step,) = demo.steps(job.key)
+    assert (step.status, step.exit_code, step.warning_exit_codes) == (JobStatus.WARNING, 1, (1,))
+    texts = log_texts(demo, job.key)
+    assert "something to look at" in texts
+    assert "Step 1 finished with warnings (exit code 1)." in texts
+
+
+def test_a_warning_lets_the_chain_go_on_and_marks_the_job(service: JobService) -> None:
+    """A step that ends W does not stop the chain; the job ends W even when the last step ends F.
+
+    An exit code the step did not declare is still a failure.
+    """
+    add_template(
+        service,
+        """
+        [[template]]
+        name = "/APPJOBS/TEST_WARN_CHAIN"
+        text = "Chain with a warning"
+        [[template.step]]
+        command = "exit 4"
+        warning_exit_codes = [4, 5]
+        [[template.step]]
+        command = "echo two"
+        [[template.step]]
+        command = "exit 6"
+        warning_exit_codes = [4]
+        """,
+    )
+    job = service.schedule("/APPJOBS/TEST_WARN_CHAIN", creator="TESTER")
+    assert wait_final(service, job.key).status is JobStatus.ABORTED
+    assert [s.status for s in service.steps(job.key)] == [JobStatus.WARNING, JobStatus.FINISHED, JobStatus.ABORTED]
+    add_template(
+        service,
+        """
+        [[template]]
+        name = "/APPJOBS/TEST_WARN_FIRST"
+        text = "Warning first"
+        [[template.step]]
+        command = "exit 5"
+        warning_exit_codes = [5]
+        [[template.step]]
+        command = "true"
+        """,
+    )
+    job = service.schedule("/APPJOBS/TEST_WARN_FIRST", creator="TESTER")
+    assert wait_final(service, job.key).status is JobStatus.WARNING
+    assert [s.status for s in service.steps(job.key)] == [JobStatus.WARNING, JobStatus.FINISHED]
+
+
 def test_failed_step_aborts_the_rest_of_the_chain(service: JobService, tmp_path: pathlib.Path) -> None:
     """When step 2 of 3 fails, step 3 never runs and is marked A with the job."""
     marker = tmp_path / "step3-ran"

@@ -1,7 +1,6 @@
 """``appjobs run`` and the other client commands as real processes against a real ``appjobs serve``.
 
-One test per exit code (7, warnings, needs a job that ends W: see
-test_run_faults.py), plus signals, timeouts, --resume and the failed-logon count.
+One test per exit code, plus signals, timeouts, --resume and the failed-logon count.
 """
 
 from __future__ import annotations
@@ -69,6 +68,17 @@ def test_failed_job_exits_1(tenant: Tenant) -> None:
     result = appjobs(tenant, "run", "/APPJOBS/DEMO_FAIL", "--json")
     assert result.returncode == 1, result.stderr
     assert outcome(result)["status"] == "A"
+
+
+def test_job_with_warnings_exits_0_or_7_under_strict_warnings(tenant: Tenant) -> None:
+    """DEMO_WARN ends W (finished with warnings): a success, unless --strict-warnings asks for exit code 7."""
+    lenient = appjobs(tenant, "run", "/APPJOBS/DEMO_WARN", "--json")
+    assert lenient.returncode == 0, lenient.stderr
+    assert outcome(lenient)["status"] == "W"
+    strict = appjobs(tenant, "run", "/APPJOBS/DEMO_WARN", "--json", "--strict-warnings")
+    assert strict.returncode == 7, strict.stderr
+    report = outcome(strict)
+    assert (report["status"], [s["status"] for s in report["steps"]]) == ("W", ["W"])
 
 
 def test_unknown_template_exits_2(tenant: Tenant) -> None:

@@ -24,18 +24,32 @@ def parse_error(text: str) -> str:
 
 
 def test_demo_templates_are_valid() -> None:
-    """The shipped demo file defines the four demo templates with their steps."""
+    """The shipped demo file defines the demo templates with their steps."""
     loaded = templates.load_file(DEMO, by="SAP", now=NOW)
     assert {t.name: t.step_count for t in loaded} == {
         "/APPJOBS/DEMO_ECHO": 1,
         "/APPJOBS/DEMO_SLEEP": 1,
         "/APPJOBS/DEMO_FAIL": 1,
         "/APPJOBS/DEMO_CHAIN": 3,
+        "/APPJOBS/DEMO_WARN": 1,
     }
+    warn = next(t for t in loaded if t.name == "/APPJOBS/DEMO_WARN")
+    assert warn.steps[0].warning_exit_codes == (1,)
     sleep = next(t for t in loaded if t.name == "/APPJOBS/DEMO_SLEEP")
     assert sleep.steps[0].parameters == {"SECONDS": "30"}
     echo = next(t for t in loaded if t.name == "/APPJOBS/DEMO_ECHO")
     assert echo.steps[0].kind is models.StepKind.PYTHON
+
+
+def test_restrictions_and_warning_codes_are_read() -> None:
+    """business_users restricts the template; warning_exit_codes are kept sorted, once each."""
+    text = (
+        '[[template]]\ntext = "x"\nbusiness_users = ["CB1", "CB2", "CB1"]\n'
+        '[[template.step]]\ncommand = "a"\nwarning_exit_codes = [7, 3, 7]\n'
+    )
+    (t,) = parse(text)
+    assert t.business_users == ("CB1", "CB2")
+    assert t.steps[0].warning_exit_codes == (3, 7)
 
 
 def test_generated_name_is_stable_and_sap_shaped() -> None:
@@ -89,6 +103,22 @@ def test_broken_toml_names_file_and_line() -> None:
         (f'[[template]]\ntext = "{"x" * 121}"\n[[template.step]]\ncommand = "a"\n', "longer than 120"),
         ('[[template]]\ntext = "x"\nsupports_test_mode = "yes"\n[[template.step]]\ncommand = "a"\n', "true or false"),
         ('title = "x"\n', "unknown top-level key 'title'"),
+        (
+            '[[template]]\ntext = "x"\n[[template.step]]\ncommand = "a"\nwarning_exit_codes = [0]\n',
+            "'warning_exit_codes' must be a list of integers from 1 to 255",
+        ),
+        (
+            '[[template]]\ntext = "x"\n[[template.step]]\ncommand = "a"\nwarning_exit_codes = 1\n',
+            "'warning_exit_codes' must be a list of integers",
+        ),
+        (
+            '[[template]]\ntext = "x"\nbusiness_users = ["lower case"]\n[[template.step]]\ncommand = "a"\n',
+            "'lower case' is not a business user id",
+        ),
+        (
+            '[[template]]\ntext = "x"\nbusiness_users = "CB1"\n[[template.step]]\ncommand = "a"\n',
+            "'business_users' must be a list of business user ids",
+        ),
         ("", "no [[template]] tables"),
     ],
 )

@@ -67,10 +67,15 @@ def collect_output(path: pathlib.Path, key: JobKey, number: int, now: dt.datetim
     return entries
 
 
-def describe_exit(number: int, code: int) -> tuple[models.JobStatus, str]:
-    """The step's status and the engine's sentence for exit code *code* (negative: killed by a signal)."""
+def describe_exit(number: int, code: int, warnings: frozenset[int] = frozenset()) -> tuple[models.JobStatus, str]:
+    """The step's status and the engine's sentence for exit code *code* (negative: killed by a signal).
+
+    An exit code among the step's *warnings* means it finished with warnings (W).
+    """
     if code == 0:
         return models.JobStatus.FINISHED, f"Step {number} finished."
+    if code in warnings:
+        return models.JobStatus.WARNING, f"Step {number} finished with warnings (exit code {code})."
     if code < 0:
         try:
             name = signal.Signals(-code).name

@@ -47,10 +47,12 @@ from collections.abc import Callable
 from appjobs import models
 from appjobs.engine import processes, recovery, steps, wake
 from appjobs.storage import Store
+from appjobs.storage.dispatch import SUCCESSFUL
 from appjobs.storage.jobs import JobBatch, StepWork
 
 logger = logging.getLogger(__name__)
 
+SEVERITIES = {models.JobStatus.FINISHED: models.Severity.INFO, models.JobStatus.WARNING: models.Severity.WARNING}
 DRAIN_CHECK = 0.05  # seconds between checks that a stopped tree is gone
 
 
@@ -78,14 +80,15 @@ class Ended:
     @property
     def continues(self) -> bool:
         """True when the job's next step will take over this step's slot."""
-        return self.status is models.JobStatus.FINISHED and self.work.number < self.work.step_count
+        return self.status in SUCCESSFUL and self.work.number < self.work.step_count
 
     def log(self) -> list[models.LogEntry]:
         """The step's entries, plus the job's last word when this step ends the job."""
         key, at = self.work.key, self.at
-        if self.status is not models.JobStatus.FINISHED:
+        if self.status not in SUCCESSFUL:
             return [*self.entries, steps.engine_entry(key, None, at, "Job failed.", models.Severity.ERROR)]
         if self.work.number == self.work.step_count:
+            # Whether an earlier step warned is known only in the database: the sentence stays neutral.
             return [*self.entries, steps.engine_entry(key, None, at, "Job finished.", models.Severity.SUCCESS)]
         return self.entries
 
@@ -285,12 +288,12 @@ class Worker:
 
     def _end(self, running: Running, code: int) -> Ended:
         work, now = running.work, self.clock()
-        status, sentence = steps.describe_exit(work.number, code)
+        status, sentence = steps.describe_exit(work.number, code, work.warning_exit_codes)
         entries = steps.collect_output(running.output, work.key, work.number, now)
         if running.stop_reason:
             status = models.JobStatus.ABORTED
             entries.append(steps.engine_entry(work.key, None, now, running.stop_reason, models.Severity.ERROR))
-        severity = models.Severity.INFO if status is models.JobStatus.FINISHED else models.Severity.ERROR
+        severity = SEVERITIES.get(status, models.Severity.ERROR)
         entries.append(steps.engine_entry(work.key, work.number, now, sentence, severity))
         self._tidy(running)
         return Ended(work, status, code, now, entries)

@@ -34,6 +34,8 @@ from appjobs import models
 from appjobs.models import JobKey, JobStatus
 from appjobs.storage import jobsql as q
 
+SUCCESSFUL = frozenset({JobStatus.FINISHED, JobStatus.WARNING})  #: step outcomes after which a chain goes on
+
 
 @dataclasses.dataclass(frozen=True)
 class StepWork:
@@ -47,6 +49,7 @@ class StepWork:
     parameters: Mapping[str, str]
     test_mode: bool
     step_count: int  #: steps in the whole job; the last one ends it
+    warning_exit_codes: frozenset[int] = frozenset()  #: exit codes that end the step W instead of A
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,11 +116,13 @@ class JobBatch:
         log: Sequence[models.LogEntry] = (),
         next_token: str = "",
     ) -> StepWork | None:
-        """End a step as F or A; start the next step of the chain, or end the job.
+        """End a step as F, W or A; start the next step of the chain, or end the job.
 
         Returns the next step to run, or None when the job has ended (or the
         step was no longer running). A step that ends A ends the job A and
-        marks the steps after it A: they will not run.
+        marks the steps after it A: they will not run. A step that ends W
+        (finished with warnings) lets the chain go on, and the job ends W
+        if any of its steps did.
         """
         # Each update gets exactly its own values: SQLAlchemy would SET any other key named like a column.
         ended = self.conn.execute(
@@ -127,8 +132,10 @@ class JobBatch:
             return None
         self.log(log)
         job = self.conn.execute(q.JOB_SHAPE, q.key(key)).one()
-        if status is JobStatus.FINISHED and number < job.step_count:
+        if status in SUCCESSFUL and number < job.step_count:
             return self._start_step(key, number + 1, next_token, now, job.test_mode, job.step_count)
+        if status is JobStatus.FINISHED and self.conn.execute(q.WARNED_STEPS, q.key(key)).scalar():
+            status = JobStatus.WARNING
         self.conn.execute(q.ABORT_LATER_STEPS, q.key(key, step_no=number))
         self.conn.execute(q.END_JOB, q.key(key, now=now, new_status=status.value))
         return None
@@ -139,4 +146,6 @@ class JobBatch:
         self.conn.execute(q.START_STEP, q.key(job, step_no=number, now=now, step_token=token))
         step = self.conn.execute(q.STEP_TARGET, q.key(job, step_no=number)).one()
         parameters = {r.name: r.value for r in self.conn.execute(q.STEP_PARAMS, q.key(job, step_no=number))}
-        return StepWork(job, number, models.StepKind(step.kind), step.target, token, parameters, test_mode, step_count)
+        warnings = frozenset(int(c) for c in step.warning_exit_codes.split())
+        kind = models.StepKind(step.kind)
+        return StepWork(job, number, kind, step.target, token, parameters, test_mode, step_count, warnings)

@@ -86,7 +86,9 @@ START_STEP = (
     .where(_of_key(S), S.c.number == sa.bindparam("step_no"))
     .values(status=RUNNING, started_at=_now(), token=sa.bindparam("step_token"))
 )
-STEP_TARGET = sa.select(S.c.kind, S.c.target).where(_of_key(S), S.c.number == sa.bindparam("step_no"))
+STEP_TARGET = sa.select(S.c.kind, S.c.target, S.c.warning_exit_codes).where(
+    _of_key(S), S.c.number == sa.bindparam("step_no")
+)
 STEP_PARAMS = sa.select(P.c.name, P.c.value).where(_of_key(P), P.c.step_number == sa.bindparam("step_no"))
 STEP_SPAWNED = (
     S.update()
@@ -99,6 +101,7 @@ END_STEP = (
     .values(status=sa.bindparam("new_status"), ended_at=_now(), exit_code=sa.bindparam("code"))
 )
 JOB_SHAPE = sa.select(J.c.step_count, J.c.test_mode).where(_of_key(J))
+WARNED_STEPS = sa.select(sa.func.count()).select_from(S).where(_of_key(S), S.c.status == JobStatus.WARNING.value)
 ABORT_LATER_STEPS = S.update().where(_of_key(S), S.c.number > sa.bindparam("step_no")).values(status=ABORTED)
 END_JOB = J.update().where(_of_key(J)).values(status=sa.bindparam("new_status"), ended_at=_now(), worker_id=None)
 RUNNING_STEPS = (
@@ -161,14 +164,16 @@ def step_row(s: models.StepRun) -> dict[str, object]:
         "target": s.target,
         "text": s.text,
         "status": s.status.value,
+        "warning_exit_codes": " ".join(map(str, s.warning_exit_codes)),
     }
 
 
 def to_step(r: sa.Row[Any]) -> models.StepRun:
     job = JobKey(r.job_name, r.run_count)
     kind = models.StepKind(r.kind)
+    codes = tuple(int(c) for c in r.warning_exit_codes.split())
     return models.StepRun(
-        job, r.number, kind, r.target, r.text, JobStatus(r.status), r.started_at, r.ended_at, r.exit_code
+        job, r.number, kind, r.target, r.text, JobStatus(r.status), r.started_at, r.ended_at, r.exit_code, codes
     )
 
 
