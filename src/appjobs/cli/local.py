@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
+import ssl
 import sys
 
 import click
 
+from appjobs.auth.logon import DEFAULT_MAX_FAILED
+from appjobs.auth.sessions import DEFAULT_IDLE_TIMEOUT
 from appjobs.cli.options import data_dir_option
+
+_tls_file = click.Path(dir_okay=False)  # read and checked by appjobs.server.tls, which names the option
 
 
 @click.command()
@@ -25,20 +31,81 @@ from appjobs.cli.options import data_dir_option
     type=click.FloatRange(0),
     help="Seconds from SIGTERM to SIGKILL when a step is stopped.",
 )
+@click.option("--tls-cert", type=_tls_file, help="Serve HTTPS (TLS 1.2+) with this PEM certificate (chain).")
+@click.option("--tls-key", type=_tls_file, help="The PEM private key of --tls-cert (unencrypted).")
+@click.option(
+    "--tls-client-ca", type=_tls_file, help="Accept client certificates signed by this PEM CA for logon (needs TLS)."
+)
+@click.option(
+    "--max-failed-logons",
+    default=DEFAULT_MAX_FAILED,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Wrong passwords in a row that lock a communication user.",
+)
+@click.option(
+    "--session-idle",
+    default=int(DEFAULT_IDLE_TIMEOUT.total_seconds() // 60),
+    show_default=True,
+    type=click.IntRange(1),
+    metavar="MINUTES",
+    help="Minutes without a request after which a logon session ends.",
+)
 def serve(
-    data_dir: str | None, host: str, port: int, no_demo: bool, workers: int, concurrency: int | None, grace: float
+    data_dir: str | None,
+    host: str,
+    port: int,
+    no_demo: bool,
+    workers: int,
+    concurrency: int | None,
+    grace: float,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_client_ca: str | None,
+    max_failed_logons: int,
+    session_idle: int,
 ) -> None:
     """Run the job server: the API and its workers, on the embedded database by default.
 
     A fresh data directory gets the demo templates and a communication user
-    JOBSCHEDULERUSER whose password is printed once.
+    JOBSCHEDULERUSER whose password is printed once. With --tls-cert and
+    --tls-key it serves HTTPS; with --tls-client-ca as well, communication
+    users may log on with a client certificate instead of a password.
     """
     from appjobs.server import runner
     from appjobs.settings import Paths
 
+    tls = _tls_context(tls_cert, tls_key, tls_client_ca)  # before anything starts: a bad file is a usage error
     _configure_logging()
-    options = runner.ServeOptions(host, port, not no_demo, workers, concurrency, grace)
+    options = runner.ServeOptions(
+        host=host,
+        port=port,
+        demo=not no_demo,
+        workers=workers,
+        concurrency=concurrency,
+        grace=grace,
+        tls=tls,
+        max_failed_logons=max_failed_logons,
+        idle_timeout=dt.timedelta(minutes=session_idle),
+    )
     runner.serve(Paths.resolve(data_dir), options)
+
+
+def _tls_context(cert: str | None, key: str | None, client_ca: str | None) -> ssl.SSLContext | None:
+    """The server's SSL context for the --tls-* options, or None without them; usage errors exit 2."""
+    from appjobs.server import tls
+
+    if cert is None and key is None:
+        if client_ca is not None:
+            raise click.UsageError("--tls-client-ca needs --tls-cert and --tls-key: client certificates need TLS")
+        return None
+    if cert is None or key is None:
+        missing, given = ("--tls-key", "--tls-cert") if key is None else ("--tls-cert", "--tls-key")
+        raise click.UsageError(f"{given} needs {missing}: give both to serve HTTPS, or neither")
+    try:
+        return tls.server_context(tls.TlsFiles(cert, key, client_ca))
+    except tls.TlsFileError as exc:
+        raise click.BadParameter(str(exc), param_hint=f"'{exc.option}'") from exc
 
 
 @click.command()

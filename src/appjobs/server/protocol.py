@@ -1,4 +1,4 @@
-"""uvicorn's httptools protocol, taught to answer an over-long URL with SAP's 414.
+"""uvicorn's httptools protocol, taught SAP's 414 and to pass the client certificate on.
 
 httptools cannot parse a request target longer than 65,535 bytes (its URL
 parser keeps offsets in 16 bits), and uvicorn then answers a bare
@@ -7,18 +7,40 @@ request. SAP's gateway refuses such URLs too (at about 64,700 characters);
 clients that build long JobParameterValues need to know *why*, so we send
 414 with an SAP error document instead. Every other parse error keeps
 uvicorn's answer.
+
+uvicorn does not fill ASGI's ``tls`` extension, so the OData endpoint could
+not learn which client certificate a request came with. The TLS handshake
+is over by the time a connection is made (asyncio and uvloop call
+``connection_made`` after it), so the certificate is read once per
+connection there, and each request's scope gets the extension.
 """
 
 from __future__ import annotations
+
+import asyncio
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from appjobs.server.config import MAX_URL
 from appjobs.server.errors import UriTooLong, raw_error
+from appjobs.server.tls import scope_extension
 
 
 class SapHttpProtocol(HttpToolsProtocol):
-    """HttpToolsProtocol with a 414 for request targets past :data:`MAX_URL`."""
+    """HttpToolsProtocol with a 414 for request targets past :data:`MAX_URL`, and the ``tls`` scope extension."""
+
+    tls: dict[str, Any] | None = None  #: the connection's ASGI ``tls`` extension; None on plain HTTP
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.tls = scope_extension(transport.get_extra_info("ssl_object"))
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self.tls is not None:
+            # A copy per request: the application may write into its scope, and the next request must not see it.
+            self.scope["extensions"] = {"tls": dict(self.tls)}  # type: ignore[typeddict-unknown-key]
 
     def send_400_response(self, msg: str) -> None:
         if len(self.url) <= MAX_URL:
