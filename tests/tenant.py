@@ -17,6 +17,8 @@ from conftest import APPJOBS, Processes, Server, free_port, wait_for
 
 ROOT_PATH = "/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002"
 USERS = {"JOBSCHEDULERUSER": "Welcome-to-appjobs-1", "OTHERUSER": "Another-password-22"}
+#: Business users a JobUser may name: the guide's example and the ids the tests use.
+BUSINESS_USERS = ("CB8980000030", "JOBSCHEDULERUSER")
 
 
 class Tenant:
@@ -65,14 +67,19 @@ class Tenant:
 
 
 def add_users(data_dir: pathlib.Path) -> None:
+    """Add :data:`USERS` (each with its SAP_COM_0064 arrangement) and :data:`BUSINESS_USERS`."""
     for name, password in USERS.items():
-        subprocess.run(
-            [*APPJOBS, "admin", "users", "add", name, "--password-stdin", "--data-dir", str(data_dir)],
-            input=password + "\n",
-            text=True,
-            check=True,
-            capture_output=True,
-        )
+        admin(data_dir, "users", "add", name, "--password-stdin", input=password + "\n")
+    for business_user in BUSINESS_USERS:
+        admin(data_dir, "business-users", "add", business_user)
+
+
+def admin(data_dir: pathlib.Path, *args: str, input: str = "") -> subprocess.CompletedProcess[str]:
+    """Run ``appjobs admin ARGS`` on *data_dir*; it must succeed."""
+    command = [*APPJOBS, "admin", *args, "--data-dir", str(data_dir)]
+    done = subprocess.run(command, check=False, input=input, text=True, capture_output=True)
+    assert done.returncode == 0, f"{command}: {done.stderr}"
+    return done
 
 
 @pytest.fixture(scope="module")

@@ -85,6 +85,12 @@ class UserNotFound(NotFound):
     message_id = "APJ_RT/083"
 
 
+class NotAuthorized(AppjobsError):
+    """User has no authorization to schedule the job."""
+
+    message_id = "APJ_RT/077"
+
+
 class Conflict(AppjobsError):
     """The request conflicts with the stored state."""
 

@@ -39,7 +39,7 @@ class JobStatus(enum.StrEnum):
 
     Letters are case-sensitive: ``C`` (Canceled) and ``c`` (Canceling) differ,
     as do ``K`` (Skipped) and ``k`` (Skip). appjobs' own engine produces
-    S, Y, R, F and A; the client meets the others on SAP tenants.
+    S, Y, R, F, W and A; the client meets the others on SAP tenants.
     """
 
     SCHEDULED = "S"  #: planned, its start condition not yet met
@@ -155,6 +155,7 @@ class TemplateStep:
     target: str  #: the shell command, or ``module:function``
     text: str = ""
     parameters: Mapping[str, str] = dataclasses.field(default_factory=dict)  #: name -> default
+    warning_exit_codes: tuple[int, ...] = ()  #: exit codes that mean "finished with warnings" (W), not failed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,6 +171,7 @@ class Template:
     created_at: dt.datetime | None = None
     changed_by: str = "SAP"
     changed_at: dt.datetime | None = None
+    business_users: tuple[str, ...] = ()  #: the only JobUsers it may run for; empty: any
 
     @property
     def step_count(self) -> int:
@@ -214,6 +216,7 @@ class StepRun:
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
     exit_code: int | None = None
+    warning_exit_codes: tuple[int, ...] = ()  #: copied from the template step when the job was scheduled
 
 
 class Severity(enum.StrEnum):
@@ -245,3 +248,71 @@ class CancelOutcome:
     key: JobKey
     deleted: bool  #: True when the job had not started and is gone
     status: JobStatus  #: the job's status after the request
+
+
+# --- communication management ------------------------------------------------------
+
+
+#: A business user's id (the JobUser), upper case as SAP's user names are.
+BUSINESS_USER_RE = re.compile(r"^[A-Z0-9_.\-@]{1,40}$")
+
+
+class Scenario(enum.StrEnum):
+    """Communication scenarios of the External Job Scheduling service."""
+
+    EXTERNAL_SCHEDULER = "SAP_COM_0064"  #: a communication user sees and acts on the jobs it created
+    ANY_JOB = "SAP_COM_0326"  #: ... and on every job, of any user
+
+
+@dataclasses.dataclass(frozen=True)
+class CommUser:
+    """A communication user: password (an argon2id hash) or client certificate, maybe locked."""
+
+    name: str
+    created_at: dt.datetime
+    has_password: bool = False
+    cert_fingerprint: str | None = None  #: SHA-256 of the certificate's DER bytes, hex
+    cert_subject: str | None = None
+    locked: bool = False
+    failed_logons: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class CommSystem:
+    """A communication system: the host an external scheduler runs on."""
+
+    id: str
+    host_name: str
+    created_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class Arrangement:
+    """A communication arrangement: scenario + system + inbound user."""
+
+    name: str
+    scenario: Scenario
+    system_id: str
+    user_name: str
+    created_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class BusinessUser:
+    """A business user: the JobUser a job runs for."""
+
+    id: str
+    description: str
+    created_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit log; it never holds a password, a token or a cookie value."""
+
+    at: dt.datetime
+    event: str  #: logon, lockout, schedule, cancel, abort, admin
+    user_name: str | None
+    source: str | None  #: client address, or "admin" for local commands
+    outcome: str  #: success or failure
+    detail: str = ""

@@ -8,6 +8,7 @@ line flag > environment variable > default. Every setting is listed in
 A data directory holds::
 
     appjobs.db        the SQLite database (unless APPJOBS_DATABASE_URL points elsewhere)
+    appjobs.db-writelock  the lock that orders writers across processes
     logs/             output of running steps (moved into the database when a step ends)
     run/              wake-up sockets of the workers
 """
@@ -29,6 +30,7 @@ ENVIRONMENT = {
     "APPJOBS_DATA_DIR": "data directory (default ./appjobs-data)",
     "APPJOBS_DATABASE_URL": "SQLAlchemy URL of the database (default: SQLite file appjobs.db in the data directory)",
     "APPJOBS_URL": "client commands: service root URL",
+    "APPJOBS_PUBLIC_URL": "admin arrangements: where schedulers reach the server, for the service URL",
     "APPJOBS_USER": "client commands: communication user",
     "APPJOBS_PASSWORD": "client commands: the communication user's password",
     "APPJOBS_PROFILE": "client commands: profile in the profiles file",

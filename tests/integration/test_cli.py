@@ -108,14 +108,17 @@ def test_users_add_stores_an_argon2id_hash(tmp_path: pathlib.Path) -> None:
     assert stored.startswith("$argon2id$")
     assert passwords.verify_password(stored, "s3cret-pass")
     assert not passwords.verify_password(stored, "wrong")
-    assert json.loads(run("admin", "users", "list", "--json", data_dir=data_dir).stdout) == [{"name": "SCHEDULER"}]
+    (listed,) = json.loads(run("admin", "users", "list", "--json", data_dir=data_dir).stdout)
+    assert (listed["name"], listed["has_password"], listed["locked"]) == ("SCHEDULER", True, False)
+    assert "s3cret-pass" not in json.dumps(listed)
+    assert "argon2" not in json.dumps(listed)
 
 
 @pytest.mark.parametrize(
     ("name", "password", "expected"),
     [
         ("SCHEDULER", "another-pass", "already exists"),
-        ("bad name", "long-enough", "not a communication user name"),
+        ("bad name", "long-enough", "not a valid communication user name"),
         ("SHORTPW", "short", "at least 8 characters"),
     ],
 )
@@ -132,7 +135,7 @@ def test_bad_user_input_exits_2(tmp_path: pathlib.Path, name: str, password: str
 
 
 def test_serve_sets_up_a_fresh_data_directory(start_server: Callable[..., Server], data_dir: pathlib.Path) -> None:
-    """serve on an empty directory loads the demo templates and prints the service URL and a working password once."""
+    """serve on an empty directory sets up the demo and prints the service URL, a working password and the JobUser."""
     server = start_server()
     output = server.output()
     assert f"{server.url}/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002/" in output
@@ -145,6 +148,12 @@ def test_serve_sets_up_a_fresh_data_directory(start_server: Callable[..., Server
         "/APPJOBS/DEMO_ECHO",
         "/APPJOBS/DEMO_FAIL",
         "/APPJOBS/DEMO_SLEEP",
+        "/APPJOBS/DEMO_WARN",
+    ]
+    assert "Business user for JobUser: CB9980000001" in output
+    assert [b.id for b in store.comm.business_users()] == ["CB9980000001"]
+    assert [(a.name, a.scenario.value, a.user_name) for a in store.comm.arrangements()] == [
+        ("JOBSCHEDULERUSER_0064", "SAP_COM_0064", "JOBSCHEDULERUSER")
     ]
 
 

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import pathlib
 import sqlite3
+import subprocess
+import sys
+import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from appjobs import errors, models
 from appjobs.engine import JobService, templates
 from appjobs.storage import Store, schema
+from appjobs.storage.database import MIGRATIONS
 
 TEMPLATE = '[[template]]\nname = "/T/ONE"\ntext = "One"\n[[template.step]]\ncommand = "true"\n'
 
@@ -30,7 +37,10 @@ def test_database_is_wal_and_durable(store: Store, data_dir: pathlib.Path) -> No
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
     raw = sqlite3.connect(data_dir / "appjobs.db")
-    assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == (head,)
 
 
 def test_migrate_twice_is_harmless(store: Store) -> None:
@@ -87,6 +97,31 @@ def test_schedule_validates_before_storing(service: JobService) -> None:
     assert everything == []
 
 
+def test_restrictions_and_warning_codes_are_stored(service: JobService, store: Store) -> None:
+    """A template's business users and a step's warning exit codes survive the database, and reach the job's steps."""
+    text = (
+        TEMPLATE.replace('text = "One"', 'text = "One"\nbusiness_users = ["CB1", "CB2"]') + "warning_exit_codes = [3]\n"
+    )
+    (parsed,) = templates.parse(text, source="t", by="T", now=models.utcnow())
+    service.import_templates([parsed])
+    assert service.template("/T/ONE") == parsed
+    assert service.templates() == [parsed]
+    store.comm.add_business_user("CB1", "", models.utcnow())
+    store.comm.add_business_user("CB3", "", models.utcnow())
+    job = service.schedule("/T/ONE", creator="T", job_user="cb1")  # user names are upper-cased, as SAP's
+    assert job.job_user == "CB1"
+    assert [s.warning_exit_codes for s in service.steps(job.key)] == [(3,)]
+    with pytest.raises(errors.NotAuthorized, match="User CB3 has no authorization") as refused:
+        service.schedule("/T/ONE", creator="T", job_user="CB3")
+    assert refused.value.message_id == "APJ_RT/077"
+    with pytest.raises(errors.UserNotFound, match="User NOBODY doesn't exist") as unknown:
+        service.schedule("/T/ONE", creator="T", job_user="NOBODY")
+    assert unknown.value.message_id == "APJ_RT/083"
+    with pytest.raises(errors.NotAuthorized):
+        service.schedule("/T/ONE", creator="T")  # no JobUser: the creator T, not allowed either
+    assert len(service.jobs(dt.datetime(2000, 1, 1, tzinfo=dt.UTC), models.utcnow())) == 1
+
+
 def test_job_key_shape() -> None:
     """New keys look like SAP's: 32 upper-case hex characters and 8 letters."""
     keys = {models.JobKey.new() for _ in range(200)}
@@ -103,3 +138,92 @@ def test_status_letters_know_whether_they_are_final() -> None:
     running = {s.value for s in models.JobStatus if not s.is_final}
     assert running == {"S", "Y", "R", "P", "c", "k", "X"}
     assert models.JobStatus.ABORTED.text == "Failed"
+
+
+# --- writers, claims and batches -------------------------------------------------------------------------------
+
+CLAIMER = """
+import sys, uuid
+from appjobs import models
+from appjobs.storage import Store
+store = Store.open(sys.argv[1], migrate=False)
+print("ready", flush=True)
+sys.stdin.readline()
+while work := store.jobs.claim(sys.argv[2], 1, models.utcnow(), [uuid.uuid4().hex]):
+    print(*(f"{w.key.name} {w.key.run_count}" for w in work), sep="\\n", flush=True)
+"""
+
+
+def test_writers_take_the_lock_file_in_turn(store: Store, data_dir: pathlib.Path) -> None:
+    """A write transaction holds the file lock next to the database; a read does not; commit releases it."""
+    with (data_dir / "appjobs.db-writelock").open("rb") as other:  # its own open file: flock tells them apart
+        with store.db.write(), pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with store.db.read():
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(other, fcntl.LOCK_UN)
+
+
+def test_each_job_is_claimed_by_exactly_one_of_many_processes(service: JobService, store: Store) -> None:
+    """Three processes claiming side by side share out every job, none twice, each marked with its claimer."""
+    service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
+    jobs = {service.schedule("/T/ONE", creator="T").key for _ in range(300)}
+    url = str(store.db.engine.url)
+    claimers = {
+        f"W{i}": subprocess.Popen(
+            [sys.executable, "-c", CLAIMER, url, f"W{i}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        for i in range(3)
+    }
+    for proc in claimers.values():
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+    for proc in claimers.values():  # all three are running before any of them claims
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    claimed = {worker: proc.communicate(timeout=60)[0].split("\n")[:-1] for worker, proc in claimers.items()}
+    keys = [models.JobKey(*line.split()) for lines in claimed.values() for line in lines]
+    assert len(keys) == len(set(keys)), "a job was claimed twice"
+    assert set(keys) == jobs
+    for worker, lines in claimed.items():
+        for line in lines:
+            job = service.status(models.JobKey(*line.split()))
+            assert (job.status, job.started_at is not None) == (models.JobStatus.RUNNING, True), worker
+
+
+def test_a_failed_batch_changes_nothing(service: JobService, store: Store) -> None:
+    """When a worker turn fails half-way, neither the step it ended nor the job it claimed is changed."""
+    service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
+    first, second = (service.schedule("/T/ONE", creator="T").key for _ in range(2))
+    now = models.utcnow()
+    (work,) = store.jobs.claim("W1", 1, now, [uuid.uuid4().hex])
+    assert work.key == first
+    claimed: list[models.JobKey] = []
+
+    def failing_turn() -> None:
+        with store.jobs.batch() as batch:
+            batch.finish_step(first, 1, models.JobStatus.FINISHED, exit_code=0, now=now)
+            claimed.extend(w.key for w in batch.claim("W1", 1, now, [uuid.uuid4().hex]))
+            raise RuntimeError("the turn fails")
+
+    with pytest.raises(RuntimeError, match="the turn fails"):
+        failing_turn()
+    assert claimed == [second]
+    assert service.status(first).status is models.JobStatus.RUNNING
+    assert service.steps(first)[0].status is models.JobStatus.RUNNING
+    assert service.status(second).status is models.JobStatus.READY
+
+
+def test_a_template_replaced_by_another_process_is_used_at_once(service: JobService, store: Store) -> None:
+    """schedule() reads the template as stored now, not as this process last saw it."""
+    service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
+    assert service.schedule("/T/ONE", creator="T").step_count == 1
+    other = Store.open(str(store.db.engine.url), migrate=False)
+    changed = TEMPLATE + '[[template.step]]\ncommand = "echo 2"\n[template.step.parameters]\nP = "d"\n'
+    other.templates.add(templates.parse(changed, source="t", by="T", now=models.utcnow()), replace=True)
+    other.close()
+    job = service.schedule("/T/ONE", creator="T", parameters={"P": "given"})
+    assert job.step_count == 2
+    assert service.parameters(job.key) == {2: {"P": "given"}}
+    assert service.template("/T/ONE") == service.templates()[0]

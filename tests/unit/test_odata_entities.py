@@ -213,6 +213,7 @@ def test_template_entity_tracks_the_model() -> None:
         "steps",
         "version",
         "supports_test_mode",
+        "business_users",
         "created_by",
         "created_at",
         "changed_by",

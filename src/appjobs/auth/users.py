@@ -1,22 +1,119 @@
-"""Communication users: the identities external schedulers log on with."""
+"""Communication management: users, systems, arrangements and business users, with their rules.
+
+The Python API behind ``appjobs admin users|systems|arrangements|business-users``
+(and the web pages to come). Every change is checked here, stored in one
+transaction, and written to the audit log.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from appjobs import errors, models
-from appjobs.auth import passwords
+from appjobs.auth import certificates, passwords
 from appjobs.storage import Store
 
 USER_NAME_RE = re.compile(r"^[A-Z0-9_.\-]{1,40}$")
+SYSTEM_ID_RE = re.compile(r"^[A-Z0-9_.\-]{1,40}$")
+ARRANGEMENT_RE = re.compile(r"^[A-Z0-9_.\-]{1,80}$")
+HOST_RE = re.compile(r"^[A-Za-z0-9.\-:\[\]]{1,255}$")
+MIN_PASSWORD = 8
 
 
-def add_user(store: Store, name: str, password: str) -> None:
-    """Create communication user *name* with an argon2id hash of *password*."""
-    if not USER_NAME_RE.match(name):
-        raise errors.InvalidInput(
-            f"{name!r} is not a communication user name (upper-case letters, digits, _ . -; at most 40)"
-        )
-    if len(password) < 8:
-        raise errors.InvalidInput("the password must have at least 8 characters")
-    store.users.add(name, passwords.hash_password(password), models.utcnow())
+def _check(pattern: re.Pattern[str], value: str, what: str, rule: str) -> None:
+    if not pattern.match(value):
+        raise errors.InvalidInput(f"{value!r} is not a valid {what} ({rule})")
+
+
+def _audit(store: Store, detail: str, *, user: str | None = None, now: dt.datetime | None = None) -> None:
+    entry = models.AuditEntry(now or models.utcnow(), "admin", user, "admin", "success", detail)
+    store.audit.add([entry])
+
+
+def add_user(
+    store: Store,
+    name: str,
+    password: str | None = None,
+    *,
+    certificate: str | None = None,
+    arrangement: bool = True,
+) -> list[str]:
+    """Create communication user *name* with a *password* or a *certificate* file; returns what was created.
+
+    Unless *arrangement* is False the user also gets a communication system
+    ``<NAME>_SYSTEM`` and an SAP_COM_0064 arrangement ``<NAME>_0064``, so that
+    one command is enough to let a scheduler in. User names are upper case,
+    as SAP's: a name given in lower case is stored upper-cased.
+    """
+    name = name.upper()
+    _check(USER_NAME_RE, name, "communication user name", "upper-case letters, digits, _ . -; at most 40")
+    if (password is None) == (certificate is None):
+        raise errors.InvalidInput("a communication user needs a password or a certificate (one of them)")
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise errors.InvalidInput(f"the password must have at least {MIN_PASSWORD} characters")
+    cert = certificates.load(certificate) if certificate else None
+    hashed = passwords.hash_password(password) if password is not None else None
+    now = models.utcnow()
+    created = [f"communication user {name}"]
+    system, arranged = f"{name}_SYSTEM"[:40], f"{name}_0064"
+    with store.db.write() as conn:
+        store.users.add(name, hashed, now, cert=(cert.fingerprint, cert.subject) if cert else None, conn=conn)
+        if arrangement:
+            store.comm.add_system(system, "localhost", now, conn=conn)
+            scenario = models.Scenario.EXTERNAL_SCHEDULER
+            store.comm.add_arrangement(models.Arrangement(arranged, scenario, system, name, now), conn=conn)
+            created += [f"communication system {system}", f"communication arrangement {arranged} (SAP_COM_0064)"]
+    _audit(store, "created " + ", ".join(created), user=name, now=now)
+    return created
+
+
+def set_locked(store: Store, name: str, locked: bool) -> None:
+    """Lock or unlock *name*. Locking also ends its sessions; unlocking forgets its failed logons."""
+    store.users.set_locked(name, locked, models.utcnow())
+    if locked:
+        store.sessions.delete_user(name)
+    _audit(store, "locked" if locked else "unlocked", user=name)
+
+
+def reset_password(store: Store, name: str, password: str) -> None:
+    """Give *name* a new password; its sessions end."""
+    if len(password) < MIN_PASSWORD:
+        raise errors.InvalidInput(f"the password must have at least {MIN_PASSWORD} characters")
+    store.users.get(name)
+    store.users.set_password(name, passwords.hash_password(password))
+    store.sessions.delete_user(name)
+    _audit(store, "password reset", user=name)
+
+
+def add_system(store: Store, system_id: str, host_name: str) -> None:
+    _check(SYSTEM_ID_RE, system_id, "communication system id", "upper-case letters, digits, _ . -; at most 40")
+    _check(HOST_RE, host_name, "host name", "letters, digits, . - : [ ]")
+    store.comm.add_system(system_id, host_name, models.utcnow())
+    _audit(store, f"created communication system {system_id} ({host_name})")
+
+
+def add_arrangement(store: Store, name: str, scenario: str, system_id: str, user_name: str) -> models.Arrangement:
+    _check(ARRANGEMENT_RE, name, "arrangement name", "upper-case letters, digits, _ . -; at most 80")
+    try:
+        chosen = models.Scenario(scenario)
+    except ValueError:
+        known = ", ".join(s.value for s in models.Scenario)
+        raise errors.InvalidInput(f"{scenario!r} is not a communication scenario of this service ({known})") from None
+    arrangement = models.Arrangement(name, chosen, system_id, user_name, models.utcnow())
+    store.comm.add_arrangement(arrangement)
+    _audit(store, f"created communication arrangement {name} ({chosen.value}, {system_id})", user=user_name)
+    return arrangement
+
+
+def remove_arrangement(store: Store, name: str) -> None:
+    store.comm.remove_arrangement(name)
+    _audit(store, f"removed communication arrangement {name}")
+
+
+def add_business_user(store: Store, user_id: str, description: str = "") -> None:
+    _check(models.BUSINESS_USER_RE, user_id, "business user id", "upper-case letters, digits, _ . - @; at most 40")
+    if len(description) > 80:
+        raise errors.InvalidInput("the description is longer than 80 characters")
+    store.comm.add_business_user(user_id, description, models.utcnow())
+    _audit(store, f"created business user {user_id}")

@@ -10,6 +10,7 @@ import time
 import click
 
 from appjobs import errors, models
+from appjobs.cli import comm
 from appjobs.cli.options import data_dir_option, echo_json, json_option
 from appjobs.engine import JobService, Waker, wake
 from appjobs.settings import Paths
@@ -27,7 +28,11 @@ def _open(data_dir: str | None) -> JobService:
 
 @click.group()
 def admin() -> None:
-    """Administer a data directory: templates, communication users, jobs."""
+    """Administer a data directory: templates, communication management, jobs, the audit log."""
+
+
+for _command in comm.COMMANDS:
+    admin.add_command(_command)
 
 
 # --- templates -----------------------------------------------------------------------
@@ -72,41 +77,9 @@ def _template_json(t: models.Template) -> dict[str, object]:
         "text": t.text,
         "version": t.version,
         "supports_test_mode": t.supports_test_mode,
+        "business_users": list(t.business_users),
         "steps": steps,
     }
-
-
-# --- users ---------------------------------------------------------------------------
-
-
-@admin.group("users")
-def users_group() -> None:
-    """Communication users (the identities external schedulers log on with)."""
-
-
-@users_group.command("add")
-@data_dir_option
-@click.argument("name")
-@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
-def add_user(data_dir: str | None, name: str, password_stdin: bool) -> None:
-    """Add communication user NAME; its password is read from standard input."""
-    from appjobs.auth import users
-
-    password = sys.stdin.readline().rstrip("\r\n")
-    users.add_user(_open(data_dir).store, name, password)
-    click.echo(f"communication user {name} added")
-
-
-@users_group.command("list")
-@data_dir_option
-@json_option
-def list_users(data_dir: str | None, as_json: bool) -> None:
-    """List the communication users."""
-    names = _open(data_dir).store.users.names()
-    if as_json:
-        echo_json([{"name": n} for n in names])
-    else:
-        click.echo("\n".join(names))
 
 
 # --- jobs ----------------------------------------------------------------------------

@@ -72,12 +72,22 @@ class JobService:
         """Create a job from a template to start at once; it is committed when this returns.
 
         *parameters* override the template's defaults by name, in every step
-        that declares that name. An empty *text* takes the template's text;
-        an empty *job_user* runs the job for its *creator*.
+        that declares that name. An empty *text* takes the template's text.
+
+        *job_user* must be a registered business user (APJ_RT/083 otherwise)
+        and, when the template names the business users it may run for, one
+        of them (APJ_RT/077). An empty *job_user* runs the job for its
+        *creator*, the communication user: our choice where SAP's service
+        runs it for the communication user's own business identity.
         """
         template = self.store.templates.get(template_name)
         _check_length("JobText", text, MAX_TEXT)
         _check_length("JobUser", job_user, MAX_USER)
+        job_user = job_user.upper()
+        if job_user and not self.store.comm.business_user_exists(job_user):
+            raise errors.UserNotFound(f"User {job_user} doesn't exist or is invalid.")
+        if template.business_users and (job_user or creator) not in template.business_users:
+            raise errors.NotAuthorized(f"User {job_user or creator} has no authorization to schedule the job.")
         if test_mode and not template.supports_test_mode:
             raise errors.InvalidInput(f"Job template {template.name} doesn't support test mode.")
         values = _parameter_values(template, parameters or {})
@@ -95,7 +105,18 @@ class JobService:
             test_mode=test_mode,
         )
         steps = [
-            models.StepRun(job.key, s.number, s.kind, s.target, s.text, JobStatus.SCHEDULED) for s in template.steps
+            models.StepRun(job.key, s.number, s.kind, s.target, s.text, JobStatus.SCHEDULED)
+            if not s.warning_exit_codes
+            else models.StepRun(
+                job.key,
+                s.number,
+                s.kind,
+                s.target,
+                s.text,
+                JobStatus.SCHEDULED,
+                warning_exit_codes=s.warning_exit_codes,
+            )
+            for s in template.steps
         ]
         note = _log(job.key, now, f"Job scheduled by {creator} from template {template.name} for {job.job_user}.")
         self.store.jobs.create(job, steps, values, [note])

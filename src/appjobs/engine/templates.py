@@ -30,8 +30,8 @@ from typing import Any
 
 from appjobs import errors, models
 
-TEMPLATE_FIELDS = {"name", "text", "supports_test_mode", "step"}
-STEP_FIELDS = {"text", "command", "callable", "parameters"}
+TEMPLATE_FIELDS = {"name", "text", "supports_test_mode", "business_users", "step"}
+STEP_FIELDS = {"text", "command", "callable", "parameters", "warning_exit_codes"}
 CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 # Parameters become environment variables of shell steps; these would break the step itself.
 RESERVED_PARAMETERS = {"PATH", "HOME", "SHELL", "USER", "LOGNAME", "PWD", "IFS", "LANG", "TZ", "TMPDIR", "ENV"}
@@ -92,11 +92,24 @@ def _template(entry: Any, where: str, by: str, now: dt.datetime) -> models.Templ
         text=text,
         steps=tuple(_step(step, f"{where}.step[{n}]", n) for n, step in enumerate(steps, 1)),
         supports_test_mode=test_mode,
+        business_users=_business_users(entry.get("business_users", []), where),
         created_by=by,
         created_at=now,
         changed_by=by,
         changed_at=now,
     )
+
+
+def _business_users(values: Any, where: str) -> tuple[str, ...]:
+    """The business users a template is restricted to (SAP: APJ_RT/077 for anybody else)."""
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise errors.TemplateFileError(f"{where}: field 'business_users' must be a list of business user ids")
+    for value in values:
+        if not models.BUSINESS_USER_RE.match(value):
+            raise errors.TemplateFileError(
+                f"{where}: field 'business_users': {value!r} is not a business user id (A-Z, 0-9, _ . - @; at most 40)"
+            )
+    return tuple(dict.fromkeys(values))
 
 
 def _step(entry: Any, where: str, number: int) -> models.TemplateStep:
@@ -113,7 +126,16 @@ def _step(entry: Any, where: str, number: int) -> models.TemplateStep:
         target=command or target,
         text=_string(entry, "text", where, max_length=120),
         parameters=_parameters(entry.get("parameters", {}), where),
+        warning_exit_codes=_exit_codes(entry.get("warning_exit_codes", []), where),
     )
+
+
+def _exit_codes(values: Any, where: str) -> tuple[int, ...]:
+    """Exit codes that end a step W (finished with warnings): integers from 1 to 255."""
+    valid = isinstance(values, list) and all(type(v) is int and 1 <= v <= 255 for v in values)
+    if not valid:
+        raise errors.TemplateFileError(f"{where}: field 'warning_exit_codes' must be a list of integers from 1 to 255")
+    return tuple(sorted(set(values)))
 
 
 def _parameters(values: Any, where: str) -> dict[str, str]:

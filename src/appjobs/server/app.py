@@ -26,7 +26,11 @@ def create_app(service: JobService, settings: ServerSettings | None = None) -> S
     """The appjobs web application over *service*."""
     settings = settings or ServerSettings()
     store = service.store
-    gate = Gate(Authenticator(store), SessionManager(store, idle_timeout=settings.idle_timeout), settings)
+    gate = Gate(
+        Authenticator(store, max_failed=settings.max_failed_logons),
+        SessionManager(store, idle_timeout=settings.idle_timeout),
+        settings,
+    )
 
     def health(request: Request) -> JSONResponse:
         # A cheap read proves the database answers; load balancers and tests poll this.

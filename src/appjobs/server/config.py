@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from appjobs.auth.logon import DEFAULT_MAX_FAILED
 from appjobs.auth.sessions import DEFAULT_IDLE_TIMEOUT
 
 MAX_URL = 64 * 1024 - 1  # bytes of request target; httptools' limit, and SAP's gateway stops near it too
@@ -24,6 +25,7 @@ class ServerSettings:
     client: str = "100"
     idle_timeout: dt.timedelta = DEFAULT_IDLE_TIMEOUT
     secure_cookies: bool = False  #: True under TLS: the session cookie gets ``Secure``
+    max_failed_logons: int = DEFAULT_MAX_FAILED  #: failed logons in a row that lock a user
 
     @property
     def realm(self) -> str:

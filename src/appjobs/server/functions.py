@@ -6,9 +6,13 @@ to serialize. Parameters follow ABAP's habits: a parameter that is absent is
 initial (``""``), and trailing blanks do not count, so JobListGet's ``' '``
 (the guide's "any") is the same as leaving the filter out.
 
-Scope (SAP_COM_0064): a communication user sees and acts on the jobs it
+Scope: a communication user of SAP_COM_0064 sees and acts on the jobs it
 created, and on no others: anybody else's job answers APJ_RT/003 exactly
-as a job that does not exist.
+as a job that does not exist. A user with an SAP_COM_0326 arrangement sees
+and acts on every job.
+
+Schedules, cancels and aborts are written to the audit log, with their
+outcome, by :func:`call`.
 """
 
 from __future__ import annotations
@@ -42,10 +46,39 @@ def _key(params: Params) -> JobKey:
     return JobKey(text(params, "JobName"), text(params, "JobRunCount"))
 
 
+AUDITED = {"JobSchedule": "schedule", "JobCancel": "cancel", "JobAbort": "abort"}
+
+
+def call(name: str, service: JobService, params: Params, caller: Caller, source: str | None = None) -> Any:
+    """Run function import *name*; a schedule, cancel or abort is audited, whether it succeeds or not."""
+    event = AUDITED.get(name)
+    if event is None:
+        return HANDLERS[name](service, params, caller)
+    try:
+        result = HANDLERS[name](service, params, caller)
+    except errors.AppjobsError as exc:
+        _audit(service, event, caller, source, "failure", f"{_audit_subject(params, result=None)}: {exc}")
+        raise
+    _audit(service, event, caller, source, "success", _audit_subject(params, result))
+    return result
+
+
+def _audit_subject(params: Params, result: Any) -> str:
+    if isinstance(result, Mapping) and "JobName" in result:
+        return f"job {result['JobName']} {result['JobRunCount']} from {text(params, 'JobTemplateName')}"
+    if text(params, "JobName"):
+        return f"job {text(params, 'JobName')} {text(params, 'JobRunCount')}"
+    return f"template {text(params, 'JobTemplateName')}"
+
+
+def _audit(service: JobService, event: str, caller: Caller, source: str | None, outcome: str, detail: str) -> None:
+    service.store.audit.add([models.AuditEntry(models.utcnow(), event, caller.user, source, outcome, detail)])
+
+
 def visible_job(service: JobService, key: JobKey, caller: Caller) -> models.Job:
     """The job if *caller* may see it; :class:`~appjobs.errors.JobNotFound` otherwise."""
     job = service.status(key)
-    if job.creator != caller.user:
+    if job.creator != caller.user and not caller.sees_all_jobs:
         raise errors.JobNotFound()
     return job
 
@@ -97,7 +130,7 @@ def job_list_get(service: JobService, params: Params, caller: Caller) -> list[en
     jobs = service.jobs(
         _utc(params.get("CreationTimeFrom")) or _EPOCH,
         _utc(params.get("CreationTimeTo")) or _END_OF_TIME,
-        creator=caller.user,
+        creator=None if caller.sees_all_jobs else caller.user,
         filters=filters,
     )
     return entities.joblist_entities(jobs, steps={job.key: service.steps(job.key) for job in jobs})

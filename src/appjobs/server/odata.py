@@ -9,13 +9,23 @@ In order, as SAP Gateway does it:
 5. the engine call and the Atom or JSON answer.
 
 Steps 2 to 5 touch the database and run in a worker thread, off the event
-loop. A token fetch gets its token and cookies even when a later step
-fails: clients fetch with a HEAD on whatever URL they are about to POST to.
+loop: a logon may cost an argon2 check (tens of milliseconds) and a write
+may wait for the write lock. One request is answered on the event loop
+itself: the poll, a GET of JobStatusGet whose caller the gate knows from its
+caches (a session or verified credentials seen in the last seconds). It
+costs one primary-key read, which on SQLite in WAL mode never waits for a
+writer, and skipping the thread hop more than doubles the polls a server
+answers (``bench/odata_bench.py``). On PostgreSQL, where a read is a network
+round trip, every request takes the thread.
+
+A token fetch gets its token and cookies even when a later step fails:
+clients fetch with a HEAD on whatever URL they are about to POST to.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
@@ -34,6 +44,7 @@ from appjobs.server.security import Caller, Gate, wants_token
 from appjobs.server.targets import parse_target
 
 SUCCESS_HEADERS = BASE_HEADERS | {"dataserviceversion": "2.0"}
+POLL = "/JobStatusGet"  #: the request answered on the event loop when its caller is known (see above)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +57,13 @@ class Incoming:
     headers: Mapping[str, str]
     cookies: Mapping[str, str]
     origin: str  #: ``scheme://host``
+    source: str | None = None  #: the client's address, for the audit log
+    certificate: str | None = None  #: SHA-256 fingerprint of a verified client certificate
+
+    @functools.cached_property
+    def params(self) -> list[tuple[str, str]]:
+        """The decoded query string, parsed once (``$format`` is read before the rest)."""
+        return query_pairs(self.query)
 
 
 class ODataEndpoint:
@@ -55,6 +73,7 @@ class ODataEndpoint:
         self.service = service
         self.gate = gate
         self.settings = settings
+        self.inline_polls = service.store.db.dialect == "sqlite"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -66,18 +85,34 @@ class ODataEndpoint:
             headers=request.headers,
             cookies=request.cookies,
             origin=str(request.base_url).rstrip("/"),
+            source=scope["client"][0] if scope.get("client") else None,
+            certificate=client_certificate(scope),
         )
-        response = await run_in_threadpool(self.handle, incoming)
+        known = self._known_poller(incoming)
+        if known is not None:
+            response = self.handle(incoming, known)
+        else:
+            response = await run_in_threadpool(self.handle, incoming)
         await response(scope, receive, send)
 
-    def handle(self, incoming: Incoming) -> Response:
-        """The response to *incoming*, errors included."""
+    def _known_poller(self, incoming: Incoming) -> Caller | None:
+        """The caller of a JobStatusGet poll that may be answered on the event loop, else None."""
+        if not self.inline_polls or incoming.method != "GET" or not incoming.raw_path.endswith(POLL):
+            return None
+        if wants_token(incoming.method, incoming.headers):
+            return None  # a token fetch may open a session: a write
+        return self.gate.cached_logon(incoming.headers, incoming.cookies, certificate=incoming.certificate)
+
+    def handle(self, incoming: Incoming, known: Caller | None = None) -> Response:
+        """The response to *incoming*, errors included; *known* is its caller when the gate knew it already."""
         fmt = negotiate(incoming)
-        caller: Caller | None = None
+        caller: Caller | None = known
         try:
             if len(incoming.raw_path) + 1 + len(incoming.query) > MAX_URL:
                 raise UriTooLong(too_long_message())
-            caller = self.gate.logon(incoming.headers, incoming.cookies)
+            caller = caller or self.gate.logon(
+                incoming.headers, incoming.cookies, certificate=incoming.certificate, source=incoming.source
+            )
             if wants_token(incoming.method, incoming.headers):
                 caller = self.gate.fetch_token(caller)
             self.gate.check_token(incoming.method, caller, incoming.headers.get("x-csrf-token"))
@@ -95,15 +130,22 @@ class ODataEndpoint:
         call = resources.Call(
             method=incoming.method,
             target=target,
-            params=query_pairs(incoming.query),
+            params=incoming.params,
             base_url=incoming.origin + target.root,
             fmt=fmt,
             caller=caller,
+            source=incoming.source,
         )
         reply = resources.dispatch(self.service, call)
         body = b"" if incoming.method == "HEAD" else reply.body
         headers = SUCCESS_HEADERS | {"content-length": str(len(reply.body))}
         return Response(body, reply.status, headers, media_type=reply.content_type)
+
+
+def client_certificate(scope: Scope) -> str | None:
+    """The fingerprint of the client certificate the TLS layer verified (ASGI's TLS extension), if any."""
+    tls = scope.get("extensions", {}).get("tls") or {}
+    return tls.get("appjobs_client_cert_sha256")
 
 
 def query_pairs(query: bytes) -> list[tuple[str, str]]:
@@ -117,7 +159,7 @@ def query_pairs(query: bytes) -> list[tuple[str, str]]:
 def negotiate(incoming: Incoming) -> str:
     """``"json"`` or ``"xml"``: ``$format`` when it is valid, else the ``Accept`` header, else XML (SAP's default)."""
     try:
-        requested = dict(query_pairs(incoming.query)).get("$format")
+        requested = dict(incoming.params).get("$format")
     except errors.InvalidInput:
         requested = None
     if requested == "json":

@@ -46,6 +46,7 @@ class Call:
     base_url: str  #: absolute service root, ending in ``/``
     fmt: str  #: "json" or "xml"
     caller: Caller
+    source: str | None = None  #: the client's address, for the audit log
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +102,7 @@ def _function_import(service: JobService, call: Call, function: model.FunctionIm
     declared = {p.name for p in function.parameters}
     options = query.parse_query(call.params, _properties(function.return_type))
     values = _parameters(function, [(k, v) for k, v in call.params if k in declared])
-    result = functions.HANDLERS[function.name](service, values, call.caller)
+    result = functions.call(function.name, service, values, call.caller, call.source)
     if function.returns_collection:
         return _feed(call, function.entity_set, result, options, path=function.name)
     return _entry(call, function.entity_set, result, options)

@@ -3,27 +3,37 @@
 One process on SQLite by default: uvicorn serves the API in this process and
 a worker process (``appjobs worker``) runs the steps. The worker dies with
 the server (``PR_SET_PDEATHSIG``); if it dies alone, the server restarts it.
+
+With TLS the server speaks HTTPS with the context that :mod:`appjobs.server.tls`
+built (TLS 1.2 at least), and its session cookies are ``Secure``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import os
 import pathlib
+import ssl
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import NamedTuple
 
 import click
 import uvicorn
 
 from appjobs import errors, models
 from appjobs.auth import passwords, users
+from appjobs.auth.logon import DEFAULT_MAX_FAILED
+from appjobs.auth.sessions import DEFAULT_IDLE_TIMEOUT
 from appjobs.engine import JobService, Waker, wake
 from appjobs.engine import templates as template_files
 from appjobs.server.app import SERVICE_PATH, create_app
+from appjobs.server.config import ServerSettings
 from appjobs.server.protocol import SapHttpProtocol
 from appjobs.settings import Paths
 from appjobs.storage import Store
@@ -32,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 DEMO_TEMPLATES = pathlib.Path(__file__).parent.parent / "engine" / "demo.toml"
 DEFAULT_USER = "JOBSCHEDULERUSER"
+DEMO_BUSINESS_USER = "CB9980000001"  # shaped like a tenant's business user ids
 RESTART_DELAY = 1.0  # seconds before a worker that died is started again
 
 
@@ -43,51 +54,93 @@ class ServeOptions:
     workers: int = 1
     concurrency: int | None = None
     grace: float = 10.0
+    tls: ssl.SSLContext | None = None  #: serve HTTPS with this context (see :func:`appjobs.server.tls.server_context`)
+    max_failed_logons: int = DEFAULT_MAX_FAILED
+    idle_timeout: dt.timedelta = DEFAULT_IDLE_TIMEOUT
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    def server_settings(self) -> ServerSettings:
+        # A session cookie sent over TLS must never travel in clear text afterwards: hence Secure.
+        return ServerSettings(
+            idle_timeout=self.idle_timeout,
+            secure_cookies=self.tls is not None,
+            max_failed_logons=self.max_failed_logons,
+        )
 
 
-def open_installation(paths: Paths, *, demo: bool = False) -> tuple[Store, str | None]:
+class Installation(NamedTuple):
+    """An opened data directory, and what its set-up created that must be shown once."""
+
+    store: Store
+    password: str | None  #: generated password of :data:`DEFAULT_USER`, when it was created now
+    business_user: str | None  #: the demo business user, when it was registered now
+
+
+def open_installation(paths: Paths, *, demo: bool = False) -> Installation:
     """Open (creating if need be) the data directory and set up what it lacks.
 
-    Without templates it gets the demo templates (when *demo*); without
-    communication users it gets one whose generated password is returned,
-    to be shown once.
+    Without templates it gets the demo templates and the business user
+    :data:`DEMO_BUSINESS_USER` for JobUser (when *demo*); without
+    communication users it gets one, with a system and an SAP_COM_0064
+    arrangement, whose generated password is returned, to be shown once.
     """
     paths.create()
     store = Store.open(paths.database_url)
+    business_user = None
     if demo and not store.templates.names():
         demo_templates = template_files.load_file(DEMO_TEMPLATES, by="SAP", now=models.utcnow())
         store.templates.add(demo_templates)
+        if not store.comm.business_user_exists(DEMO_BUSINESS_USER):
+            users.add_business_user(store, DEMO_BUSINESS_USER, "Demo business user")
+            business_user = DEMO_BUSINESS_USER
     password = None
     if not store.users.names():
         password = passwords.generate_password()
         users.add_user(store, DEFAULT_USER, password)
-    return store, password
+    return Installation(store, password, business_user)
 
 
 def serve(paths: Paths, options: ServeOptions) -> None:
     """Run the server until SIGINT or SIGTERM."""
-    store, password = open_installation(paths, demo=options.demo)
+    store, password, business_user = open_installation(paths, demo=options.demo)
     service = JobService(store, notify=Waker(paths.data_dir / wake.SOCKET_DIR))
     supervisor = WorkerSupervisor(paths, options)
     supervisor.start()
-    _announce(options, password)
+    _announce(options, password, business_user)
     try:
         uvicorn.run(
-            create_app(service),
+            create_app(service, options.server_settings()),
             host=options.host,
             port=options.port,
             log_level="warning",
             http=SapHttpProtocol,
+            ssl_context_factory=_context_factory(options.tls),
         )
     finally:
         supervisor.stop()
         store.close()
 
 
-def _announce(options: ServeOptions, password: str | None) -> None:
-    click.echo(f"appjobs serving at http://{options.host}:{options.port}{SERVICE_PATH}", err=True)
+def _context_factory(context: ssl.SSLContext | None) -> Callable[[uvicorn.Config, object], ssl.SSLContext] | None:
+    """uvicorn's hook for an SSL context of one's own, giving *context* (None: plain HTTP).
+
+    uvicorn's ``ssl_*`` options cannot raise the minimum TLS version, so we
+    build the whole context ourselves and ignore the default factory it offers.
+    """
+    if context is None:
+        return None
+    return lambda _config, _default: context
+
+
+def _announce(options: ServeOptions, password: str | None, business_user: str | None) -> None:
+    click.echo(f"appjobs serving at {options.scheme}://{options.host}:{options.port}{SERVICE_PATH}", err=True)
     if password:
         click.echo(f"Communication user {DEFAULT_USER}, password (shown once): {password}", err=True)
+    if business_user:
+        click.echo(f"Business user for JobUser: {business_user}", err=True)
 
 
 class WorkerSupervisor:

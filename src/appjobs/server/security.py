@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Mapping
 from urllib.parse import unquote
 
-from appjobs.auth.logon import Authenticator
+from appjobs.auth.logon import Authenticator, Principal
 from appjobs.auth.sessions import Session, SessionManager
 from appjobs.server.config import ServerSettings
 from appjobs.server.errors import CsrfRequired, Unauthorized
@@ -36,8 +36,13 @@ class Caller:
     """The communication user behind a request, and the session it came with (or was given)."""
 
     user: str
+    sees_all_jobs: bool = False  #: SAP_COM_0326; else only the jobs this user created (SAP_COM_0064)
     session: Session | None = None
     opened: bool = False  #: the session was opened by this request: send its cookies
+
+    @classmethod
+    def of(cls, principal: Principal, session: Session | None = None) -> Caller:
+        return cls(principal.user, principal.sees_all_jobs, session)
 
 
 class Gate:
@@ -48,25 +53,62 @@ class Gate:
         self.sessions = sessions
         self.settings = settings
 
-    def logon(self, headers: Mapping[str, str], cookies: Mapping[str, str]) -> Caller:
-        """The caller of a request with *headers* and *cookies*; :class:`Unauthorized` when there is none."""
+    def logon(
+        self,
+        headers: Mapping[str, str],
+        cookies: Mapping[str, str],
+        *,
+        certificate: str | None = None,
+        source: str | None = None,
+    ) -> Caller:
+        """The caller of a request; :class:`Unauthorized` when there is none.
+
+        Tried in order: the session cookie, the client *certificate* (its
+        fingerprint, verified by the TLS layer), Basic credentials.
+        """
         credentials = basic_credentials(headers.get("authorization"))
         cookie = cookies.get(self.settings.session_cookie)
         session = self.sessions.find(unquote(cookie)) if cookie else None
         if session is not None and (credentials is None or credentials[0] == session.user):
-            return Caller(session.user, session)
-        if credentials is None:
+            principal = self.authenticator.principal(session.user)
+            if principal is not None:
+                return Caller.of(principal, session)
+        if certificate is not None and credentials is None:
+            principal = self.authenticator.certificate_logon(certificate, source)
+        elif credentials is not None:
+            principal = self.authenticator.password_logon(*credentials, source=source)
+        else:
+            principal = None
+        if principal is None:
             raise Unauthorized()
-        user = self.authenticator.check(*credentials)
-        if user is None:
-            raise Unauthorized()
-        return Caller(user)
+        return Caller.of(principal)
+
+    def cached_logon(
+        self, headers: Mapping[str, str], cookies: Mapping[str, str], *, certificate: str | None = None
+    ) -> Caller | None:
+        """The caller when this process knows it from its caches alone, without a database read; else None.
+
+        The event loop uses it to answer a poll at once. A miss is not a
+        refusal: :meth:`logon` then decides, in a worker thread.
+        """
+        credentials = basic_credentials(headers.get("authorization"))
+        cookie = cookies.get(self.settings.session_cookie)
+        if cookie:
+            session = self.sessions.find_cached(unquote(cookie))
+            if session is None or (credentials is not None and credentials[0] != session.user):
+                return None
+            principal = self.authenticator.cached_principal(session.user)
+            return Caller.of(principal, session) if principal is not None else None
+        if certificate is None and credentials is not None:
+            principal = self.authenticator.cached_password_logon(*credentials)
+            return Caller.of(principal) if principal is not None else None
+        return None
 
     def fetch_token(self, caller: Caller) -> Caller:
         """The caller with a session, opening one when it has none."""
         if caller.session is not None:
             return caller
-        return Caller(caller.user, self.sessions.open(caller.user), opened=True)
+        return dataclasses.replace(caller, session=self.sessions.open(caller.user), opened=True)
 
     def check_token(self, method: str, caller: Caller, token: str | None) -> None:
         """:class:`CsrfRequired` when a modifying request lacks its session's token."""

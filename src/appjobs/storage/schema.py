@@ -50,6 +50,9 @@ template = sa.Table(
     sa.Column("created_by", sa.String(40), nullable=False),
     sa.Column("changed_at", Timestamp(), nullable=False),
     sa.Column("changed_by", sa.String(40), nullable=False),
+    # The business users allowed to run it, space-separated; empty: anybody. Read on every
+    # schedule, so it lives in the row rather than in a table that would need another join.
+    sa.Column("business_users", sa.Text, nullable=False, server_default=""),
 )
 
 template_step = sa.Table(
@@ -60,6 +63,7 @@ template_step = sa.Table(
     sa.Column("kind", sa.String(10), nullable=False),
     sa.Column("target", sa.Text, nullable=False),
     sa.Column("text", sa.String(120), nullable=False, server_default=""),
+    sa.Column("warning_exit_codes", sa.Text, nullable=False, server_default=""),  # space-separated
 )
 
 template_param = sa.Table(
@@ -114,6 +118,7 @@ job_step = sa.Table(
     sa.Column("started_at", Timestamp()),
     sa.Column("ended_at", Timestamp()),
     sa.Column("exit_code", sa.Integer),
+    sa.Column("warning_exit_codes", sa.Text, nullable=False, server_default=""),  # space-separated
     # The step's process: leader pid, its start time (guards against pid reuse)
     # and a token every descendant inherits in its environment, so that even
     # processes that left the process group can be found and stopped.
@@ -168,6 +173,10 @@ comm_user = sa.Table(
     sa.Column("created_at", Timestamp(), nullable=False),
     sa.Column("locked", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("failed_logons", sa.Integer, nullable=False, server_default="0"),
+    # A certificate user logs on with a client certificate, found by the SHA-256 of its DER bytes.
+    sa.Column("cert_fingerprint", sa.String(64), unique=True),
+    sa.Column("cert_subject", sa.String(500)),
+    sa.Column("locked_at", Timestamp()),
 )
 
 # Server-side HTTP sessions (SAP_SESSIONID cookies). Only a hash of the session id is
@@ -181,4 +190,47 @@ http_session = sa.Table(
     sa.Column("created_at", Timestamp(), nullable=False),
     sa.Column("last_seen_at", Timestamp(), nullable=False),
     sa.Index("ix_http_session_last_seen", "last_seen_at"),
+)
+
+
+# Communication management (SAP's Communication Systems / Arrangements apps) and business users.
+comm_system = sa.Table(
+    "comm_system",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("host_name", sa.String(255), nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+)
+
+comm_arrangement = sa.Table(
+    "comm_arrangement",
+    metadata,
+    sa.Column("name", sa.String(80), primary_key=True),
+    sa.Column("scenario", sa.String(20), nullable=False),
+    sa.Column("system_id", sa.String(40), sa.ForeignKey("comm_system.id"), nullable=False),
+    sa.Column("user_name", sa.String(40), sa.ForeignKey("comm_user.name"), nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Index("ix_comm_arrangement_user", "user_name"),
+)
+
+business_user = sa.Table(
+    "business_user",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("description", sa.String(80), nullable=False, server_default=""),
+    sa.Column("created_at", Timestamp(), nullable=False),
+)
+
+# Business users allowed to run a template; a template without rows here is open to all.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", Timestamp(), nullable=False),
+    sa.Column("event", sa.String(30), nullable=False),
+    sa.Column("user_name", sa.String(40)),
+    sa.Column("source", sa.String(64)),
+    sa.Column("outcome", sa.String(10), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, server_default=""),
+    sa.Index("ix_audit_log_at", "at"),
 )

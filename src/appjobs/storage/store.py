@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 
+from appjobs.storage.comm import AuditStore, CommStore, UserStore
 from appjobs.storage.database import Database, connect
 from appjobs.storage.jobs import JobStore
 from appjobs.storage.sessions import SessionStore
-from appjobs.storage.templates import TemplateStore, UserStore
+from appjobs.storage.templates import TemplateStore
 from appjobs.storage.workers import WorkerStore
 
 
@@ -44,6 +45,14 @@ class Store:
     @functools.cached_property
     def users(self) -> UserStore:
         return UserStore(self.db)
+
+    @functools.cached_property
+    def comm(self) -> CommStore:
+        return CommStore(self.db)
+
+    @functools.cached_property
+    def audit(self) -> AuditStore:
+        return AuditStore(self.db)
 
     @functools.cached_property
     def sessions(self) -> SessionStore:

@@ -1,8 +1,17 @@
-"""Job templates and communication users in the database."""
+"""Job templates in the database.
+
+Scheduling a job reads its template, so :meth:`TemplateStore.get` is on the
+hot path of ``JobService.schedule``. It reads the template, its steps and
+their parameters in one query built once (outer joins: one row per step and
+parameter), not three. It keeps no cache: any cache would need a query per
+read to learn whether another process had imported or replaced the template
+since, and one query can just as well bring the template itself, which then
+can never be stale. Whatever a template gains in the schema must be joined
+into :data:`WHOLE_TEMPLATE` too, or ``get`` and ``list`` would disagree.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
@@ -12,6 +21,26 @@ from appjobs.storage import schema
 from appjobs.storage.database import Database
 
 T, TS, TP = schema.template, schema.template_step, schema.template_param
+
+WHOLE_TEMPLATE = (
+    sa.select(
+        T,
+        TS.c.number.label("step_number"),
+        TS.c.kind.label("step_kind"),
+        TS.c.target.label("step_target"),
+        TS.c.text.label("step_text"),
+        TS.c.warning_exit_codes.label("step_warning_exit_codes"),
+        TP.c.name.label("param_name"),
+        TP.c.default_value.label("param_default"),
+    )
+    .select_from(
+        T.outerjoin(TS, TS.c.template_name == T.c.name).outerjoin(
+            TP, sa.and_(TP.c.template_name == TS.c.template_name, TP.c.step_number == TS.c.number)
+        )
+    )
+    .where(T.c.name == sa.bindparam("template"))
+    .order_by(TS.c.number, TP.c.name)
+)
 
 
 class TemplateStore:
@@ -43,6 +72,7 @@ class TemplateStore:
             "supports_test_mode": template.supports_test_mode,
             "changed_at": template.changed_at,
             "changed_by": template.changed_by,
+            "business_users": " ".join(template.business_users),
         }
         if exists:
             conn.execute(T.update().where(T.c.name == template.name).values(values))
@@ -65,10 +95,11 @@ class TemplateStore:
 
     def get(self, name: str) -> models.Template:
         """The template called *name*; :class:`~appjobs.errors.TemplateNotFound` otherwise."""
-        found = self._load(T.c.name == name)
-        if not found:
+        with self.db.read() as conn:
+            rows = conn.execute(WHOLE_TEMPLATE, {"template": name}).all()
+        if not rows:
             raise errors.TemplateNotFound(f"Job template {name} doesn't exist.")
-        return found[0]
+        return _joined_template(rows)
 
     def list(self) -> list[models.Template]:
         """Every template, ordered by name."""
@@ -87,6 +118,40 @@ class TemplateStore:
         return [_template(row, steps, params) for row in rows]
 
 
+def _joined_template(rows: Sequence[sa.Row]) -> models.Template:
+    """The template in the rows of :data:`WHOLE_TEMPLATE`: the same on every row, then one row per parameter."""
+    defaults: dict[int, dict[str, str]] = {}
+    steps: dict[int, sa.Row] = {}
+    for r in rows:
+        if r.step_number is not None:  # None: a template without steps
+            steps.setdefault(r.step_number, r)
+            if r.param_name is not None:
+                defaults.setdefault(r.step_number, {})[r.param_name] = r.param_default
+    row = rows[0]
+    return models.Template(
+        name=row.name,
+        text=row.text,
+        version=row.version,
+        supports_test_mode=row.supports_test_mode,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        changed_at=row.changed_at,
+        changed_by=row.changed_by,
+        business_users=tuple(row.business_users.split()),
+        steps=tuple(
+            models.TemplateStep(
+                number=n,
+                kind=models.StepKind(s.step_kind),
+                target=s.step_target,
+                text=s.step_text,
+                parameters=defaults.get(n, {}),
+                warning_exit_codes=codes(s.step_warning_exit_codes),
+            )
+            for n, s in steps.items()
+        ),
+    )
+
+
 def _step_row(template_name: str, step: models.TemplateStep) -> dict[str, object]:
     return {
         "template_name": template_name,
@@ -94,7 +159,13 @@ def _step_row(template_name: str, step: models.TemplateStep) -> dict[str, object
         "kind": step.kind.value,
         "target": step.target,
         "text": step.text,
+        "warning_exit_codes": " ".join(map(str, step.warning_exit_codes)),
     }
+
+
+def codes(stored: str) -> tuple[int, ...]:
+    """Exit codes as a column stores them, space-separated."""
+    return tuple(int(c) for c in stored.split())
 
 
 def _template(row: sa.Row, steps: Iterable[sa.Row], params: Iterable[sa.Row]) -> models.Template:
@@ -111,6 +182,7 @@ def _template(row: sa.Row, steps: Iterable[sa.Row], params: Iterable[sa.Row]) ->
         created_by=row.created_by,
         changed_at=row.changed_at,
         changed_by=row.changed_by,
+        business_users=tuple(row.business_users.split()),
         steps=tuple(
             models.TemplateStep(
                 number=s.number,
@@ -118,45 +190,9 @@ def _template(row: sa.Row, steps: Iterable[sa.Row], params: Iterable[sa.Row]) ->
                 target=s.target,
                 text=s.text,
                 parameters=defaults.get(s.number, {}),
+                warning_exit_codes=codes(s.warning_exit_codes),
             )
             for s in steps
             if s.template_name == row.name
         ),
     )
-
-
-class UserStore:
-    """Communication users: the identities external schedulers log on with."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def add(self, name: str, password_hash: str, now: dt.datetime) -> None:
-        """Store a new user; :class:`~appjobs.errors.DuplicateUser` when the name is taken."""
-        try:
-            with self.db.write() as conn:
-                conn.execute(schema.comm_user.insert().values(name=name, password_hash=password_hash, created_at=now))
-        except sa.exc.IntegrityError as exc:
-            raise errors.DuplicateUser(f"communication user {name} already exists") from exc
-
-    def password_hash(self, name: str) -> str | None:
-        """The stored hash of *name*, or None when there is no such user."""
-        with self.db.read() as conn:
-            return conn.scalar(sa.select(schema.comm_user.c.password_hash).where(schema.comm_user.c.name == name))
-
-    def names(self) -> list[str]:
-        with self.db.read() as conn:
-            return list(conn.scalars(sa.select(schema.comm_user.c.name).order_by(schema.comm_user.c.name)))
-
-    def failed_logons(self, name: str) -> int:
-        """Failed logons of *name* since its last successful one (0 for an unknown user)."""
-        with self.db.read() as conn:
-            count = conn.scalar(sa.select(schema.comm_user.c.failed_logons).where(schema.comm_user.c.name == name))
-        return count or 0
-
-    def record_logon(self, name: str, *, ok: bool) -> None:
-        """Count a failed logon of *name*, or reset the count after a successful one."""
-        user = schema.comm_user
-        count = sa.literal(0) if ok else user.c.failed_logons + 1
-        with self.db.write() as conn:
-            conn.execute(user.update().where(user.c.name == name).values(failed_logons=count))

@@ -1,0 +1,234 @@
+"""Communication management in the database: users, systems, arrangements, business users, the audit log.
+
+SAP's model, as the Communication Management apps show it: a *communication
+system* is the scheduler's host, a *communication user* logs on (password
+or client certificate), and a *communication arrangement* of a scenario ties
+a system and an inbound user together; without one, the user cannot log on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterable, Iterator
+
+import sqlalchemy as sa
+
+from appjobs import errors, models
+from appjobs.storage import schema
+from appjobs.storage.database import Database
+
+U, SYS, ARR, BU = schema.comm_user, schema.comm_system, schema.comm_arrangement, schema.business_user
+AUDIT = schema.audit_log
+
+
+class UserStore:
+    """Communication users: the identities external schedulers log on with."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(
+        self,
+        name: str,
+        password_hash: str | None,
+        now: dt.datetime,
+        *,
+        cert: tuple[str, str] | None = None,
+        conn: sa.Connection | None = None,
+    ) -> None:
+        """Store a new user with a password hash or a certificate (fingerprint, subject).
+
+        :class:`~appjobs.errors.DuplicateUser` when the name or the certificate is taken.
+        """
+        fingerprint, subject = cert or (None, None)
+        row = {"name": name, "password_hash": password_hash, "created_at": now}
+        row |= {"cert_fingerprint": fingerprint, "cert_subject": subject}
+        try:
+            with _transaction(self.db, conn) as tx:
+                tx.execute(U.insert().values(row))
+        except sa.exc.IntegrityError as exc:
+            what = "certificate" if fingerprint and name not in self.names() else "name"
+            raise errors.DuplicateUser(f"a communication user with this {what} already exists: {name}") from exc
+
+    def get(self, name: str) -> models.CommUser:
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(U).where(U.c.name == name)).first()
+        if row is None:
+            raise errors.UserNotFound(f"communication user {name} doesn't exist")
+        return _user(row)
+
+    def list(self) -> list[models.CommUser]:
+        with self.db.read() as conn:
+            return [_user(r) for r in conn.execute(sa.select(U).order_by(U.c.name))]
+
+    def names(self) -> list[str]:
+        with self.db.read() as conn:
+            return list(conn.scalars(sa.select(U.c.name).order_by(U.c.name)))
+
+    def password_hash(self, name: str) -> str | None:
+        """The stored hash of *name*, or None when there is no such user (or it has none)."""
+        with self.db.read() as conn:
+            return conn.scalar(sa.select(U.c.password_hash).where(U.c.name == name))
+
+    def by_certificate(self, fingerprint: str) -> str | None:
+        """The name of the user whose certificate has *fingerprint*, or None."""
+        with self.db.read() as conn:
+            return conn.scalar(sa.select(U.c.name).where(U.c.cert_fingerprint == fingerprint))
+
+    def logon_state(self, name: str) -> tuple[bool, frozenset[models.Scenario]] | None:
+        """Whether *name* is locked, and the scenarios of its arrangements; None for an unknown user."""
+        query = sa.select(U.c.locked, ARR.c.scenario).outerjoin(ARR, ARR.c.user_name == U.c.name)
+        with self.db.read() as conn:
+            rows = conn.execute(query.where(U.c.name == name)).all()
+        if not rows:
+            return None
+        return rows[0].locked, frozenset(models.Scenario(r.scenario) for r in rows if r.scenario)
+
+    def failed_logons(self, name: str) -> int:
+        """Failed logons of *name* since its last successful one (0 for an unknown user)."""
+        with self.db.read() as conn:
+            return conn.scalar(sa.select(U.c.failed_logons).where(U.c.name == name)) or 0
+
+    def record_failure(self, name: str, limit: int, now: dt.datetime) -> bool:
+        """Count a failed logon of *name*; lock it at *limit* failures in a row. True when this locked it."""
+        with self.db.write() as conn:
+            conn.execute(U.update().where(U.c.name == name).values(failed_logons=U.c.failed_logons + 1))
+            locked = conn.execute(
+                U.update()
+                .where(U.c.name == name, U.c.locked.is_(False), U.c.failed_logons >= limit)
+                .values(locked=True, locked_at=now)
+            )
+            return locked.rowcount == 1
+
+    def record_success(self, name: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(U.update().where(U.c.name == name, U.c.failed_logons != 0).values(failed_logons=0))
+
+    def set_locked(self, name: str, locked: bool, now: dt.datetime) -> None:
+        """Lock or unlock *name*; unlocking also forgets its failed logons."""
+        values = {"locked": True, "locked_at": now} if locked else {"locked": False, "locked_at": None}
+        self._update(name, values if locked else values | {"failed_logons": 0})
+
+    def set_password(self, name: str, password_hash: str) -> None:
+        self._update(name, {"password_hash": password_hash, "failed_logons": 0})
+
+    def _update(self, name: str, values: dict[str, object]) -> None:
+        with self.db.write() as conn:
+            if conn.execute(U.update().where(U.c.name == name).values(values)).rowcount != 1:
+                raise errors.UserNotFound(f"communication user {name} doesn't exist")
+
+
+class CommStore:
+    """Communication systems, arrangements and business users."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add_system(
+        self, system_id: str, host_name: str, now: dt.datetime, *, conn: sa.Connection | None = None
+    ) -> None:
+        try:
+            with _transaction(self.db, conn) as tx:
+                tx.execute(SYS.insert().values(id=system_id, host_name=host_name, created_at=now))
+        except sa.exc.IntegrityError as exc:
+            raise errors.Conflict(f"communication system {system_id} already exists") from exc
+
+    def systems(self) -> list[models.CommSystem]:
+        with self.db.read() as conn:
+            return [
+                models.CommSystem(r.id, r.host_name, r.created_at)
+                for r in conn.execute(sa.select(SYS).order_by(SYS.c.id))
+            ]
+
+    def add_arrangement(self, arrangement: models.Arrangement, *, conn: sa.Connection | None = None) -> None:
+        """Store *arrangement*; its system and user must exist."""
+        with _transaction(self.db, conn) as tx:
+            if tx.scalar(sa.select(SYS.c.id).where(SYS.c.id == arrangement.system_id)) is None:
+                raise errors.NotFound(f"communication system {arrangement.system_id} doesn't exist")
+            if tx.scalar(sa.select(U.c.name).where(U.c.name == arrangement.user_name)) is None:
+                raise errors.UserNotFound(f"communication user {arrangement.user_name} doesn't exist")
+            if tx.scalar(sa.select(ARR.c.name).where(ARR.c.name == arrangement.name)) is not None:
+                raise errors.Conflict(f"communication arrangement {arrangement.name} already exists")
+            tx.execute(ARR.insert().values(_arrangement_row(arrangement)))
+
+    def arrangements(self) -> list[models.Arrangement]:
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(ARR).order_by(ARR.c.name)).all()
+        return [
+            models.Arrangement(r.name, models.Scenario(r.scenario), r.system_id, r.user_name, r.created_at)
+            for r in rows
+        ]
+
+    def remove_arrangement(self, name: str) -> None:
+        with self.db.write() as conn:
+            if conn.execute(ARR.delete().where(ARR.c.name == name)).rowcount != 1:
+                raise errors.NotFound(f"communication arrangement {name} doesn't exist")
+
+    def add_business_user(self, user_id: str, description: str, now: dt.datetime) -> None:
+        try:
+            with self.db.write() as conn:
+                conn.execute(BU.insert().values(id=user_id, description=description, created_at=now))
+        except sa.exc.IntegrityError as exc:
+            raise errors.Conflict(f"business user {user_id} already exists") from exc
+
+    def business_users(self) -> list[models.BusinessUser]:
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(BU).order_by(BU.c.id)).all()
+        return [models.BusinessUser(r.id, r.description, r.created_at) for r in rows]
+
+    def business_user_exists(self, user_id: str) -> bool:
+        with self.db.read() as conn:
+            return conn.scalar(sa.select(BU.c.id).where(BU.c.id == user_id)) is not None
+
+
+class AuditStore:
+    """The audit log: appended to, read by time."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, entries: Iterable[models.AuditEntry]) -> None:
+        rows = [
+            {"at": e.at, "event": e.event, "user_name": e.user_name, "source": e.source, "outcome": e.outcome,
+             "detail": e.detail}
+            for e in entries
+        ]  # fmt: skip
+        if rows:
+            with self.db.write() as conn:
+                conn.execute(AUDIT.insert(), rows)
+
+    def since(self, at: dt.datetime) -> list[models.AuditEntry]:
+        query = sa.select(AUDIT).where(AUDIT.c.at >= at).order_by(AUDIT.c.id)
+        with self.db.read() as conn:
+            return [
+                models.AuditEntry(r.at, r.event, r.user_name, r.source, r.outcome, r.detail)
+                for r in conn.execute(query)
+            ]
+
+
+def _arrangement_row(a: models.Arrangement) -> dict[str, object]:
+    return {"name": a.name, "scenario": a.scenario.value, "system_id": a.system_id, "user_name": a.user_name,
+            "created_at": a.created_at}  # fmt: skip
+
+
+def _user(r: sa.Row) -> models.CommUser:
+    return models.CommUser(
+        name=r.name,
+        created_at=r.created_at,
+        has_password=r.password_hash is not None,
+        cert_fingerprint=r.cert_fingerprint,
+        cert_subject=r.cert_subject,
+        locked=r.locked,
+        failed_logons=r.failed_logons,
+    )
+
+
+@contextlib.contextmanager
+def _transaction(db: Database, conn: sa.Connection | None) -> Iterator[sa.Connection]:
+    """The caller's transaction *conn* if it has one (to group several writes), else a new one."""
+    if conn is not None:
+        yield conn
+        return
+    with db.write() as own:
+        yield own
