@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 from typing import Any
 
 import click
@@ -33,6 +34,28 @@ LAZY_COMMANDS = {
 }
 
 
+CLIENT_COMMANDS = frozenset({"run", "templates", "status", "info", "cancel", "jobs", "ping"})
+
+
+def skip_charset_detection() -> None:
+    """Keep requests from loading a character-set detector into a client command.
+
+    requests imports charset_normalizer (or chardet) only to guess the
+    encoding of ``Response.text`` when a server does not declare one. The
+    client never reads ``.text``: it parses bytes, and SAP declares UTF-8.
+    Not loading it keeps 2.7 MB out of a waiting ``appjobs run`` (bench/run_bench.py),
+    which schedulers keep alive for hours, one per job. Only done before
+    requests is imported, so a process that already uses requests keeps
+    its detector.
+    """
+    if "requests" in sys.modules:
+        return
+    for name in ("charset_normalizer", "chardet"):
+        sys.modules.setdefault(name, None)  # type: ignore[assignment]
+    # requests warns once that it found no detector; for us that is intended.
+    warnings.filterwarnings("ignore", message="Unable to find acceptable character detection dependency")
+
+
 class AppjobsGroup(click.Group):
     """A click group that loads heavy commands lazily and maps appjobs errors to exit codes."""
 
@@ -40,6 +63,8 @@ class AppjobsGroup(click.Group):
         return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in CLIENT_COMMANDS:
+            skip_charset_detection()
         if cmd_name in LAZY_COMMANDS:
             module, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
             command: click.Command = getattr(importlib.import_module(module), attr)
