@@ -87,6 +87,7 @@ def reset_password(store: Store, name: str, password: str) -> None:
 
 
 def add_system(store: Store, system_id: str, host_name: str) -> None:
+    system_id = system_id.upper()  # ids are upper case, as SAP's; given in lower case they are upper-cased
     _check(SYSTEM_ID_RE, system_id, "communication system id", "upper-case letters, digits, _ . -; at most 40")
     _check(HOST_RE, host_name, "host name", "letters, digits, . - : [ ]")
     store.comm.add_system(system_id, host_name, models.utcnow())
@@ -94,6 +95,7 @@ def add_system(store: Store, system_id: str, host_name: str) -> None:
 
 
 def add_arrangement(store: Store, name: str, scenario: str, system_id: str, user_name: str) -> models.Arrangement:
+    name, system_id, user_name = name.upper(), system_id.upper(), user_name.upper()
     _check(ARRANGEMENT_RE, name, "arrangement name", "upper-case letters, digits, _ . -; at most 80")
     try:
         chosen = models.Scenario(scenario)
@@ -107,6 +109,7 @@ def add_arrangement(store: Store, name: str, scenario: str, system_id: str, user
 
 
 def remove_arrangement(store: Store, name: str) -> None:
+    name = name.upper()
     store.comm.remove_arrangement(name)
     _audit(store, f"removed communication arrangement {name}")
 

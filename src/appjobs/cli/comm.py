@@ -147,7 +147,7 @@ def add_system(data_dir: str | None, system_id: str, host_name: str) -> None:
     from appjobs.auth import users
 
     users.add_system(_store(data_dir), system_id, host_name)
-    click.echo(f"communication system {system_id} added")
+    click.echo(f"communication system {system_id.upper()} added")
 
 
 @systems_group.command("list")
@@ -188,7 +188,7 @@ def add_arrangement(
     from appjobs.auth import users
 
     users.add_arrangement(_store(data_dir), name, scenario, system_id, user_name.upper())
-    click.echo(f"communication arrangement {name} added; service URL: {_service_url(public_url)}")
+    click.echo(f"communication arrangement {name.upper()} added; service URL: {_service_url(public_url)}")
 
 
 @arrangements_group.command("list")
@@ -214,7 +214,7 @@ def remove_arrangement(data_dir: str | None, name: str) -> None:
     from appjobs.auth import users
 
     users.remove_arrangement(_store(data_dir), name)
-    click.echo(f"communication arrangement {name} removed")
+    click.echo(f"communication arrangement {name.upper()} removed")
 
 
 def _service_url(public_url: str) -> str:

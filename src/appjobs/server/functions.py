@@ -57,7 +57,9 @@ def call(name: str, service: JobService, params: Params, caller: Caller, source:
     try:
         result = HANDLERS[name](service, params, caller)
     except errors.AppjobsError as exc:
-        _audit(service, event, caller, source, "failure", f"{_audit_subject(params, result=None)}: {exc}")
+        # APJ_RT/032 says only "Job couldn't be scheduled."; the log needs the reason it wraps.
+        why = f"{exc} {exc.reason}" if isinstance(exc, ScheduleFailed) else str(exc)
+        _audit(service, event, caller, source, "failure", f"{_audit_subject(params, result=None)}: {why}")
         raise
     _audit(service, event, caller, source, "success", _audit_subject(params, result))
     return result

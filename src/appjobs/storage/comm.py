@@ -48,8 +48,11 @@ class UserStore:
             with _transaction(self.db, conn) as tx:
                 tx.execute(U.insert().values(row))
         except sa.exc.IntegrityError as exc:
-            what = "certificate" if fingerprint and name not in self.names() else "name"
-            raise errors.DuplicateUser(f"a communication user with this {what} already exists: {name}") from exc
+            holder = self.by_certificate(fingerprint) if fingerprint else None
+            if holder is not None and holder != name:  # name the user who has it, not the one being added
+                message = f"this certificate is already the certificate of communication user {holder}"
+                raise errors.DuplicateUser(message) from exc
+            raise errors.DuplicateUser(f"communication user {name} already exists") from exc
 
     def get(self, name: str) -> models.CommUser:
         with self.db.read() as conn:

@@ -6,13 +6,14 @@ their parameters in one query built once (outer joins: one row per step and
 parameter), not three. It keeps no cache: any cache would need a query per
 read to learn whether another process had imported or replaced the template
 since, and one query can just as well bring the template itself, which then
-can never be stale. Whatever a template gains in the schema must be joined
-into :data:`WHOLE_TEMPLATE` too, or ``get`` and ``list`` would disagree.
+can never be stale. ``list`` runs the same join over every template, so
+the two always build templates the same way (:func:`_joined_template`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 
@@ -22,25 +23,22 @@ from appjobs.storage.database import Database
 
 T, TS, TP = schema.template, schema.template_step, schema.template_param
 
-WHOLE_TEMPLATE = (
-    sa.select(
-        T,
-        TS.c.number.label("step_number"),
-        TS.c.kind.label("step_kind"),
-        TS.c.target.label("step_target"),
-        TS.c.text.label("step_text"),
-        TS.c.warning_exit_codes.label("step_warning_exit_codes"),
-        TP.c.name.label("param_name"),
-        TP.c.default_value.label("param_default"),
+_TEMPLATES_JOINED = sa.select(
+    T,
+    TS.c.number.label("step_number"),
+    TS.c.kind.label("step_kind"),
+    TS.c.target.label("step_target"),
+    TS.c.text.label("step_text"),
+    TS.c.warning_exit_codes.label("step_warning_exit_codes"),
+    TP.c.name.label("param_name"),
+    TP.c.default_value.label("param_default"),
+).select_from(
+    T.outerjoin(TS, TS.c.template_name == T.c.name).outerjoin(
+        TP, sa.and_(TP.c.template_name == TS.c.template_name, TP.c.step_number == TS.c.number)
     )
-    .select_from(
-        T.outerjoin(TS, TS.c.template_name == T.c.name).outerjoin(
-            TP, sa.and_(TP.c.template_name == TS.c.template_name, TP.c.step_number == TS.c.number)
-        )
-    )
-    .where(T.c.name == sa.bindparam("template"))
-    .order_by(TS.c.number, TP.c.name)
 )
+WHOLE_TEMPLATE = _TEMPLATES_JOINED.where(T.c.name == sa.bindparam("template")).order_by(TS.c.number, TP.c.name)
+ALL_TEMPLATES = _TEMPLATES_JOINED.order_by(T.c.name, TS.c.number, TP.c.name)
 
 
 class TemplateStore:
@@ -103,19 +101,13 @@ class TemplateStore:
 
     def list(self) -> list[models.Template]:
         """Every template, ordered by name."""
-        return self._load(sa.true())
+        with self.db.read() as conn:
+            rows = conn.execute(ALL_TEMPLATES).all()
+        return [_joined_template(list(group)) for _, group in itertools.groupby(rows, key=lambda r: r.name)]
 
     def names(self) -> set[str]:
         with self.db.read() as conn:
             return set(conn.scalars(sa.select(T.c.name)))
-
-    def _load(self, where: sa.ColumnElement[bool]) -> list[models.Template]:
-        with self.db.read() as conn:
-            rows = conn.execute(sa.select(T).where(where).order_by(T.c.name)).all()
-            names = [r.name for r in rows]
-            steps = conn.execute(sa.select(TS).where(TS.c.template_name.in_(names)).order_by(TS.c.number)).all()
-            params = conn.execute(sa.select(TP).where(TP.c.template_name.in_(names)).order_by(TP.c.name)).all()
-        return [_template(row, steps, params) for row in rows]
 
 
 def _joined_template(rows: Sequence[sa.Row]) -> models.Template:
@@ -166,33 +158,3 @@ def _step_row(template_name: str, step: models.TemplateStep) -> dict[str, object
 def codes(stored: str) -> tuple[int, ...]:
     """Exit codes as a column stores them, space-separated."""
     return tuple(int(c) for c in stored.split())
-
-
-def _template(row: sa.Row, steps: Iterable[sa.Row], params: Iterable[sa.Row]) -> models.Template:
-    defaults: dict[int, dict[str, str]] = {}
-    for p in params:
-        if p.template_name == row.name:
-            defaults.setdefault(p.step_number, {})[p.name] = p.default_value
-    return models.Template(
-        name=row.name,
-        text=row.text,
-        version=row.version,
-        supports_test_mode=row.supports_test_mode,
-        created_at=row.created_at,
-        created_by=row.created_by,
-        changed_at=row.changed_at,
-        changed_by=row.changed_by,
-        business_users=tuple(row.business_users.split()),
-        steps=tuple(
-            models.TemplateStep(
-                number=s.number,
-                kind=models.StepKind(s.kind),
-                target=s.target,
-                text=s.text,
-                parameters=defaults.get(s.number, {}),
-                warning_exit_codes=codes(s.warning_exit_codes),
-            )
-            for s in steps
-            if s.template_name == row.name
-        ),
-    )
