@@ -30,13 +30,14 @@ from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from appjobs import errors
 from appjobs.engine import JobService
-from appjobs.server import resources
+from appjobs.server import polls, resources
 from appjobs.server.config import MAX_URL, ServerSettings
 from appjobs.server.errors import BASE_HEADERS, UriTooLong, error_response
 from appjobs.server.protocol import too_long_message
@@ -55,10 +56,13 @@ class Incoming:
     raw_path: str
     query: bytes
     headers: Mapping[str, str]
-    cookies: Mapping[str, str]
     origin: str  #: ``scheme://host``
     source: str | None = None  #: the client's address, for the audit log
     certificate: str | None = None  #: SHA-256 fingerprint of a verified client certificate
+
+    @functools.cached_property
+    def cookies(self) -> Mapping[str, str]:
+        return cookie_parser(self.headers.get("cookie", ""))
 
     @functools.cached_property
     def params(self) -> list[tuple[str, str]]:
@@ -76,21 +80,20 @@ class ODataEndpoint:
         self.inline_polls = service.store.db.dialect == "sqlite"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
         raw_path = scope.get("raw_path") or scope["path"].encode()
+        headers = Headers(scope=scope)
         incoming = Incoming(
-            method=request.method,
+            method=scope["method"],
             raw_path=raw_path.decode("latin-1"),
             query=scope.get("query_string", b""),
-            headers=request.headers,
-            cookies=request.cookies,
-            origin=str(request.base_url).rstrip("/"),
+            headers=headers,
+            origin=origin(scope, headers),
             source=scope["client"][0] if scope.get("client") else None,
             certificate=client_certificate(scope),
         )
         known = self._known_poller(incoming)
         if known is not None:
-            response = self.handle(incoming, known)
+            response = self._quick_poll(incoming, known) or self.handle(incoming, known)
         else:
             response = await run_in_threadpool(self.handle, incoming)
         await response(scope, receive, send)
@@ -102,6 +105,15 @@ class ODataEndpoint:
         if wants_token(incoming.method, incoming.headers):
             return None  # a token fetch may open a session: a write
         return self.gate.cached_logon(incoming.headers, incoming.cookies, certificate=incoming.certificate)
+
+    def _quick_poll(self, incoming: Incoming, caller: Caller) -> Response | None:
+        """The answer to a plain JSON poll by :mod:`.polls`, or None when the general way must answer."""
+        try:
+            key = polls.poll_key(incoming.params, negotiate(incoming))
+        except errors.InvalidInput:
+            return None
+        body = polls.answer(self.service, incoming.raw_path, incoming.origin, key, caller) if key else None
+        return None if body is None else _response(resources.Reply(body, resources.JSON), incoming.method)
 
     def handle(self, incoming: Incoming, known: Caller | None = None) -> Response:
         """The response to *incoming*, errors included; *known* is its caller when the gate knew it already."""
@@ -136,10 +148,27 @@ class ODataEndpoint:
             caller=caller,
             source=incoming.source,
         )
-        reply = resources.dispatch(self.service, call)
-        body = b"" if incoming.method == "HEAD" else reply.body
-        headers = SUCCESS_HEADERS | {"content-length": str(len(reply.body))}
-        return Response(body, reply.status, headers, media_type=reply.content_type)
+        return _response(resources.dispatch(self.service, call), incoming.method)
+
+
+def _response(reply: resources.Reply, method: str) -> Response:
+    body = b"" if method == "HEAD" else reply.body
+    headers = SUCCESS_HEADERS | {"content-length": str(len(reply.body))}
+    return Response(body, reply.status, headers, media_type=reply.content_type)
+
+
+def origin(scope: Scope, headers: Headers) -> str:
+    """``scheme://host[:port]`` plus the root path, as the client addressed us (Starlette's ``base_url``, cheaper)."""
+    scheme, root_path = scope.get("scheme", "http"), scope.get("root_path", "")
+    host = headers.get("host")
+    if host:
+        return f"{scheme}://{host}{root_path}"
+    server = scope.get("server")
+    if server is None:
+        return root_path
+    name, port = server
+    default = port == {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{name}{root_path}" if default else f"{scheme}://{name}:{port}{root_path}"
 
 
 def client_certificate(scope: Scope) -> str | None:

@@ -17,6 +17,7 @@ Cloud SDK sends ``HEAD …/JobSchedule/`` to fetch a CSRF token).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from urllib.parse import unquote
 
@@ -47,8 +48,13 @@ class Target:
     key: str | None = None
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_target(raw_path: str) -> Target:
-    """The :class:`Target` of *raw_path*; :class:`ResourceNotFound` when it names nothing we serve."""
+    """The :class:`Target` of *raw_path*; :class:`ResourceNotFound` when it names nothing we serve.
+
+    Remembered per path: clients ask for the same few paths again and again
+    (the query string is not part of *raw_path*), and a Target is immutable.
+    """
     root = _ROOT_RE.match(raw_path)
     if root is None:
         raise ResourceNotFound(_service_segment(raw_path))

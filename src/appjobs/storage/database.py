@@ -83,8 +83,10 @@ class Database:
     def one(self, statement: sa.Select[Any], params: dict[str, Any]) -> Any:
         """The first row of a prebuilt *statement*, or None: the hot path's reads (see :mod:`.quickread`)."""
         if self.quick is not None:
-            with _translate_sqlite():
+            try:  # not a context manager: this is the hottest read, and entering one costs more than the query
                 return self.quick.one(statement, params)
+            except sqlite3.Error as exc:
+                raise errors.StorageError(f"database error: {exc.__class__.__name__}: {exc}") from exc
         with self.read() as conn:
             return conn.execute(statement, params).first()
 
@@ -204,15 +206,6 @@ def _translate() -> Iterator[None]:
         raise  # the store turns these into Conflict errors where it expects them
     except sa.exc.SQLAlchemyError as exc:
         raise errors.StorageError(f"database error: {exc.__class__.__name__}: {exc.orig or exc}") from exc
-
-
-@contextlib.contextmanager
-def _translate_sqlite() -> Iterator[None]:
-    """The same boundary for reads that bypass SQLAlchemy."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise errors.StorageError(f"database error: {exc.__class__.__name__}: {exc}") from exc
 
 
 def _redact(url: str) -> str:

@@ -38,8 +38,8 @@ class Prepared(NamedTuple):
     sql: str
     names: tuple[str, ...]  #: bind parameter names, in the order of the ``?`` placeholders
     binds: tuple[Processor, ...]
-    results: tuple[Processor, ...]
-    row: type
+    converted: tuple[tuple[int, Callable[[Any], Any]], ...]  #: (column index, processor) where one is needed
+    row: Any  #: the named-tuple class
 
 
 class QuickReader:
@@ -61,7 +61,10 @@ class QuickReader:
         found = self._connection().execute(prepared.sql, values).fetchone()
         if found is None:
             return None
-        return prepared.row(*(p(v) if p else v for v, p in zip(found, prepared.results, strict=True)))
+        row = list(found)
+        for index, convert in prepared.converted:  # most columns (text, integers) need nothing
+            row[index] = convert(row[index])
+        return prepared.row._make(row)
 
     def close(self) -> None:
         with self._lock:
@@ -83,9 +86,10 @@ class QuickReader:
         names = tuple(compiled.positiontup or ())
         binds = tuple(compiled.binds[n].type.dialect_impl(self.dialect).bind_processor(self.dialect) for n in names)
         columns = list(statement.selected_columns)
-        results = tuple(self._result_processor(c.type) for c in columns)
+        processors = (self._result_processor(c.type) for c in columns)
+        converted = tuple((i, p) for i, p in enumerate(processors) if p is not None)
         row = collections.namedtuple("Row", [c.key for c in columns])  # type: ignore[misc]
-        prepared = Prepared(statement, compiled.string, names, binds, results, row)
+        prepared = Prepared(statement, compiled.string, names, binds, converted, row)
         self._prepared[id(statement)] = prepared
         return prepared
 
