@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+from urllib.parse import parse_qsl
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from appjobs import errors as appjobs_errors
 from appjobs.server import errors, odata, security, targets
@@ -88,3 +91,18 @@ def test_query_pairs_decode_plus_and_reject_bad_utf8() -> None:
     assert odata.query_pairs(b"JobText='a+b%20c'&x=") == [("JobText", "'a b c'"), ("x", "")]
     with pytest.raises(appjobs_errors.InvalidInput):
         odata.query_pairs(b"JobText=%ff")
+
+
+QUERY_ALPHABET = st.sampled_from([*"ab'=&+%$ ", "%27", "%2", "%C3%A9", "%ff", "%3D", "%26"])
+
+
+@given(st.lists(QUERY_ALPHABET, max_size=30).map("".join))
+def test_query_pairs_are_parse_qsl_s(query: str) -> None:
+    """The hand-written parser gives parse_qsl's pairs, and fails exactly where parse_qsl fails."""
+    try:
+        expected = parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        with pytest.raises(appjobs_errors.InvalidInput):
+            odata.query_pairs(query.encode("ascii"))
+        return
+    assert odata.query_pairs(query.encode("ascii")) == expected

@@ -127,6 +127,10 @@ class JobService:
         """The job; :class:`~appjobs.errors.JobNotFound` (APJ_RT/003) when there is none."""
         return self.store.jobs.get(key)
 
+    def poll(self, key: JobKey) -> tuple[JobStatus, str]:
+        """Status and creator of the job; :class:`~appjobs.errors.JobNotFound` when there is none."""
+        return self.store.jobs.poll(key)
+
     def steps(self, key: JobKey) -> list[models.StepRun]:
         self.store.jobs.get(key)
         return self.store.jobs.steps(key)

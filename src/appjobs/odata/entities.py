@@ -85,10 +85,15 @@ def schedule_status_entity(job: models.Job, *, include_status: bool) -> SapEntit
 
     Right after JobSchedule a real tenant sends an empty JobStatus (``<d:JobStatus/>``), not ``S``.
     """
+    return status_entity(job.key, job.status if include_status else None)
+
+
+def status_entity(key: models.JobKey, status: models.JobStatus | None) -> SapEntity:
+    """A JobScheduleStatus from the key and the status alone (None: empty), all that JobStatusGet answers."""
     return {
-        "JobName": job.key.name,
-        "JobRunCount": job.key.run_count,
-        "JobStatus": job.status.value if include_status else "",
+        "JobName": key.name,
+        "JobRunCount": key.run_count,
+        "JobStatus": status.value if status is not None else "",
         "ReturnCode": 0,
     }
 

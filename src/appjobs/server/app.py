@@ -2,6 +2,12 @@
 
 ``/sap/opu/odata/…`` is SAP's service (:mod:`appjobs.server.odata`);
 ``/appjobs/health`` is ours, for load balancers and tests.
+
+Requests for the service skip Starlette's router and its two middlewares:
+the endpoint answers every error itself, so they would only add work, and
+measured per JobStatusGet poll that work was a fifth of the whole request
+(27 µs of 114, in-process). The route stays declared, so that the app's
+``routes`` still say what it serves.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from appjobs import __version__
 from appjobs.auth.logon import Authenticator
@@ -20,6 +27,21 @@ from appjobs.server.odata import ODataEndpoint
 from appjobs.server.security import Gate
 
 SERVICE_PATH = "/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002/"
+ODATA_PREFIX = "/sap/opu/odata/"
+
+
+class AppjobsApp(Starlette):
+    """Starlette, with the OData service's requests handed straight to its endpoint."""
+
+    def __init__(self, odata: ODataEndpoint, routes: list[Route]) -> None:
+        super().__init__(routes=routes)
+        self.odata = odata
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(ODATA_PREFIX):
+            await self.odata(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def create_app(service: JobService, settings: ServerSettings | None = None) -> Starlette:
@@ -38,6 +60,6 @@ def create_app(service: JobService, settings: ServerSettings | None = None) -> S
         return JSONResponse({"status": "ok", "version": __version__, "templates": templates})
 
     odata = ODataEndpoint(service, gate, settings)
-    app = Starlette(routes=[Route("/appjobs/health", health), Route("/sap/opu/odata/{rest:path}", odata)])
+    app = AppjobsApp(odata, [Route("/appjobs/health", health), Route(ODATA_PREFIX + "{rest:path}", odata)])
     app.state.service = service
     return app

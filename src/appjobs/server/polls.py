@@ -10,8 +10,8 @@ on the event loop: two plain key literals, an optional ``$format=json``, one
 read, one JSON entry.
 
 It must answer exactly what the general way answers, byte for byte (a test
-compares the two), so it reuses the same pieces: :func:`functions.visible_job`
-for the scope, :mod:`appjobs.odata.entities` and :mod:`appjobs.odata.payloads`
+compares the two), so it reuses the same pieces: :func:`functions.visible_status`
+for the scope (the rule itself is written once there), :mod:`appjobs.odata.entities` and :mod:`appjobs.odata.payloads`
 for the body. Anything else (another option, Atom, a literal with escapes or
 past its MaxLength, a job that is not there or not the caller's, any error)
 returns None, and the general way answers, errors included.
@@ -53,9 +53,9 @@ def poll_key(params: Sequence[tuple[str, str]], fmt: str) -> JobKey | None:
 def answer(service: JobService, raw_path: str, origin: str, key: JobKey, caller: Caller) -> bytes | None:
     """The JSON body of JobStatusGet for *key*, or None to leave the request to the general way."""
     try:
-        job = functions.visible_job(service, key, caller)
+        status = functions.visible_status(service, key, caller)
         root = parse_target(raw_path).root
     except errors.AppjobsError:
         return None  # e.g. APJ_RT/003: its error document comes from the one place that writes them
-    entity = entities.schedule_status_entity(job, include_status=True)
+    entity = entities.status_entity(key, status)
     return payloads.entry_json(model.JOB_STATUS_GET.entity_set, entity, origin + root)

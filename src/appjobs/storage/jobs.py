@@ -64,6 +64,13 @@ class JobStore:
             raise errors.JobNotFound()
         return q.to_job(row)
 
+    def poll(self, key: JobKey) -> tuple[JobStatus, str]:
+        """The job's status and creator, read alone: what a status poll needs, at a fraction of :meth:`get`."""
+        row = self.db.one(q.JOB_POLL, q.key(key))
+        if row is None:
+            raise errors.JobNotFound()
+        return JobStatus(row.status), row.creator
+
     def steps(self, key: JobKey) -> list[models.StepRun]:
         """The job's steps in order (empty when the job does not exist)."""
         with self.db.read() as conn:

@@ -49,6 +49,7 @@ def key(job: JobKey, **values: object) -> dict[str, object]:
 
 INSERT_JOB, INSERT_STEP, INSERT_PARAM, INSERT_LOG = J.insert(), S.insert(), P.insert(), L.insert()
 JOB = sa.select(J).where(_of_key(J))
+JOB_POLL = sa.select(J.c.status, J.c.creator).where(_of_key(J))  # all that a poll needs
 STEPS = sa.select(S).where(_of_key(S)).order_by(S.c.number)
 PARAMS = sa.select(P).where(_of_key(P))
 LOG = sa.select(L).where(_of_key(L)).order_by(L.c.id)
