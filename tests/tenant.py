@@ -6,6 +6,7 @@ per module (each job they create is their own; none counts global state).
 
 from __future__ import annotations
 
+import json
 import pathlib
 import subprocess
 import sys
@@ -103,3 +104,12 @@ def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
         processes.kill_all()
         if sys.exc_info()[0] is not None:
             print(server.output())
+
+
+def saved_key(state: pathlib.Path) -> dict | None:
+    """The content of an ``appjobs run`` state file once it names the job, else None."""
+    try:
+        saved = json.loads(state.read_text())
+    except (OSError, ValueError):
+        return None
+    return saved if saved.get("run_count") else None

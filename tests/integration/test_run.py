@@ -14,7 +14,7 @@ import time
 
 import requests
 from conftest import APPJOBS, free_port, wait_for
-from tenant import USERS, Tenant
+from tenant import USERS, Tenant, saved_key
 
 from appjobs.storage import Store
 
@@ -40,15 +40,6 @@ def outcome(result: subprocess.CompletedProcess[str]) -> dict:
 
 def job_status(tenant: Tenant, name: str, run_count: str) -> str:
     return tenant.status(tenant.session(), name, run_count)
-
-
-def saved_key(state: pathlib.Path) -> dict | None:
-    """The state file's content once it names the job, else None."""
-    try:
-        saved = json.loads(state.read_text())
-    except (OSError, ValueError):
-        return None
-    return saved if saved.get("run_count") else None
 
 
 def test_finished_job_exits_0_with_a_json_report(tenant: Tenant) -> None:

@@ -23,7 +23,7 @@ import pytest
 from conftest import APPJOBS, Processes, Server, free_port, job_processes, wait_for
 from faultproxy import FaultProxy, drop_response, garbage, html_page, reset, truncate, unavailable
 from faultproxy import delay as slow
-from tenant import USERS, Tenant, add_users
+from tenant import USERS, Tenant, add_users, saved_key
 
 from appjobs.models import JobKey
 
@@ -94,14 +94,6 @@ def jobs_marked(tenant: Tenant, marker: str) -> list[dict]:
     answer = tenant.session().get(f"{tenant.root}/JobListGet", params={"$format": "json"}, timeout=10)
     assert answer.status_code == 200, answer.text
     return [row for row in answer.json()["d"]["results"] if marker in row["JobText"]]
-
-
-def saved_key(state: pathlib.Path) -> dict | None:
-    try:
-        saved = json.loads(state.read_text())
-    except (OSError, ValueError):
-        return None
-    return saved if saved.get("run_count") else None
 
 
 def cancel(tenant: Tenant, name: str, run_count: str) -> None:
