@@ -78,10 +78,9 @@ class Authenticator:
 
     def password_logon(self, user: str, password: str, source: str | None = None) -> Principal | None:
         """The principal when *password* is *user*'s and the user may log on, else None."""
-        digest = hmac.new(self._key, f"{user}\0{password}".encode(), hashlib.sha256).digest()
-        cached = self._verified.get(digest)
-        if cached is not None and cached[1] > self.clock():
-            return self.principal(cached[0])
+        digest = self._digest(user, password)
+        if self._verified_lately(digest):
+            return self.principal(user)
         stored = self.store.users.password_hash(user)
         if stored is None:
             passwords.verify_password(_dummy_hash(), password)
@@ -105,11 +104,15 @@ class Authenticator:
         Never reads the database or runs argon2: None means "not known here",
         and the caller then takes the full way, :meth:`password_logon`.
         """
-        digest = hmac.new(self._key, f"{user}\0{password}".encode(), hashlib.sha256).digest()
+        return self.cached_principal(user) if self._verified_lately(self._digest(user, password)) else None
+
+    def _digest(self, user: str, password: str) -> bytes:
+        """The cache key of a (user, password) pair: keyed, so it is worthless outside this process."""
+        return hmac.new(self._key, f"{user}\0{password}".encode(), hashlib.sha256).digest()
+
+    def _verified_lately(self, digest: bytes) -> bool:
         cached = self._verified.get(digest)
-        if cached is None or cached[1] <= self.clock():
-            return None
-        return self.cached_principal(cached[0])
+        return cached is not None and cached[1] > self.clock()
 
     def cached_principal(self, user: str) -> Principal | None:
         """*user*'s principal if this process knows it lately, without a read; None when not known (or refused)."""
