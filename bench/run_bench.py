@@ -2,7 +2,7 @@
 
 What is measured, next to the guide's curl script measured in the same run on the same machine:
 
-* **Time to first request** -- from just before the process is spawned until a recording HTTP server on
+* **Time to first request** (``run_first.py``) -- from just before the process is spawned until a recording HTTP server on
   loopback has read the first request (it answers 401, so the client stops at once). Ours is the installed
   ``appjobs run`` console script; the anchors are ``curl`` doing the guide's CSRF fetch (``HEAD <root>/`` with
   ``X-CSRF-Token: Fetch``) alone, and the same line as the guide's script runs it (``TOKEN=$(curl … | grep |
@@ -37,28 +37,27 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterator
 
 import psutil
+from run_first import (
+    APPJOBS,
+    GUIDE_FETCH,
+    OTHER_LOAD_WARNING,
+    PASSWORD,
+    ROOT_PATH,
+    TEMPLATE,
+    USER,
+    FirstRequests,
+    Recorder,
+    measure_first_request,
+)
 
-ROOT_PATH = "/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002"
-TEMPLATE = "/APPJOBS/DEMO_SLEEP"
-USER, PASSWORD = "BENCHUSER", "Bench-password-1"
 GOAL_FIRST_MS = 200.0
 GOAL_RSS_MB = 30.0
-BIN = pathlib.Path(sys.executable).parent
-APPJOBS = [str(BIN / "appjobs")] if (BIN / "appjobs").exists() else [sys.executable, "-m", "appjobs"]
 MB = 1024 * 1024
-CSRF = "X-CSRF-Token: Fetch"
-#: The guide's first line: fetch a CSRF token (README, "the guide's flow with curl").
-GUIDE_FETCH = (
-    'TOKEN=$(curl -s -I -u "$USER:$PASSWORD" -c "$JAR" -H \'X-CSRF-Token: Fetch\' "$ROOT/" '
-    "| grep -i '^x-csrf-token' | cut -d' ' -f2 | tr -d '\\r')"
-)
 #: The guide's flow as a waiting loop: fetch, schedule, poll every 2 s until the job is final.
 GUIDE_LOOP = f"""set -u
 {GUIDE_FETCH}
@@ -102,98 +101,11 @@ WATCHED_IMPORTS = (
 
 @dataclasses.dataclass
 class Results:
-    first_ms: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    first: FirstRequests = dataclasses.field(default_factory=FirstRequests)
     rss_mb: dict[str, float] = dataclasses.field(default_factory=dict)
     startup: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)  #: ms p50, max RSS MB
     imports_ms: dict[str, float | None] = dataclasses.field(default_factory=dict)
     notes: list[str] = dataclasses.field(default_factory=list)
-
-
-# --- time to first request -----------------------------------------------------------------------------------
-
-
-class Recorder:
-    """A loopback HTTP server that notes when each request arrives and answers 401, so that clients stop.
-
-    With *delay* it holds each answer back that long, so that a client can be watched while it waits.
-    """
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.arrivals: list[float] = []
-        self.arrived = threading.Condition()
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _note(self) -> None:
-                with recorder.arrived:
-                    recorder.arrivals.append(time.monotonic())
-                    recorder.arrived.notify_all()
-                time.sleep(delay)
-                self.send_response(401)
-                self.send_header("WWW-Authenticate", 'Basic realm="SAP NetWeaver Application Server [BEN/100]"')
-                self.send_header("Content-Length", "0")
-                self.send_header("Connection", "close")
-                self.end_headers()
-
-            do_GET = do_HEAD = do_POST = _note
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    @property
-    def root(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{ROOT_PATH}"
-
-    def first_after(self, start: float, timeout: float = 30.0) -> float | None:
-        """Seconds from *start* until the first request that arrived after it; None if none came."""
-        with self.arrived:
-            self.arrived.wait_for(lambda: any(t >= start for t in self.arrivals), timeout)
-            later = [t for t in self.arrivals if t >= start]
-        return min(later) - start if later else None
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def first_request_ms(recorder: Recorder, argv: Sequence[str], env: dict[str, str]) -> float:
-    """Spawn *argv*, wait for it to end, and return the ms from spawn to the recorder's first request."""
-    start = time.monotonic()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seconds = recorder.first_after(start)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    return float("inf") if seconds is None else seconds * 1000
-
-
-def measure_first_request(runs: int, jar: pathlib.Path, results: Results) -> None:
-    """``appjobs run``, curl alone and the guide's line, *runs* times each, alternating; one warm-up each."""
-    recorder = Recorder()
-    try:
-        env = {**os.environ, "APPJOBS_URL": recorder.root, "APPJOBS_USER": USER, "APPJOBS_PASSWORD": PASSWORD}
-        env |= {"ROOT": recorder.root, "USER": USER, "PASSWORD": PASSWORD, "JAR": str(jar)}
-        commands = {
-            "appjobs run": [*APPJOBS, "run", TEMPLATE],
-            "curl -I (CSRF fetch)": ["curl", "-s", "-I", "-u", f"{USER}:{PASSWORD}", "-H", CSRF, f"{recorder.root}/"],
-            "guide's line in bash -c": ["bash", "-c", GUIDE_FETCH],
-        }
-        results.first_ms = {name: [] for name in commands}
-        for attempt in range(runs + 1):
-            for name, argv in commands.items():
-                elapsed = first_request_ms(recorder, argv, env)
-                if attempt:  # the first round warms the page cache
-                    results.first_ms[name].append(elapsed)
-    finally:
-        recorder.close()
 
 
 # --- RSS while waiting ---------------------------------------------------------------------------------------
@@ -393,15 +305,16 @@ def report(args: argparse.Namespace, results: Results) -> None:
     print(f"settings: --runs {args.runs} --sample {args.sample}; ours: {' '.join(APPJOBS)} run")
     print(f"{'figure':<46} {'ours':>24}   {'goal':<14} verdict")
     print("-" * 96)
-    first = results.first_ms.get("appjobs run", [])
+    first = results.first.ms.get("appjobs run", [])
     p50 = statistics.median(first) if first else float("inf")
     row("time to first request p50 / min / max (ms)", triple(first), "p50 <= 200 ms", p50 <= GOAL_FIRST_MS)
+    row("  cores other processes used meanwhile", f"{results.first.other_cores:.2f}")
     rss = results.rss_mb.get("appjobs run (RSS)", float("inf"))
     row("RSS of a waiting appjobs run (MB)", f"{rss:.1f}", "<= 30 MB", rss <= GOAL_RSS_MB)
     row("  its USS: memory it alone holds (MB)", f"{results.rss_mb.get('appjobs run (USS)', 0.0):.1f}")
     row("  its peak RSS since it started (MB)", f"{results.rss_mb.get('appjobs run (peak)', 0.0):.1f}")
     print("anchors: the guide's curl script (same run, same machine)")
-    for name, values in results.first_ms.items():
+    for name, values in results.first.ms.items():
         if name != "appjobs run":
             row(f"  first request, {name} (ms)", triple(values))
     for name, value in results.rss_mb.items():
@@ -413,6 +326,8 @@ def report(args: argparse.Namespace, results: Results) -> None:
     print("imports of appjobs run (python -X importtime, cumulative ms; - = not imported)")
     for name, ms in results.imports_ms.items():
         row(f"  {name}", "-" if ms is None else f"{ms:.1f}")
+    if results.first.other_cores > OTHER_LOAD_WARNING:
+        results.notes.append("other processes were busy during the first requests: start-up times are stretched")
     for note in results.notes:
         print(f"!!! {note}")
 
@@ -435,7 +350,7 @@ def main() -> None:
     results = Results()
     try:
         print(f"time to first request: {args.runs} spawns of each command, alternating")
-        measure_first_request(args.runs, work / "first.jar", results)
+        results.first = measure_first_request(args.runs, work / "first.jar")
         print(f"RSS while waiting: a real appjobs serve, {TEMPLATE}, {args.sample:.0f} s of samples each")
         with running_server(work / "data") as root:
             measure_run_rss(root, work, args.sample, results)
