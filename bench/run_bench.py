@@ -2,12 +2,12 @@
 
 What is measured, next to the guide's curl script measured in the same run on the same machine:
 
-* **Time to first request** (``run_first.py``) -- from just before the process is spawned until a recording HTTP server on
-  loopback has read the first request (it answers 401, so the client stops at once). Ours is the installed
-  ``appjobs run`` console script; the anchors are ``curl`` doing the guide's CSRF fetch (``HEAD <root>/`` with
-  ``X-CSRF-Token: Fetch``) alone, and the same line as the guide's script runs it (``TOKEN=$(curl … | grep |
-  cut | tr)`` in ``bash -c``). Each is spawned ``--runs`` times, alternating; p50, min and max (goal: p50 at
-  most 200 ms).
+* **Time to first request** (``run_first.py``) -- from just before the process is spawned until a recording
+  HTTP server on loopback has read the first request (it answers 401, so the client stops at once). Ours is
+  the installed ``appjobs run`` console script; the anchors are ``curl`` doing the guide's CSRF fetch (``HEAD
+  <root>/`` with ``X-CSRF-Token: Fetch``) alone, and the same line as the guide's script runs it
+  (``TOKEN=$(curl … | grep | cut | tr)`` in ``bash -c``). Each is spawned ``--runs`` times, alternating; p50,
+  min and max (goal: p50 at most 200 ms), and the cores other processes used meanwhile.
 * **RSS while waiting** -- against a real ``appjobs serve`` on a fresh data directory, ``appjobs run
   /APPJOBS/DEMO_SLEEP --poll-interval 2`` is sampled with psutil once it has written the job's key to its state
   file, while it polls (the largest RSS seen; USS too). The anchor is the guide's flow as a shell loop

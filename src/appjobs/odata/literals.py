@@ -27,16 +27,9 @@ URI literal syntax") for anything else - a missing quote, a wrong type, a
 string longer than the MaxLength. :func:`format_literal` writes what a client
 must send (``format_literal("O'Brien", "Edm.String") == "'O''Brien'"``).
 
-Key predicates name one entity; with a single key the name may be left out::
-
-    JobTemplateSet(JobTemplateName='%2FIBP%2FCREATE_TIME_PERIODS',JobTemplateVersion='0')
-    JobStatusInfoSet('C')
-
-Who decodes: everything here reads and writes *decoded* text, except
-:func:`format_key_predicate`, which percent-encodes because SAP's entity ids
-carry keys encoded (``'%2FIBP%2F...'``). A server splits the raw path on
-``/`` first, percent-decodes the segment, then parses the text between the
-parentheses; a client percent-encodes what :func:`format_literal` returns.
+Key predicates, built of these literals, are in :mod:`appjobs.odata.keys`.
+Everything here reads and writes *decoded* text; a client percent-encodes
+what :func:`format_literal` returns.
 """
 
 from __future__ import annotations
@@ -45,9 +38,8 @@ import datetime as dt
 import decimal
 import functools
 import re
-import urllib.parse
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from appjobs import errors
 
@@ -86,8 +78,6 @@ _DATETIME_RE = re.compile(rf"(?i:datetime)'{_STAMP}'")
 _DATETIMEOFFSET_RE = re.compile(rf"(?i:datetimeoffset)'{_STAMP}(Z|[+-][0-9]{{2}}:[0-9]{{2}})'")
 _TIME_RE = re.compile(r"(?i:time)'PT(?:([0-9]{1,2})H)?(?:([0-9]{1,2})M)?(?:([0-9]{1,2})(?:\.([0-9]{1,7}))?S)?'")
 _GUID_RE = re.compile(r"(?i:guid)'([0-9A-Fa-f]{8}-(?:[0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12})'")
-_KEY_NAME_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=")
-_KEY_VALUE_RE = re.compile(r"'(?:[^']|'')*'|[A-Za-z]+'[^']*'|[^,']*", re.DOTALL)
 
 
 # --- parsing -------------------------------------------------------------------------
@@ -107,11 +97,11 @@ def parse_literal(text: str, edm_type: str, *, max_length: int | None = None, na
     value = parse(text)
     if value is None:
         raise errors.MalformedLiteral(
-            f"{MALFORMED}: {where}{_show(text)} is not a valid {edm_type} literal (expected e.g. {EXAMPLES[edm_type]})"
+            f"{MALFORMED}: {where}{shown(text)} is not a valid {edm_type} literal (expected e.g. {EXAMPLES[edm_type]})"
         )
     if max_length is not None and isinstance(value, str) and abap_length(value) > max_length:
         raise errors.MalformedLiteral(
-            f"{MALFORMED}: {where}{_show(text)} has {abap_length(value)} characters, more than MaxLength {max_length}"
+            f"{MALFORMED}: {where}{shown(text)} has {abap_length(value)} characters, more than MaxLength {max_length}"
         )
     return value
 
@@ -145,7 +135,7 @@ def _literal_type(text: str) -> str:
     if quote:
         if prefix.lower() in PREFIXES:
             return PREFIXES[prefix.lower()]
-        raise errors.MalformedLiteral(f"{MALFORMED}: {_show(text)} has an unsupported literal prefix {prefix!r}")
+        raise errors.MalformedLiteral(f"{MALFORMED}: {shown(text)} has an unsupported literal prefix {prefix!r}")
     number = _INT_RE.fullmatch(text)
     if number and not number[2]:
         low, high = INT_RANGES["Edm.Int32"]
@@ -154,10 +144,10 @@ def _literal_type(text: str) -> str:
         return "Edm.Int64"
     if _DECIMAL_RE.fullmatch(text):
         return "Edm.Decimal"
-    raise errors.MalformedLiteral(f"{MALFORMED}: {_show(text)} is not a literal")
+    raise errors.MalformedLiteral(f"{MALFORMED}: {shown(text)} is not a literal")
 
 
-def _show(text: str) -> str:
+def shown(text: str) -> str:
     # Error messages echo the input; a megabyte of it would help nobody.
     return repr(text) if len(text) <= 60 else repr(text[:60]) + "..."
 
@@ -335,90 +325,3 @@ _FORMATTERS: dict[str, Callable[[object], str | None]] = {
     "Edm.Time": _format_time,
     "Edm.Guid": _format_guid,
 }
-
-
-# --- key predicates ------------------------------------------------------------------
-
-
-def parse_key_predicate(
-    text: str, keys: Mapping[str, str], *, max_lengths: Mapping[str, int] | None = None
-) -> dict[str, object]:
-    """The key values in *text*, the decoded text between an entity's parentheses.
-
-    *keys* maps each key property to its Edm type, in key order::
-
-        >>> parse_key_predicate("JobTemplateName='/IBP/X',JobTemplateVersion='0'",
-        ...                     {"JobTemplateName": "Edm.String", "JobTemplateVersion": "Edm.String"})
-        {'JobTemplateName': '/IBP/X', 'JobTemplateVersion': '0'}
-
-    With one key, ``'C'`` alone is accepted too. Bad syntax or a bad value is a
-    :class:`~appjobs.errors.MalformedLiteral`; an unknown, repeated or missing
-    key is :class:`~appjobs.errors.InvalidInput`.
-    """
-    if len(keys) == 1 and not _KEY_NAME_RE.match(text):
-        pairs = [(next(iter(keys)), text)]
-    else:
-        pairs = _split_key_predicate(text)
-    values: dict[str, object] = {}
-    for name, literal in pairs:
-        if name not in keys:
-            raise errors.InvalidInput(f"{name!r} is not a key property; the keys are {', '.join(keys)}")
-        if name in values:
-            raise errors.InvalidInput(f"key property {name!r} is given twice")
-        values[name] = parse_literal(literal, keys[name], max_length=(max_lengths or {}).get(name), name=name)
-    missing = [name for name in keys if name not in values]
-    if missing:
-        raise errors.InvalidInput(f"key property {missing[0]!r} is missing")
-    return {name: values[name] for name in keys}
-
-
-def _split_key_predicate(text: str) -> list[tuple[str, str]]:
-    pairs: list[tuple[str, str]] = []
-    position = 0
-    while True:
-        name = _KEY_NAME_RE.match(text, position)
-        if not name:
-            raise errors.MalformedLiteral(
-                f"{MALFORMED}: key predicate {_show(text)}: expected Name=value at position {position + 1}"
-            )
-        value = _KEY_VALUE_RE.match(text, name.end())
-        assert value is not None  # its last alternative matches the empty string
-        pairs.append((name[1], value[0]))
-        position = value.end()
-        if position == len(text):
-            return pairs
-        if text[position] != ",":
-            raise errors.MalformedLiteral(
-                f"{MALFORMED}: key predicate {_show(text)}: expected ',' at position {position + 1}"
-            )
-        position += 1
-
-
-def format_key_predicate(values: Mapping[str, object], keys: Mapping[str, str], *, percent_encode: bool = True) -> str:
-    """The text between an entity's parentheses, as SAP writes it in ids and links.
-
-    Values are percent-encoded (``/`` too) unless *percent_encode* is false;
-    quotes, ``=`` and ``,`` stay as they are, as in the Atom id
-    ``JobTemplateSet(JobTemplateName='%2FIBP%2FX',JobTemplateVersion='0')``.
-    A single key is written alone::
-
-        >>> keys = {"JobTemplateName": "Edm.String", "JobTemplateVersion": "Edm.String"}
-        >>> format_key_predicate({"JobTemplateName": "/IBP/X", "JobTemplateVersion": "0"}, keys)
-        "JobTemplateName='%2FIBP%2FX',JobTemplateVersion='0'"
-        >>> format_key_predicate({"JobStatus": "C"}, {"JobStatus": "Edm.String"})
-        "'C'"
-    """
-    literals = []
-    for name, edm_type in keys.items():
-        if name not in values:
-            raise errors.InvalidInput(f"key property {name!r} has no value")
-        literal = format_literal(values[name], edm_type)
-        if percent_encode:
-            try:
-                literal = urllib.parse.quote(literal, safe="'")
-            except UnicodeEncodeError as exc:  # a lone surrogate has no UTF-8 form
-                raise errors.InvalidInput(f"key property {name!r}: {values[name]!r} is not valid Unicode") from exc
-        literals.append((name, literal))
-    if len(literals) == 1:
-        return literals[0][1]
-    return ",".join(f"{name}={literal}" for name, literal in literals)

@@ -17,7 +17,7 @@ from typing import Any
 
 from appjobs import errors
 from appjobs.engine import JobService
-from appjobs.odata import entities, literals, metadata, model, payloads, query
+from appjobs.odata import entities, keys, literals, metadata, model, payloads, query
 from appjobs.server import functions
 from appjobs.server.errors import HttpError, MethodNotAllowed, ResourceNotFound
 from appjobs.server.security import Caller
@@ -126,8 +126,8 @@ def _entity_set(service: JobService, call: Call, entity_set: model.EntitySet) ->
     rows = _rows(service, entity_set)
     if call.target.key is None:
         return _feed(call, entity_set, rows, options)
-    keys = {name: entity_type.get_property(name).edm_type for name in entity_type.keys}
-    wanted = literals.parse_key_predicate(call.target.key, keys)
+    key_types = {name: entity_type.get_property(name).edm_type for name in entity_type.keys}
+    wanted = keys.parse_key_predicate(call.target.key, key_types)
     found = next((row for row in rows if all(row[k] == v for k, v in wanted.items())), None)
     if found is None:
         raise ResourceNotFound(entity_set.name)
