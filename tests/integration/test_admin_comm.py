@@ -89,6 +89,24 @@ def test_users_add_creates_user_system_and_0064_arrangement(data_dir: pathlib.Pa
     assert ok("users", "list", data_dir=data_dir) == "SCHED1\tpassword\tactive\tfailed logons: 0\n"
 
 
+def test_users_add_uses_a_system_that_exists_with_its_host(data_dir: pathlib.Path) -> None:
+    """A system NAME_SYSTEM added before (with its real host) is used by ``users add NAME``, not refused."""
+    ok("systems", "add", "planner_system", "--host", "planner.example.com", data_dir=data_dir)
+    out = ok("users", "add", "planner", "--password-stdin", data_dir=data_dir, stdin=BASE_PASSWORD + "\n")
+    assert out.splitlines() == [
+        "communication user PLANNER added",
+        "communication arrangement PLANNER_0064 (SAP_COM_0064, existing system PLANNER_SYSTEM) added",
+    ]
+    [system] = listing("systems", "list", data_dir=data_dir)
+    assert (system["id"], system["host_name"]) == ("PLANNER_SYSTEM", "planner.example.com")
+    [arrangement] = listing("arrangements", "list", data_dir=data_dir)
+    assert (arrangement["name"], arrangement["system_id"], arrangement["user_name"]) == (
+        "PLANNER_0064",
+        "PLANNER_SYSTEM",
+        "PLANNER",
+    )
+
+
 def test_users_add_without_arrangement_creates_only_the_user(data_dir: pathlib.Path) -> None:
     """``--no-arrangement`` creates the user alone: no system, no arrangement."""
     out = ok("users", "add", "LONER", "--password-stdin", "--no-arrangement", data_dir=data_dir, stdin=BASE_PASSWORD)

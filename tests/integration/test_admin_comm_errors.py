@@ -71,11 +71,6 @@ CASES = {
         "",
         r"business user CB9980000001 already exists",
     ),
-    "user whose system exists": (
-        ["users", "add", "PLANNER", "--password-stdin"],
-        NEW_PASSWORD,
-        r"communication system PLANNER_SYSTEM already exists",
-    ),
     "certificate of another user": (
         ["users", "add", "NEWCERT", "--certificate", "{used}"],
         "",

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import TYPE_CHECKING
 
 from appjobs import errors, models
 from appjobs.auth import certificates, passwords
 from appjobs.storage import Store
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 USER_NAME_RE = re.compile(r"^[A-Z0-9_.\-]{1,40}$")
 SYSTEM_ID_RE = re.compile(r"^[A-Z0-9_.\-]{1,40}$")
@@ -41,10 +45,12 @@ def add_user(
 ) -> list[str]:
     """Create communication user *name* with a *password* or a *certificate* file; returns what was created.
 
-    Unless *arrangement* is False the user also gets a communication system
-    ``<NAME>_SYSTEM`` and an SAP_COM_0064 arrangement ``<NAME>_0064``, so that
-    one command is enough to let a scheduler in. User names are upper case,
-    as SAP's: a name given in lower case is stored upper-cased.
+    Unless *arrangement* is False the user also gets an SAP_COM_0064
+    arrangement ``<NAME>_0064`` with the communication system ``<NAME>_SYSTEM``,
+    so that one command is enough to let a scheduler in. A system of that id
+    that exists already (added with its real host by ``systems add``) is
+    used, not refused. User names are upper case, as SAP's: a name given in
+    lower case is stored upper-cased.
     """
     name = name.upper()
     _check(USER_NAME_RE, name, "communication user name", "upper-case letters, digits, _ . -; at most 40")
@@ -56,16 +62,27 @@ def add_user(
     hashed = passwords.hash_password(password) if password is not None else None
     now = models.utcnow()
     created = [f"communication user {name}"]
-    system, arranged = f"{name}_SYSTEM"[:40], f"{name}_0064"
     with store.db.write() as conn:
         store.users.add(name, hashed, now, cert=(cert.fingerprint, cert.subject) if cert else None, conn=conn)
         if arrangement:
-            store.comm.add_system(system, "localhost", now, conn=conn)
-            scenario = models.Scenario.EXTERNAL_SCHEDULER
-            store.comm.add_arrangement(models.Arrangement(arranged, scenario, system, name, now), conn=conn)
-            created += [f"communication system {system}", f"communication arrangement {arranged} (SAP_COM_0064)"]
+            created += _arrange(store, conn, name, now)
     _audit(store, "created " + ", ".join(created), user=name, now=now)
     return created
+
+
+def _arrange(store: Store, conn: sa.Connection, name: str, now: dt.datetime) -> list[str]:
+    """Give user *name* its SAP_COM_0064 arrangement, and its system unless that exists; what was created."""
+    system, arranged = f"{name}_SYSTEM"[:40], f"{name}_0064"
+    created = []
+    if store.comm.has_system(system, conn=conn):
+        described = f"communication arrangement {arranged} (SAP_COM_0064, existing system {system})"
+    else:
+        store.comm.add_system(system, "localhost", now, conn=conn)
+        created.append(f"communication system {system}")
+        described = f"communication arrangement {arranged} (SAP_COM_0064)"
+    scenario = models.Scenario.EXTERNAL_SCHEDULER
+    store.comm.add_arrangement(models.Arrangement(arranged, scenario, system, name, now), conn=conn)
+    return [*created, described]
 
 
 def set_locked(store: Store, name: str, locked: bool) -> None:

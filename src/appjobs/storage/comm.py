@@ -137,6 +137,10 @@ class CommStore:
         except sa.exc.IntegrityError as exc:
             raise errors.Conflict(f"communication system {system_id} already exists") from exc
 
+    def has_system(self, system_id: str, *, conn: sa.Connection | None = None) -> bool:
+        with _transaction(self.db, conn) as tx:
+            return tx.scalar(sa.select(SYS.c.id).where(SYS.c.id == system_id)) is not None
+
     def systems(self) -> list[models.CommSystem]:
         with self.db.read() as conn:
             return [
