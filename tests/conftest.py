@@ -1,8 +1,10 @@
 """Fixtures shared by the whole suite: data directories, stores, and real appjobs processes.
 
 Integration tests run the real thing: ``appjobs worker`` and ``appjobs serve``
-as subprocesses on real SQLite files. Every process a test starts is killed,
-with its whole process group, when the test ends.
+as subprocesses on real SQLite files, and on real PostgreSQL databases for the
+tests marked ``backends("sqlite", "postgresql")`` (see :mod:`postgres`). Every
+process a test starts is killed, with its whole process group, when the test
+ends.
 """
 
 from __future__ import annotations
@@ -67,8 +69,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run a test once per database backend its ``backends`` marker names (SQLite alone without one)."""
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is not None and "backend" in metafunc.fixturenames:
+        params = [pytest.param(name, marks=getattr(pytest.mark, name)) for name in marker.args]
+        metafunc.parametrize("backend", params, indirect=True)
+
+
 @pytest.fixture
-def data_dir(tmp_path: pathlib.Path) -> pathlib.Path:
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend of this test: ``sqlite`` (the embedded default) or ``postgresql``."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def data_dir(
+    tmp_path: pathlib.Path, backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> pathlib.Path:
+    """The test's data directory; on PostgreSQL, ``APPJOBS_DATABASE_URL`` names a database of its own.
+
+    The variable is set in this process's environment, so that :class:`Paths` and every appjobs
+    process the test starts use the same database, as an installation configured that way would.
+    """
+    if backend == "postgresql":
+        monkeypatch.setenv("APPJOBS_DATABASE_URL", request.getfixturevalue("postgres_database"))
+    else:
+        monkeypatch.delenv("APPJOBS_DATABASE_URL", raising=False)
     return tmp_path / "data"
 
 
@@ -171,5 +198,6 @@ def start_server(processes: Processes, data_dir: pathlib.Path, tmp_path: pathlib
     return start
 
 
-# The shared tenant fixture lives in its own module; importing it here makes pytest see it everywhere.
+# Shared fixtures living in their own modules; importing them here makes pytest see them everywhere.
+from postgres import postgres_database, postgres_server  # noqa: E402, F401
 from tenant import tenant  # noqa: E402, F401

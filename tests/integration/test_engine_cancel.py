@@ -13,6 +13,8 @@ from appjobs import errors, models
 from appjobs.engine import JobService, templates
 from appjobs.models import JobStatus
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 GRACE = 1.0  # seconds; the worker fixture runs with --grace 1
 
 # A tree that fights back: every process ignores SIGTERM, one grandchild leaves

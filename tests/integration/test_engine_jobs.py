@@ -1,4 +1,4 @@
-"""Jobs run end to end: a real ``appjobs worker`` process on a real SQLite file."""
+"""Jobs run end to end: a real ``appjobs worker`` process on a real SQLite file and PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from appjobs import errors, models
 from appjobs.engine import JobService, templates
 from appjobs.models import JobStatus
 
-pytestmark = pytest.mark.usefixtures("worker")
+pytestmark = [pytest.mark.backends("sqlite", "postgresql"), pytest.mark.usefixtures("worker")]
 
 
 def log_texts(service: JobService, key: models.JobKey) -> list[str]:

@@ -16,6 +16,8 @@ from appjobs import errors, models
 from appjobs.engine import JobService
 from appjobs.models import JobStatus
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 
 def worker_pids(server: Server) -> list[int]:
     pids = []

@@ -1,11 +1,15 @@
-"""Sessions on a real SQLite store: ids and tokens, idle expiry, the lazy idle clock, sweeping."""
+"""Sessions on a real store (SQLite and PostgreSQL): ids and tokens, idle expiry, the lazy idle clock, sweeping."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from appjobs.auth import sessions
 from appjobs.storage import Store
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 
 class Clock:

@@ -1,4 +1,4 @@
-"""The store on a real SQLite file: migrations, timestamps, all-or-nothing writes."""
+"""The store on a real SQLite file and PostgreSQL database: migrations, timestamps, all-or-nothing writes."""
 
 from __future__ import annotations
 
@@ -15,11 +15,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from conftest import DEMO
 
 from appjobs import errors, models
 from appjobs.engine import JobService, templates
+from appjobs.settings import Paths
 from appjobs.storage import Store, schema
 from appjobs.storage.database import MIGRATIONS
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 TEMPLATE = '[[template]]\nname = "/T/ONE"\ntext = "One"\n[[template.step]]\ncommand = "true"\n'
 
@@ -31,6 +35,7 @@ def test_migrations_create_exactly_the_schema(store: Store) -> None:
     assert diff == []
 
 
+@pytest.mark.backends("sqlite")
 def test_database_is_wal_and_durable(store: Store, data_dir: pathlib.Path) -> None:
     """The embedded database runs in WAL mode with synchronous=FULL on every connection."""
     with store.db.engine.connect() as conn:
@@ -140,6 +145,45 @@ def test_status_letters_know_whether_they_are_final() -> None:
     assert models.JobStatus.ABORTED.text == "Failed"
 
 
+# --- set-up by processes starting together --------------------------------------------------------------------
+
+OPENER = """
+import sys
+from appjobs.server.runner import open_installation
+from appjobs.settings import Paths
+print("ready", flush=True)
+sys.stdin.readline()
+installation = open_installation(Paths.resolve(sys.argv[1]), demo=True)
+print(installation.password is not None, installation.business_user is not None)
+"""
+
+
+def test_servers_starting_together_on_a_new_database_set_it_up_once(data_dir: pathlib.Path) -> None:
+    """Four processes opening one new database at once: one migrates and sets it up, the rest find it done."""
+    openers = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPENER, str(data_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    for proc in openers:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+    for proc in openers:  # all four have imported appjobs before any of them opens the database
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    outcomes = [(proc.communicate(timeout=60), proc.returncode) for proc in openers]
+    assert [code for _, code in outcomes] == [0, 0, 0, 0], outcomes
+    assert sorted(out for (out, _), _ in outcomes) == ["False False\n"] * 3 + ["True True\n"]
+    store = Store.open(Paths.resolve(str(data_dir)).database_url, migrate=False)
+    try:
+        assert len(store.templates.names()) == len(templates.load_file(DEMO, by="SAP", now=models.utcnow()))
+        assert store.users.names() == ["JOBSCHEDULERUSER"]
+    finally:
+        store.close()
+
+
 # --- writers, claims and batches -------------------------------------------------------------------------------
 
 CLAIMER = """
@@ -154,6 +198,7 @@ while work := store.jobs.claim(sys.argv[2], 1, models.utcnow(), [uuid.uuid4().he
 """
 
 
+@pytest.mark.backends("sqlite")
 def test_writers_take_the_lock_file_in_turn(store: Store, data_dir: pathlib.Path) -> None:
     """A write transaction holds the file lock next to the database; a read does not; commit releases it."""
     with (data_dir / "appjobs.db-writelock").open("rb") as other:  # its own open file: flock tells them apart
@@ -168,7 +213,7 @@ def test_each_job_is_claimed_by_exactly_one_of_many_processes(service: JobServic
     """Three processes claiming side by side share out every job, none twice, each marked with its claimer."""
     service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
     jobs = {service.schedule("/T/ONE", creator="T").key for _ in range(300)}
-    url = str(store.db.engine.url)
+    url = store.db.engine.url.render_as_string(hide_password=False)
     claimers = {
         f"W{i}": subprocess.Popen(
             [sys.executable, "-c", CLAIMER, url, f"W{i}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
@@ -219,7 +264,7 @@ def test_a_template_replaced_by_another_process_is_used_at_once(service: JobServ
     """schedule() reads the template as stored now, not as this process last saw it."""
     service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
     assert service.schedule("/T/ONE", creator="T").step_count == 1
-    other = Store.open(str(store.db.engine.url), migrate=False)
+    other = Store.open(store.db.engine.url.render_as_string(hide_password=False), migrate=False)
     changed = TEMPLATE + '[[template.step]]\ncommand = "echo 2"\n[template.step.parameters]\nP = "d"\n'
     other.templates.add(templates.parse(changed, source="t", by="T", now=models.utcnow()), replace=True)
     other.close()

@@ -90,17 +90,17 @@ def open_installation(paths: Paths, *, demo: bool = False) -> Installation:
     """
     paths.create()
     store = Store.open(paths.database_url)
-    business_user = None
-    if demo and not store.templates.names():
-        demo_templates = template_files.load_file(DEMO_TEMPLATES, by="SAP", now=models.utcnow())
-        store.templates.add(demo_templates)
-        if not store.comm.business_user_exists(DEMO_BUSINESS_USER):
-            users.add_business_user(store, DEMO_BUSINESS_USER, "Demo business user")
-            business_user = DEMO_BUSINESS_USER
-    password = None
-    if not store.users.names():
-        password = passwords.generate_password()
-        users.add_user(store, DEFAULT_USER, password)
+    business_user = password = None
+    with store.db.setup_turn():  # servers starting together on one new database: only one sets it up
+        if demo and not store.templates.names():
+            demo_templates = template_files.load_file(DEMO_TEMPLATES, by="SAP", now=models.utcnow())
+            store.templates.add(demo_templates)
+            if not store.comm.business_user_exists(DEMO_BUSINESS_USER):
+                users.add_business_user(store, DEMO_BUSINESS_USER, "Demo business user")
+                business_user = DEMO_BUSINESS_USER
+        if not store.users.names():
+            password = passwords.generate_password()
+            users.add_user(store, DEFAULT_USER, password)
     return Installation(store, password, business_user)
 
 

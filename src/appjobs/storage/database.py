@@ -52,6 +52,8 @@ from appjobs.storage.quickread import QuickReader
 
 MIGRATIONS = pathlib.Path(__file__).parent / "migrations"
 BUSY_TIMEOUT = 30_000  # milliseconds a writer waits for the lock before failing
+#: PostgreSQL advisory lock keys: of migrations (per transaction) and of set-up (see Database.setup_turn).
+MIGRATION_LOCK, SETUP_LOCK = int.from_bytes(b"appjobs!", "big"), int.from_bytes(b"appjobs?", "big")
 
 
 @dataclasses.dataclass
@@ -91,12 +93,42 @@ class Database:
             return conn.execute(statement, params).first()
 
     def migrate(self) -> None:
-        """Bring the schema to the newest revision (a no-op when it is there)."""
+        """Bring the schema to the newest revision (a no-op when it is there).
+
+        Processes starting side by side on one new database take turns: on SQLite
+        the write lock orders them, on PostgreSQL a transaction-level advisory
+        lock, so that the second finds the schema made and does nothing instead
+        of failing on a table that the first has just created.
+        """
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self._write_turn(), _translate(), self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    @contextlib.contextmanager
+    def setup_turn(self) -> Iterator[None]:
+        """One process at a time, for set-up that looks before it writes ("no templates yet: add them").
+
+        Several servers starting at once on one new database would each find it
+        empty and each add the same rows. On PostgreSQL this holds a session-level
+        advisory lock on a connection of its own (in autocommit, so that it is not
+        a transaction left open); on SQLite the write lock, which this process's
+        own writes inside take again without waiting.
+        """
+        if self.dialect != "postgresql":
+            with self._write_turn():
+                yield
+            return
+        with _translate(), self.engine.connect() as plain:
+            conn = plain.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": SETUP_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": SETUP_LOCK})
 
     def close(self) -> None:
         if self.quick is not None:

@@ -1,0 +1,52 @@
+"""PostgreSQL for the tests: a real server, and a fresh database for each test that asks for one.
+
+The server is ``APPJOBS_TEST_POSTGRES`` (a libpq URL of a database the test user may connect to
+and create databases from), by default the machine's own: ``postgresql://postgres@127.0.0.1:5432/test``.
+Each test gets a database of its own, ``appjobs_t_<random>``, dropped when it ends, so that tests
+never see each other's jobs and a failed test leaves nothing behind for the next run.
+
+A server that cannot be reached fails the tests that need it, with the reason: they are part
+of the suite, not an option. ``pytest -m "not postgresql"`` leaves them out on purpose.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The libpq URL of the test server, checked once per session."""
+    import psycopg
+
+    url = os.environ.get("APPJOBS_TEST_POSTGRES", DEFAULT_SERVER)
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        pytest.fail(f"PostgreSQL at {url} (APPJOBS_TEST_POSTGRES) cannot be reached: {exc}", pytrace=False)
+    return url
+
+
+@pytest.fixture
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """A SQLAlchemy URL of a new, empty database; dropped, with any connection left to it, afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"appjobs_t_{secrets.token_hex(6)}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    info = psycopg.conninfo.conninfo_to_dict(postgres_server)
+    port = int(info.get("port") or 5432)
+    url = sa.URL.create("postgresql+psycopg", info.get("user"), info.get("password"), info.get("host"), port, name)
+    yield url.render_as_string(hide_password=False)
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
