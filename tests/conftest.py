@@ -139,7 +139,8 @@ class Processes:
 
 
 @pytest.fixture
-def processes() -> Iterator[Processes]:
+def processes(data_dir: pathlib.Path) -> Iterator[Processes]:
+    # After data_dir, so that they end before it: a test's PostgreSQL database outlives its processes.
     procs = Processes()
     yield procs
     procs.kill_all()

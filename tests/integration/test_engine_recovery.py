@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
+import pathlib
 import signal
 import threading
 from collections.abc import Callable
 
 import psutil
 import pytest
-from conftest import Server, job_processes, wait_final, wait_for
+from conftest import WORKER_ARGS, Processes, Server, job_processes, wait_final, wait_for
 
 from appjobs import errors, models
 from appjobs.engine import JobService
 from appjobs.models import JobStatus
+from appjobs.storage import Store
+from appjobs.storage.workers import WorkerRecord
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -115,3 +119,25 @@ def test_restart_of_finished_installation_keeps_history(demo: JobService, start_
     assert demo.log(job.key) == before
     with pytest.raises(errors.JobNotFound):
         demo.status(models.JobKey("F" * 32, "ZZZZZZZZ"))
+
+
+def test_a_worker_on_another_host_counts_as_dead_only_after_its_lease(
+    demo: JobService, store: Store, data_dir: pathlib.Path, processes: Processes
+) -> None:
+    """A job claimed by a worker on another host is left alone while its heartbeat is fresh; a silent one ends A.
+
+    Another host's process cannot be looked up, so only the lease (30 s without a heartbeat) tells.
+    """
+    alive, silent = (demo.schedule("/APPJOBS/DEMO_SLEEP", creator="TESTER").key for _ in range(2))
+    now = models.utcnow()
+    for name, key, heartbeat in (("ALIVE", alive, now), ("SILENT", silent, now - dt.timedelta(seconds=31))):
+        store.workers.register(WorkerRecord(name, "another-host", 1, 0.0, heartbeat))
+        (claimed,) = store.jobs.claim(name, 1, now, [name])
+        assert claimed.key == key
+    processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+    assert wait_final(demo, silent).status is JobStatus.ABORTED
+    texts = [e.text for e in demo.log(silent)]
+    assert any(t.startswith("Job aborted:") for t in texts), texts
+    assert demo.status(alive).status is JobStatus.RUNNING
+    assert "SILENT" not in store.workers.all()
+    assert "ALIVE" in store.workers.all()
