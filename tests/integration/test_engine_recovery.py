@@ -141,3 +141,13 @@ def test_a_worker_on_another_host_counts_as_dead_only_after_its_lease(
     assert demo.status(alive).status is JobStatus.RUNNING
     assert "SILENT" not in store.workers.all()
     assert "ALIVE" in store.workers.all()
+
+
+def test_a_worker_that_polls_seldom_still_heartbeats_on_time(
+    store: Store, data_dir: pathlib.Path, processes: Processes
+) -> None:
+    """--poll-interval 60 is longer than the 30 s lease: the worker must wake for its heartbeats all the same."""
+    proc = processes.start("worker", "--data-dir", str(data_dir), "--poll-interval", "60")
+    wait_for(lambda: store.workers.all() or proc.poll() is not None)
+    (first,) = store.workers.all().values()
+    wait_for(lambda: store.workers.all()[first.id].heartbeat_at > first.heartbeat_at, timeout=15)  # every 5 s

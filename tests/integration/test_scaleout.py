@@ -15,17 +15,19 @@ import pathlib
 import re
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
 import requests
 import sqlalchemy as sa
 from conftest import WORKER_ARGS, Processes, Server, free_port, wait_for
+from conftest import wait_final as wait_job
 from tenant import ROOT_PATH
 
 from appjobs import models
 from appjobs.client import Client, JobKey, JobStatus
-from appjobs.engine import templates
+from appjobs.engine import JobService, templates
 from appjobs.settings import Paths
 from appjobs.storage import Store, schema
 
@@ -101,15 +103,17 @@ def cluster(data_dir: pathlib.Path, processes: Processes, tmp_path: pathlib.Path
         s.output() for s in servers
     )
     store = Store.open(Paths.resolve(str(data_dir)).database_url, migrate=False)
-    store.templates.add(templates.parse(WHERE, source="test", by="TEST", now=models.utcnow()))
-    hosts = []
-    for name, server in zip(HOSTS, servers, strict=True):
-        env = {**os.environ, "SCALEOUT_HOST": name}
-        worker = processes.start("worker", "--data-dir", str(tmp_path / name), *WORKER_ARGS, env=env)
-        hosts.append(Host(server, worker))
-    wait_for(lambda: len(store.workers.all()) == len(HOSTS), timeout=30)
-    yield Cluster(hosts, shown[0], store)
-    store.close()
+    try:
+        store.templates.add(templates.parse(WHERE, source="test", by="TEST", now=models.utcnow()))
+        hosts = []
+        for name, server in zip(HOSTS, servers, strict=True):
+            env = {**os.environ, "SCALEOUT_HOST": name}
+            worker = processes.start("worker", "--data-dir", str(tmp_path / name), *WORKER_ARGS, env=env)
+            hosts.append(Host(server, worker))
+        wait_for(lambda: len(store.workers.all()) == len(HOSTS), timeout=30)
+        yield Cluster(hosts, shown[0], store)
+    finally:
+        store.close()
 
 
 def wait_final(client: Client, key: JobKey, timeout: float = 60) -> JobStatus:
@@ -174,3 +178,40 @@ def test_the_job_of_a_killed_worker_is_ended_by_the_other(cluster: Cluster) -> N
     assert wait_final(client, key, timeout=60) is JobStatus.ABORTED
     after = client.schedule("/APPJOBS/DEMO_ECHO", "after the crash").key
     assert wait_final(client, after) is JobStatus.FINISHED
+
+
+# --- wake-ups across hosts -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def remote_worker(data_dir: pathlib.Path, processes: Processes, tmp_path: pathlib.Path, store: Store) -> int:
+    """A worker on "another host" (a data directory of its own) that polls only once a minute; its pid."""
+    args = ["worker", "--data-dir", str(tmp_path / "far"), "--grace", "1", "--poll-interval", "60"]
+    proc = processes.start(*args)
+    wait_for(lambda: store.workers.all() or proc.poll() is not None)
+    assert proc.poll() is None, "worker exited at start"
+    time.sleep(0.5)  # past its first turn, which claims without waiting; from now on only a wake-up is quick
+    return proc.pid
+
+
+def test_a_job_wakes_a_worker_on_another_host(demo: JobService, remote_worker: int) -> None:
+    """The worker shares no socket with this process, yet runs the job at once: it heard the NOTIFY."""
+    key = demo.schedule("/APPJOBS/DEMO_ECHO", creator="TESTER").key
+    assert wait_job(demo, key, timeout=20).status is models.JobStatus.FINISHED  # its next poll is 60 s away
+
+
+def test_a_worker_listens_again_after_losing_its_connection(demo: JobService, store: Store, remote_worker: int) -> None:
+    """The LISTEN connection killed by the server: the worker reconnects at its next heartbeat and hears again."""
+    (first,) = listeners(store)
+    with store.db.engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+    wait_for(lambda: listeners(store) and first not in listeners(store), timeout=20)  # heartbeats come every 5 s
+    key = demo.schedule("/APPJOBS/DEMO_ECHO", creator="TESTER").key
+    assert wait_job(demo, key, timeout=20).status is models.JobStatus.FINISHED
+
+
+def listeners(store: Store) -> list[int]:
+    """The server pids of the connections that LISTEN on this test's database."""
+    query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+    with store.db.engine.connect() as conn:
+        return list(conn.scalars(sa.text(query)))

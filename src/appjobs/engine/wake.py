@@ -4,13 +4,25 @@ Workers poll the database anyway (every ``poll_interval``), so a lost wake-up
 only costs latency. Each worker binds a Unix datagram socket in the data
 directory's ``run/`` folder; :class:`Waker` sends one byte to each. This keeps
 schedule -> running latency at a few milliseconds without a busy poll.
+
+A socket reaches only the workers of the server's own host. On PostgreSQL the
+writing transaction also notifies the workers of every host, and each worker
+hears it through :class:`RemoteWakeups`, on the same selector as its socket.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import pathlib
+import selectors
 import socket
+
+from appjobs import errors
+from appjobs.storage.database import Database
+from appjobs.storage.listen import Listener
+
+logger = logging.getLogger(__name__)
 
 SOCKET_DIR = "run"
 
@@ -56,3 +68,43 @@ def listen(run_dir: pathlib.Path, worker_id: str) -> socket.socket | None:
         return None
     sock.setblocking(False)
     return sock
+
+
+class RemoteWakeups:
+    """Wake-ups sent from other hosts: a LISTEN connection on the worker's *selector* (PostgreSQL only).
+
+    The selector's key carries :meth:`drain` as its data, so the worker calls it
+    when the connection is readable. A broken connection is closed and polling
+    finds the work until :meth:`connect` succeeds again.
+    """
+
+    def __init__(self, selector: selectors.BaseSelector, db: Database) -> None:
+        self._selector, self._db = selector, db
+        self._listener: Listener | None = None
+
+    def connect(self) -> None:
+        """Listen, unless this is SQLite or we already do; cheap to call on every heartbeat."""
+        if self._listener is not None:
+            return
+        try:
+            self._listener = self._db.listen()
+        except errors.StorageError as exc:
+            logger.warning("%s; polling for work from other hosts until it can", exc)
+            return
+        if self._listener is not None:
+            self._selector.register(self._listener, selectors.EVENT_READ, self.drain)
+
+    def drain(self) -> None:
+        if self._listener is None:
+            return
+        try:
+            self._listener.drain()
+        except errors.StorageError as exc:
+            logger.warning("%s; polling for work from other hosts until it is back", exc)
+            self.close()
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._selector.unregister(self._listener)
+            self._listener.close()
+            self._listener = None

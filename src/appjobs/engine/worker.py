@@ -2,9 +2,10 @@
 
 One worker runs up to ``concurrency`` steps at once, each in its own process
 session (see :mod:`appjobs.engine.processes`). It is a single-threaded loop
-that waits on three things: its wake-up socket (new jobs, cancel requests),
-a signal pipe (a child ended, or the worker is told to stop), and a timeout
-(polling, heartbeats, grace periods). Each turn it
+that waits on three things: its wake-up socket (new jobs, cancel requests;
+on PostgreSQL also a connection that hears them from other hosts), a signal
+pipe (a child ended, or the worker is told to stop), and a timeout (polling,
+heartbeats, grace periods). Each turn it
 
 1. reaps ended children;
 2. in one transaction, records each of those steps F or A (starting the next
@@ -149,6 +150,7 @@ class Worker:
         self._due: dict[str, float] = {}
         self._woken = True
         self._selector = selectors.DefaultSelector()
+        self._remote = wake.RemoteWakeups(self._selector, store.db)
 
     # --- life cycle ----------------------------------------------------------------
 
@@ -160,6 +162,7 @@ class Worker:
         wake_sock = wake.listen(self.run_dir, self.id)
         for sock in filter(None, (signal_r, wake_sock)):
             self._selector.register(sock, selectors.EVENT_READ)
+        self._remote.connect()
         recovery.register(self)
         logger.info("worker %s started (concurrency %d)", self.id, self.options.concurrency)
         try:
@@ -171,6 +174,7 @@ class Worker:
             if wake_sock is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(wake_sock.getsockname())
+            self._remote.close()
             self._selector.close()
             logger.info("worker %s stopped", self.id)
 
@@ -202,6 +206,7 @@ class Worker:
             self._sweep_adopted()
         if self._is_due("heartbeat", self.options.heartbeat_interval):
             self.store.workers.heartbeat(self.id, self.clock())
+            self._remote.connect()  # again, if the connection broke
         if self._is_due("recover", self.options.lease / 3):
             recovery.recover(self)
         self._woken = False
@@ -215,13 +220,19 @@ class Worker:
         return False
 
     def _wait(self) -> None:
-        timeout = self.options.poll_interval
+        # Never past the next heartbeat or recovery, however long the poll interval: a late heartbeat
+        # would let the other workers take this one for dead.
+        now = time.monotonic()
+        timeout = min(self.options.poll_interval, *(self._due[what] - now for what in ("heartbeat", "recover")))
         if self.draining or any(r.kill_at for r in self.running.values()):
             timeout = DRAIN_CHECK
         for key, _ in self._selector.select(timeout):
-            with contextlib.suppress(BlockingIOError, InterruptedError):
-                while key.fileobj.recv(4096):  # type: ignore[union-attr]
-                    pass
+            if key.data is not None:  # the LISTEN connection: it reads its own input
+                key.data()
+            else:
+                with contextlib.suppress(BlockingIOError, InterruptedError):
+                    while key.fileobj.recv(4096):  # type: ignore[union-attr]
+                        pass
             self._woken = True
 
     # --- starting and ending steps -------------------------------------------------

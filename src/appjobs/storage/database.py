@@ -48,6 +48,7 @@ from alembic import command
 from alembic.config import Config
 
 from appjobs import errors
+from appjobs.storage.listen import WAKE_CHANNEL, Listener
 from appjobs.storage.quickread import QuickReader
 
 MIGRATIONS = pathlib.Path(__file__).parent / "migrations"
@@ -129,6 +130,24 @@ class Database:
                 yield
             finally:
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": SETUP_LOCK})
+
+    def wake_workers(self, conn: sa.Connection) -> None:
+        """Tell the workers on every host, when *conn* commits, that there are new jobs or cancel requests.
+
+        On PostgreSQL a ``NOTIFY`` in the writing transaction: delivered at commit,
+        never for a rollback, to every :class:`~appjobs.storage.listen.Listener`.
+        SQLite's workers share the server's host and are woken through their
+        sockets (:mod:`appjobs.engine.wake`).
+        """
+        if self.dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": WAKE_CHANNEL})
+
+    def listen(self) -> Listener | None:
+        """A connection that hears :meth:`wake_workers` (PostgreSQL); None on SQLite."""
+        if self.dialect != "postgresql":
+            return None
+        with _translate():
+            return Listener(self.engine.raw_connection(), WAKE_CHANNEL)
 
     def close(self) -> None:
         if self.quick is not None:

@@ -56,6 +56,7 @@ class JobStore:
                 conn.execute(q.INSERT_PARAM, params)
             if log:
                 conn.execute(q.INSERT_LOG, [q.log_row(e) for e in log])
+            self.db.wake_workers(conn)
 
     def get(self, key: JobKey) -> models.Job:
         """The job with *key*; :class:`~appjobs.errors.JobNotFound` otherwise."""
@@ -141,6 +142,7 @@ class JobStore:
                     raise errors.JobStateError("Job couldn't be canceled: Job is not running.", message_id="APJ_RT/040")
                 raise errors.JobStateError(f"Job {key.name} couldn't be canceled.", message_id="APJ_RT/004")
             conn.execute(q.REQUEST_CANCEL, q.key(key, by=by, now=now))
+            self.db.wake_workers(conn)
             return models.CancelOutcome(key, deleted=False, status=JobStatus.RUNNING)
 
     def cancel_requests(self, worker_id: str) -> list[tuple[JobKey, str]]:
