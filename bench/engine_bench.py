@@ -13,24 +13,30 @@ What is measured, on a fresh SQLite data directory with a real ``appjobs worker`
 * **Where the time goes** -- R -> F of a no-op step, how long ``schedule()`` takes in the caller with the worker
   idle and while it drains (waits for SQLite's write lock show here), and CPU per job of this process, the worker
   and the steps. Their sum against the cores gives the CPU-bound ceiling of the machine for this workload.
-* **Anchors**, measured in the same run on the same disk (anchor A5's method): raw :mod:`sqlite3` (no SQLAlchemy)
-  claim and finish transactions on a pre-filled table, WAL mode, with ``synchronous=FULL`` (what appjobs uses)
-  and ``synchronous=NORMAL``; and the cost of starting a process, since every step is one
-  (``posix_spawn`` of ``/bin/sh -c :`` plus ``waitpid``).
+* **Anchors** (``engine_anchors.py``), measured in the same run on the same disk (anchor A5's method): raw
+  :mod:`sqlite3` (no SQLAlchemy) claim and finish transactions on a pre-filled table, WAL mode, with
+  ``synchronous=FULL`` (what appjobs uses) and ``synchronous=NORMAL``; and the cost of starting a process, since
+  every step is one (``posix_spawn`` of ``/bin/sh -c :`` plus ``waitpid``).
 
 Why: one job is a durable transaction to schedule it, the worker's (three when jobs come one at a time: claim,
 step started, step ended; about one under load, when each turn of the worker's loop carries several steps) and a
 process, so the anchors bound what the engine can reach on this machine, and the gap shows
 what our layers cost.
 
+With ``--postgres SERVER`` (a libpq URL, e.g. ``postgresql://postgres@127.0.0.1:5432/test``) the engine runs
+on a fresh PostgreSQL database instead (``engine_pg.py``), and raw psycopg claim and finish transactions on
+the same server join the anchors; ``--far-worker`` gives the worker a data directory of its own, as on another
+host, so that only PostgreSQL's NOTIFY wakes it.
+
 Run by hand (it is not a test)::
 
-    .venv/bin/python bench/engine_bench.py [--jobs N] [--concurrency C]
+    .venv/bin/python bench/engine_bench.py [--jobs N] [--concurrency C] [--postgres SERVER [--far-worker]]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import os
@@ -43,7 +49,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 
+import engine_anchors
 import psutil
 import sqlalchemy as sa
 
@@ -89,19 +97,21 @@ class Results:
 # --- set-up --------------------------------------------------------------------------------------------------
 
 
-def open_store(data_dir: pathlib.Path) -> Store:
-    """A fresh database in *data_dir* holding the no-op template."""
-    store = Store.open(f"sqlite:///{data_dir}/appjobs.db")
+def open_store(url: str) -> Store:
+    """The fresh database at *url*, holding the no-op template."""
+    store = Store.open(url)
     loaded = template_files.parse(TEMPLATE_TOML, source="engine_bench", by="BENCH", now=models.utcnow())
     store.templates.add(loaded)
     return store
 
 
-def start_worker(data_dir: pathlib.Path, concurrency: int, store: Store) -> subprocess.Popen[bytes]:
-    """Start ``appjobs worker`` and return once it has registered in the database."""
+def start_worker(data_dir: pathlib.Path, concurrency: int, store: Store, url: str) -> subprocess.Popen[bytes]:
+    """Start ``appjobs worker`` on the database at *url* and return once it has registered in the database."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     log = (data_dir / "worker.log").open("wb")
     argv = [sys.executable, "-m", "appjobs", "worker", "--data-dir", str(data_dir), "--concurrency", str(concurrency)]
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    env = {**os.environ, "APPJOBS_DATABASE_URL": url}
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
     log.close()
     deadline = time.monotonic() + 30
     while not any(w.pid == proc.pid for w in store.workers.all().values()):
@@ -217,11 +227,12 @@ def measure_throughput(service: JobService, worker: psutil.Process, jobs: int, r
         print(f"!!! throughput: {left} of {jobs} jobs not final after 150 s", file=sys.stderr)
 
 
-def run_engine(data_dir: pathlib.Path, args: argparse.Namespace, results: Results) -> None:
+def run_engine(data_dir: pathlib.Path, url: str, args: argparse.Namespace, results: Results) -> None:
     """Both engine measurements against one real worker, which is stopped at the end whatever happens."""
-    store = open_store(data_dir)
+    store = open_store(url)
     service = JobService(store, notify=Waker(data_dir / "run"))
-    worker = start_worker(data_dir, args.concurrency, store)
+    worker_dir = data_dir / "far" if args.far_worker else data_dir
+    worker = start_worker(worker_dir, args.concurrency, store, url)
     try:
         print(
             f"worker pid {worker.pid} registered; latency: {args.latency_jobs} jobs, {args.pause * 1000:.0f} ms apart"
@@ -233,69 +244,23 @@ def run_engine(data_dir: pathlib.Path, args: argparse.Namespace, results: Result
         stop_worker(worker)
         store.close()
     if worker.returncode != 0:
-        print(f"!!! the worker exited with {worker.returncode}; see {data_dir / 'worker.log'}", file=sys.stderr)
+        print(f"!!! the worker exited with {worker.returncode}; see {worker_dir / 'worker.log'}", file=sys.stderr)
 
 
 # --- anchors -------------------------------------------------------------------------------------------------
 
-ANCHOR_SCHEMA = """
-CREATE TABLE job (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, scheduled_at TEXT NOT NULL,
-    started_at TEXT, ended_at TEXT, worker_id TEXT
-);
-CREATE INDEX ix_job_status_scheduled ON job (status, scheduled_at);
-"""
-CLAIM_SQL = (
-    "UPDATE job SET status = 'R', started_at = ?, worker_id = ? WHERE rowid = "
-    "(SELECT rowid FROM job WHERE status = 'Y' ORDER BY scheduled_at LIMIT 1) RETURNING rowid"
-)
-FINISH_SQL = "UPDATE job SET status = 'F', ended_at = ? WHERE rowid = ?"
 
-
-def raw_sqlite_anchor(path: pathlib.Path, synchronous: str, rows: int) -> tuple[float, float]:
-    """Claim tx/s and finish tx/s with raw sqlite3, WAL, *synchronous*: one transaction per state change."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={synchronous}")
-    conn.executescript(ANCHOR_SCHEMA)
-    now = models.utcnow().isoformat(" ")
-    with conn:  # pre-fill in one transaction: not what is measured
-        conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT INTO job (name, status, scheduled_at) VALUES (?, 'Y', ?)", ((f"J{i:08d}", now) for i in range(rows))
-        )
-    claimed, start = [], time.perf_counter()
-    for _ in range(rows):
-        conn.execute("BEGIN IMMEDIATE")
-        claimed.append(conn.execute(CLAIM_SQL, (models.utcnow().isoformat(" "), "W1")).fetchone()[0])
-        conn.execute("COMMIT")
-    claim_s, start = time.perf_counter() - start, time.perf_counter()
-    for rowid in claimed:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(FINISH_SQL, (models.utcnow().isoformat(" "), rowid))
-        conn.execute("COMMIT")
-    finish_s = time.perf_counter() - start
-    conn.close()
-    return rows / claim_s, rows / finish_s
-
-
-def spawn_anchor(count: int) -> float:
-    """Processes per second: ``posix_spawn`` of ``/bin/sh -c :`` as a session leader, then ``waitpid``."""
-    env = dict(os.environ)
-    start = time.perf_counter()
-    for _ in range(count):
-        pid = os.posix_spawn("/bin/sh", ["/bin/sh", "-c", ":"], env, setsid=True)
-        os.waitpid(pid, 0)
-    return count / (time.perf_counter() - start)
-
-
-def run_anchors(data_dir: pathlib.Path, results: Results) -> None:
-    """A5 (raw sqlite3, FULL and NORMAL) and the process start cost, on the same disk as the engine run."""
+def run_anchors(data_dir: pathlib.Path, conninfo: str | None, results: Results) -> None:
+    """A5 (raw sqlite3, FULL and NORMAL; raw psycopg on *conninfo*) and the process start cost."""
+    if conninfo is not None:
+        claim, finish = engine_anchors.raw_pg_anchor(conninfo, ANCHOR_ROWS)
+        results.anchors["raw psycopg claim tx/s"] = claim
+        results.anchors["raw psycopg finish tx/s"] = finish
     for sync in ("FULL", "NORMAL"):
-        claim, finish = raw_sqlite_anchor(data_dir / f"anchor-{sync.lower()}.db", sync, ANCHOR_ROWS)
+        claim, finish = engine_anchors.raw_sqlite_anchor(data_dir / f"anchor-{sync.lower()}.db", sync, ANCHOR_ROWS)
         results.anchors[f"raw sqlite3 WAL {sync} claim tx/s"] = claim
         results.anchors[f"raw sqlite3 WAL {sync} finish tx/s"] = finish
-    results.anchors["posix_spawn sh -c : + waitpid /s"] = spawn_anchor(SPAWNS)
+    results.anchors["posix_spawn sh -c : + waitpid /s"] = engine_anchors.spawn_anchor(SPAWNS)
 
 
 # --- report --------------------------------------------------------------------------------------------------
@@ -320,6 +285,10 @@ def report(args: argparse.Namespace, results: Results) -> None:
         f"settings: --jobs {args.jobs} --latency-jobs {args.latency_jobs} --concurrency {args.concurrency} "
         f"--pause {args.pause}"
     )
+    where = "SQLite (WAL, synchronous=FULL)"
+    if args.postgres is not None:
+        where = "PostgreSQL " + engine_anchors.server_version(args.postgres)
+    print(f"database: {where}" + (", worker on a data directory of its own" if args.far_worker else ""))
     print(f"{'figure':<46} {'ours':>24}   {'goal':<14} verdict")
     print("-" * 96)
     row("schedule -> R p50 / p99 / max (ms)", _triple(lat), "p99 < 100 ms", lat["p99"] < GOAL_P99_MS)
@@ -365,6 +334,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 1, help="worker concurrency")
     parser.add_argument("--pause", type=float, default=0.02, help="seconds between latency jobs (default 0.02)")
     parser.add_argument("--keep", action="store_true", help="keep the data directory (its path is printed)")
+    parser.add_argument("--postgres", metavar="SERVER", help="run on a new database on this PostgreSQL server")
+    parser.add_argument("--far-worker", action="store_true", help="give the worker a data directory of its own")
     return parser.parse_args()
 
 
@@ -374,13 +345,27 @@ def main() -> None:
     print(f"data directory: {data_dir}")
     results = Results()
     try:
-        run_engine(data_dir, args, results)
-        print("anchors: raw sqlite3 FULL and NORMAL, process spawn")
-        run_anchors(data_dir, results)
+        with database(args, data_dir) as (url, conninfo):
+            print(f"database: {sa.make_url(url).render_as_string(hide_password=True)}")
+            run_engine(data_dir, url, args, results)
+            print("anchors: raw sqlite3 FULL and NORMAL, process spawn" + (", raw psycopg" if conninfo else ""))
+            run_anchors(data_dir, conninfo, results)
         report(args, results)
     finally:
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def database(args: argparse.Namespace, data_dir: pathlib.Path) -> Iterator[tuple[str, str | None]]:
+    """The engine's database: SQLite in *data_dir*, or a fresh one on ``--postgres`` (with its libpq URL)."""
+    if args.postgres is None:
+        yield f"sqlite:///{data_dir}/appjobs.db", None
+        return
+    import engine_pg  # only here: psycopg is an optional dependency
+
+    with engine_pg.fresh_database(args.postgres) as urls:
+        yield urls
 
 
 if __name__ == "__main__":
