@@ -158,6 +158,18 @@ def test_a_session_opened_on_one_server_is_honoured_by_the_other(cluster: Cluste
     assert wait_final(cluster.client(0), key) is JobStatus.FINISHED
 
 
+def test_failed_logons_through_both_servers_add_up_to_the_lockout(cluster: Cluster) -> None:
+    """Five wrong passwords, alternating between the servers, lock the user; then the right one fails on both."""
+    roots = [host.root for host in cluster.hosts]
+    for attempt in range(5):
+        answer = requests.head(f"{roots[attempt % 2]}/", auth=(USER, "Wrong-password-1"))
+        assert answer.status_code == 401
+    for root in roots:
+        assert requests.head(f"{root}/", auth=(USER, cluster.password)).status_code == 401
+    [user] = cluster.store.users.list()
+    assert (user.locked, user.failed_logons) == (True, 5)
+
+
 def test_cancel_through_the_other_server_stops_the_running_job(cluster: Cluster) -> None:
     """A running DEMO_SLEEP scheduled through A is cancelled through B and ends A, its process gone."""
     key = cluster.client(0).schedule("/APPJOBS/DEMO_SLEEP", "cancel across").key
