@@ -81,15 +81,7 @@ class JobService:
         runs it for the communication user's own business identity.
         """
         template = self.store.templates.get(template_name)
-        _check_length("JobText", text, MAX_TEXT)
-        _check_length("JobUser", job_user, MAX_USER)
-        job_user = job_user.upper()
-        if job_user and not self.store.comm.business_user_exists(job_user):
-            raise errors.UserNotFound(f"User {job_user} doesn't exist or is invalid.")
-        if template.business_users and (job_user or creator) not in template.business_users:
-            raise errors.NotAuthorized(f"User {job_user or creator} has no authorization to schedule the job.")
-        if test_mode and not template.supports_test_mode:
-            raise errors.InvalidInput(f"Job template {template.name} doesn't support test mode.")
+        job_user = self._check_schedule(template, creator, text, job_user.upper(), test_mode)
         values = _parameter_values(template, parameters or {})
         now = self.clock()
         job = models.Job(
@@ -104,24 +96,25 @@ class JobService:
             step_count=template.step_count,
             test_mode=test_mode,
         )
-        steps = [
-            models.StepRun(job.key, s.number, s.kind, s.target, s.text, JobStatus.SCHEDULED)
-            if not s.warning_exit_codes
-            else models.StepRun(
-                job.key,
-                s.number,
-                s.kind,
-                s.target,
-                s.text,
-                JobStatus.SCHEDULED,
-                warning_exit_codes=s.warning_exit_codes,
-            )
-            for s in template.steps
-        ]
+        steps = [_step_run(job.key, step) for step in template.steps]
         note = _log(job.key, now, f"Job scheduled by {creator} from template {template.name} for {job.job_user}.")
         self.store.jobs.create(job, steps, values, [note])
         self.notify()
         return job
+
+    def _check_schedule(
+        self, template: models.Template, creator: str, text: str, job_user: str, test_mode: bool
+    ) -> str:
+        """Refuse what SAP's JobSchedule refuses, before anything is stored; the JobUser, upper case."""
+        _check_length("JobText", text, MAX_TEXT)
+        _check_length("JobUser", job_user, MAX_USER)
+        if job_user and not self.store.comm.business_user_exists(job_user):
+            raise errors.UserNotFound(f"User {job_user} doesn't exist or is invalid.")
+        if template.business_users and (job_user or creator) not in template.business_users:
+            raise errors.NotAuthorized(f"User {job_user or creator} has no authorization to schedule the job.")
+        if test_mode and not template.supports_test_mode:
+            raise errors.InvalidInput(f"Job template {template.name} doesn't support test mode.")
+        return job_user
 
     def status(self, key: JobKey) -> models.Job:
         """The job; :class:`~appjobs.errors.JobNotFound` (APJ_RT/003) when there is none."""
@@ -165,6 +158,12 @@ class JobService:
         outcome = self.store.jobs.cancel(key, by, self.clock(), only_running=True)
         self.notify()
         return outcome
+
+
+def _step_run(key: JobKey, step: models.TemplateStep) -> models.StepRun:
+    """A new job's run of a template *step*: scheduled, with the step's warning exit codes."""
+    status, codes = JobStatus.SCHEDULED, step.warning_exit_codes
+    return models.StepRun(key, step.number, step.kind, step.target, step.text, status, warning_exit_codes=codes)
 
 
 def _check_length(field: str, value: str, limit: int) -> None:
