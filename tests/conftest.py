@@ -72,9 +72,13 @@ def free_port() -> int:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run a test once per database backend its ``backends`` marker names (SQLite alone without one)."""
     marker = metafunc.definition.get_closest_marker("backends")
-    if marker is not None and "backend" in metafunc.fixturenames:
-        params = [pytest.param(name, marks=getattr(pytest.mark, name)) for name in marker.args]
+    if marker is None:
+        return
+    params = [pytest.param(name, marks=getattr(pytest.mark, name)) for name in marker.args]
+    if "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", params, indirect=True)
+    if "tenant_backend" in metafunc.fixturenames:  # the module's shared server, one per backend
+        metafunc.parametrize("tenant_backend", params, indirect=True, scope="module")
 
 
 @pytest.fixture
@@ -201,4 +205,4 @@ def start_server(processes: Processes, data_dir: pathlib.Path, tmp_path: pathlib
 
 # Shared fixtures living in their own modules; importing them here makes pytest see them everywhere.
 from postgres import postgres_database, postgres_server  # noqa: E402, F401
-from tenant import tenant  # noqa: E402, F401
+from tenant import tenant, tenant_backend  # noqa: E402, F401

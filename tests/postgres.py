@@ -11,6 +11,7 @@ of the suite, not an option. ``pytest -m "not postgresql"`` leaves them out on p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -35,18 +36,27 @@ def postgres_server() -> str:
     return url
 
 
-@pytest.fixture
-def postgres_database(postgres_server: str) -> Iterator[str]:
-    """A SQLAlchemy URL of a new, empty database; dropped, with any connection left to it, afterwards."""
+@contextlib.contextmanager
+def new_database(server: str) -> Iterator[str]:
+    """A SQLAlchemy URL of a new, empty database on *server*; dropped, with any connection left to it, afterwards."""
     import psycopg
     from psycopg import sql
 
     name = f"appjobs_t_{secrets.token_hex(6)}"
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
+    with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    info = psycopg.conninfo.conninfo_to_dict(postgres_server)
+    info = psycopg.conninfo.conninfo_to_dict(server)
     port = int(info.get("port") or 5432)
     url = sa.URL.create("postgresql+psycopg", info.get("user"), info.get("password"), info.get("host"), port, name)
-    yield url.render_as_string(hide_password=False)
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """A new database for one test (see :func:`new_database`)."""
+    with new_database(postgres_server) as url:
+        yield url

@@ -6,6 +6,7 @@ per module (each job they create is their own; none counts global state).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 import subprocess
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 from conftest import APPJOBS, Processes, Server, free_port, wait_for
+from postgres import new_database
 
 ROOT_PATH = "/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002"
 USERS = {"JOBSCHEDULERUSER": "Welcome-to-appjobs-1", "OTHERUSER": "Another-password-22"}
@@ -84,8 +86,30 @@ def admin(data_dir: pathlib.Path, *args: str, input: str = "") -> subprocess.Com
 
 
 @pytest.fixture(scope="module")
-def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
-    """``appjobs serve`` on a fresh data directory with the demo templates and :data:`USERS`."""
+def tenant_backend(request: pytest.FixtureRequest) -> str:
+    """The database backend of the module's tenant: ``sqlite`` unless the module's ``backends`` marker says more."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="module")
+def tenant(
+    tmp_path_factory: pytest.TempPathFactory, tenant_backend: str, request: pytest.FixtureRequest
+) -> Iterator[Tenant]:
+    """``appjobs serve`` on a fresh data directory with the demo templates and :data:`USERS`.
+
+    On PostgreSQL the server and the ``appjobs admin`` calls share a database of their own.
+    """
+    with contextlib.ExitStack() as stack:
+        monkeypatch = stack.enter_context(pytest.MonkeyPatch.context())
+        if tenant_backend == "postgresql":
+            url = stack.enter_context(new_database(request.getfixturevalue("postgres_server")))
+            monkeypatch.setenv("APPJOBS_DATABASE_URL", url)
+        else:
+            monkeypatch.delenv("APPJOBS_DATABASE_URL", raising=False)
+        yield from _serve(tmp_path_factory)
+
+
+def _serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
     base = tmp_path_factory.mktemp("tenant")
     data_dir = base / "data"
     add_users(data_dir)

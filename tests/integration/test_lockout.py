@@ -18,6 +18,8 @@ import requests
 from conftest import APPJOBS, Server
 from tenant import ROOT_PATH, USERS, add_users
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 MAX_FAILED = 3
 USER, PASSWORD = next(iter(USERS.items()))
 OTHER = list(USERS)[1]

@@ -19,7 +19,10 @@ import subprocess
 import pytest
 from tenant import Tenant
 
-pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+pytestmark = [
+    pytest.mark.backends("sqlite", "postgresql"),
+    pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed"),
+]
 
 SCRIPT = r"""
 set -eu

@@ -13,6 +13,8 @@ import pytest
 from defusedxml import ElementTree
 from tenant import Tenant
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 ATOM = "{http://www.w3.org/2005/Atom}"
 M = "{http://schemas.microsoft.com/ado/2007/08/dataservices/metadata}"
 D = "{http://schemas.microsoft.com/ado/2007/08/dataservices}"

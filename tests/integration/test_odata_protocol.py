@@ -13,6 +13,8 @@ import requests
 from defusedxml import ElementTree
 from tenant import Tenant
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 M = "{http://schemas.microsoft.com/ado/2007/08/dataservices/metadata}"
 ATOM = "{http://www.w3.org/2005/Atom}"
 D = "{http://schemas.microsoft.com/ado/2007/08/dataservices}"

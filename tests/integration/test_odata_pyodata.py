@@ -15,6 +15,8 @@ import pytest
 from pyodata.exceptions import HttpError
 from tenant import Tenant
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 
 @pytest.fixture
 def client(tenant: Tenant) -> pyodata.Client:

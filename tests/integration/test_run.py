@@ -12,11 +12,15 @@ import signal
 import subprocess
 import time
 
+import pytest
 import requests
 from conftest import APPJOBS, free_port, wait_for
 from tenant import USERS, Tenant, saved_key
 
+from appjobs.settings import Paths
 from appjobs.storage import Store
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 
 def env_for(tenant: Tenant, user: str = "JOBSCHEDULERUSER", password: str | None = None) -> dict[str, str]:
@@ -152,7 +156,7 @@ def test_start_timeout_deletes_a_job_that_never_started(tenant: Tenant) -> None:
 
 
 def test_wrong_password_exits_5_after_exactly_one_failed_logon(tenant: Tenant) -> None:
-    store = Store.open(f"sqlite:///{tenant.data_dir / 'appjobs.db'}", migrate=False)
+    store = Store.open(Paths.resolve(str(tenant.data_dir)).database_url, migrate=False)
     try:
         before = store.users.failed_logons("OTHERUSER")
         result = appjobs(tenant, "run", "/APPJOBS/DEMO_ECHO", env=env_for(tenant, "OTHERUSER", "wrong-password"))
