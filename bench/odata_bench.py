@@ -30,15 +30,19 @@ the same run.
 the cost of each layer of one request, timed in this process without a profiler (:mod:`odata_layers`), and the
 same app under the same load in a thread of this process, plain and under cProfile (:mod:`odata_profile`).
 
+``--postgres SERVER`` serves from a new database on that PostgreSQL server (``engine_pg.py``) instead of the
+embedded SQLite file: there the poll has no short way (that is SQLite's), so the figure shows the general path.
+
 Run by hand (it is not a test)::
 
     .venv/bin/python bench/odata_bench.py [--duration S] [--warmup S] [--connections N] [--rounds N]
-                                          [--generator auto|wrk|python] [--profile] [--keep]
+                                          [--generator auto|wrk|python] [--profile] [--keep] [--postgres SERVER]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import pathlib
 import platform
@@ -49,6 +53,7 @@ import sys
 import tempfile
 
 import psutil
+import sqlalchemy as sa
 from odata_load import WRK_SCRIPT, Figures, Load, Target, load_gen, measure
 from odata_profile import profile
 from odata_servers import Setup, basic, check_target, serve_bare, start_servers, status_path
@@ -203,6 +208,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="then say where the time goes")
     parser.add_argument("--profile-seconds", type=int, default=10, help="seconds of load per profile run (default 10)")
     parser.add_argument("--keep", action="store_true", help="keep the data directory (its path is printed)")
+    parser.add_argument("--postgres", metavar="SERVER", help="serve from a new database on this PostgreSQL server")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--load-gen", metavar="SPEC", help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -233,6 +239,17 @@ def main() -> None:
         return
     data_dir = pathlib.Path(tempfile.mkdtemp(prefix="appjobs-odata-bench-"))
     print(f"data directory: {data_dir}")
+    with contextlib.ExitStack() as stack:
+        if args.postgres:  # the servers and `appjobs admin` started below inherit the variable
+            import engine_pg
+
+            url, _ = stack.enter_context(engine_pg.fresh_database(args.postgres))
+            os.environ["APPJOBS_DATABASE_URL"] = url
+            print(f"database: {sa.make_url(url).render_as_string(hide_password=True)}")
+        run(args, data_dir)
+
+
+def run(args: argparse.Namespace, data_dir: pathlib.Path) -> None:
     setup = Setup(data_dir, secrets.token_urlsafe(16))
     try:
         load = choose_load(args, data_dir)

@@ -15,6 +15,8 @@ from appjobs.server.runner import DEMO_TEMPLATES
 from appjobs.server.security import Caller
 from appjobs.storage import Store
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 ORIGIN = "http://tenant.example.com:8443"
 
 

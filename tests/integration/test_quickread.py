@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+import sqlalchemy as sa
 
 from appjobs import errors, models
 from appjobs.engine import JobService
@@ -14,6 +15,8 @@ from appjobs.storage import Store
 from appjobs.storage import jobsql as q
 from appjobs.storage.sessions import _GET as SESSION_GET
 from appjobs.storage.sessions import SessionRow
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 
 @pytest.fixture
@@ -65,3 +68,21 @@ def test_each_thread_reads_on_its_own_connection(store: Store) -> None:
         t.join()
     assert [tuple(r) for r in found] == [("U", "token", now, now)] * 4  # type: ignore[arg-type]
     assert len(store.db.quick._connections) == 4  # type: ignore[union-attr]
+
+
+@pytest.mark.backends("postgresql")
+def test_a_broken_connection_is_dropped_and_the_next_read_reconnects(store: Store, service: JobService) -> None:
+    """The server ends the quick reader's connection: that read fails as a StorageError, the next one works."""
+    job = service.schedule("/APPJOBS/DEMO_ECHO", creator="U")
+    assert store.jobs.poll(job.key)[1] == "U"
+    with store.db.engine.connect() as conn:
+        killed = conn.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%FROM job%'"
+            )
+        ).all()
+    assert killed == [(True,)]
+    with pytest.raises(errors.StorageError, match="database error"):
+        store.jobs.poll(job.key)
+    assert store.jobs.poll(job.key)[1] == "U"

@@ -48,6 +48,7 @@ from alembic import command
 from alembic.config import Config
 
 from appjobs import errors
+from appjobs.storage import quickread
 from appjobs.storage.listen import WAKE_CHANNEL, Listener
 from appjobs.storage.quickread import QuickReader
 
@@ -63,7 +64,7 @@ class Database:
 
     engine: sa.Engine
     write_lock: WriteLock | None = None  #: SQLite only: queues writers (see the module docstring)
-    quick: QuickReader | None = None  #: SQLite files only: one-row reads without SQLAlchemy's overhead
+    quick: QuickReader | None = None  #: one-row reads without SQLAlchemy's overhead (not for in-memory SQLite)
 
     @property
     def dialect(self) -> str:
@@ -85,11 +86,8 @@ class Database:
 
     def one(self, statement: sa.Select[Any], params: dict[str, Any]) -> Any:
         """The first row of a prebuilt *statement*, or None: the hot path's reads (see :mod:`.quickread`)."""
-        if self.quick is not None:
-            try:  # not a context manager: this is the hottest read, and entering one costs more than the query
-                return self.quick.one(statement, params)
-            except sqlite3.Error as exc:
-                raise errors.StorageError(f"database error: {exc.__class__.__name__}: {exc}") from exc
+        if self.quick is not None:  # not in a context manager: entering one costs more than this query
+            return self.quick.one(statement, params)
         with self.read() as conn:
             return conn.execute(statement, params).first()
 
@@ -212,8 +210,14 @@ def connect(url: str) -> Database:
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
         lock = _sqlite_write_lock(engine.url)
-        quick = QuickReader(engine.url.database or "", engine.dialect, BUSY_TIMEOUT / 1000) if lock else None
+        connector = quickread.sqlite_connector(engine.url.database or "", BUSY_TIMEOUT / 1000)
+        quick = QuickReader(connector, engine.dialect, (sqlite3.Error,)) if lock else None
         return Database(engine, lock, quick)
+    if engine.dialect.name == "postgresql" and engine.driver == "psycopg":
+        import psycopg  # here: installations on SQLite alone need not have it
+
+        quick = QuickReader(quickread.postgres_connector(engine), engine.dialect, (psycopg.Error,))
+        return Database(engine, quick=quick)
     return Database(engine)
 
 
