@@ -71,7 +71,9 @@ class InThreadServer:
         engine = components.store.db.engine
         sa.event.listen(engine, "connect", lambda *_: self._count("connects"))
         sa.event.listen(engine, "checkout", lambda *_: self._count("checkouts"))
-        config = uvicorn.Config(components.app, host="127.0.0.1", port=port, log_level="warning", http=SapHttpProtocol)
+        config = uvicorn.Config(
+            components.app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http=SapHttpProtocol
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, name="in-thread-uvicorn")
 
