@@ -40,7 +40,7 @@ import os
 import pathlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,7 +48,6 @@ from alembic import command
 from alembic.config import Config
 
 from appjobs import errors
-from appjobs.storage import quickread
 from appjobs.storage.listen import WAKE_CHANNEL, Listener
 from appjobs.storage.quickread import QuickReader
 
@@ -141,11 +140,10 @@ class Database:
             conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": WAKE_CHANNEL})
 
     def listen(self) -> Listener | None:
-        """A connection that hears :meth:`wake_workers` (PostgreSQL); None on SQLite."""
-        if self.dialect != "postgresql":
+        """A connection that hears :meth:`wake_workers` (PostgreSQL through psycopg); None on SQLite."""
+        if self.dialect != "postgresql" or self.engine.driver != "psycopg":
             return None
-        with _translate():
-            return Listener(self.engine.raw_connection(), WAKE_CHANNEL)
+        return Listener(_postgres_connector(self.engine), WAKE_CHANNEL)
 
     def close(self) -> None:
         if self.quick is not None:
@@ -210,15 +208,32 @@ def connect(url: str) -> Database:
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
         lock = _sqlite_write_lock(engine.url)
-        connector = quickread.sqlite_connector(engine.url.database or "", BUSY_TIMEOUT / 1000)
+        connector = _sqlite_connector(engine.url.database or "", BUSY_TIMEOUT / 1000)
         quick = QuickReader(connector, engine.dialect, (sqlite3.Error,)) if lock else None
         return Database(engine, lock, quick)
     if engine.dialect.name == "postgresql" and engine.driver == "psycopg":
         import psycopg  # here: installations on SQLite alone need not have it
 
-        quick = QuickReader(quickread.postgres_connector(engine), engine.dialect, (psycopg.Error,))
+        quick = QuickReader(_postgres_connector(engine), engine.dialect, (psycopg.Error,))
         return Database(engine, quick=quick)
     return Database(engine)
+
+
+def _sqlite_connector(path: str, busy_timeout: float) -> Callable[[], sqlite3.Connection]:
+    """Opens plain :mod:`sqlite3` connections to *path* in autocommit mode."""
+    return lambda: sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+
+
+def _postgres_connector(engine: sa.Engine) -> Callable[[], Any]:
+    """Opens psycopg connections as *engine* would, in autocommit mode, outside its pool."""
+    args, kwargs = engine.dialect.create_connect_args(engine.url)
+
+    def connect() -> Any:
+        conn = engine.dialect.connect(*args, **kwargs)
+        conn.autocommit = True
+        return conn
+
+    return connect
 
 
 def _engine_options(url: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ notification lost with a dropped connection.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from appjobs import errors
@@ -24,16 +25,14 @@ WAKE_CHANNEL = "appjobs_work"
 class Listener:
     """A connection of its own that LISTENs on *channel*; select on :meth:`fileno`, then :meth:`drain`."""
 
-    def __init__(self, pooled: Any, channel: str) -> None:
+    def __init__(self, connect: Callable[[], Any], channel: str) -> None:
+        """Open a connection of its own with *connect* (in autocommit mode) and LISTEN on *channel*."""
         import psycopg  # here, not above: installations on SQLite alone need not have it
 
         self._errors = psycopg.Error
-        self._pooled = pooled  # kept: the pool might close what a collected proxy held
-        self._conn = pooled.driver_connection
-        # Out of the pool for good: a connection that LISTENs must not serve anyone else.
-        pooled.detach()
+        self._conn: Any = None
         try:
-            self._conn.autocommit = True
+            self._conn = connect()
             self._conn.execute(f'LISTEN "{channel}"')
             self._fileno = self._conn.fileno()
         except self._errors as exc:
@@ -56,6 +55,6 @@ class Listener:
         return count
 
     def close(self) -> None:
-        # The connection itself, not the pool's proxy: that would try to roll back a broken connection first.
-        with contextlib.suppress(self._errors):
-            self._conn.close()
+        if self._conn is not None:
+            with contextlib.suppress(self._errors):  # a broken connection may fail to close; it is gone anyway
+                self._conn.close()

@@ -24,7 +24,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as dt
-import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -128,23 +127,6 @@ class QuickReader:
             # aware UTC: five timestamps cost a job read 40 µs that way, 5 µs this way.
             return _utc_timestamp
         return column_type.dialect_impl(self.dialect).result_processor(self.dialect, None)
-
-
-def sqlite_connector(path: str, busy_timeout: float) -> Callable[[], sqlite3.Connection]:
-    """Opens plain :mod:`sqlite3` connections to *path* in autocommit mode."""
-    return lambda: sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-
-
-def postgres_connector(engine: sa.Engine) -> Callable[[], Any]:
-    """Opens psycopg connections as *engine* would, in autocommit mode, outside its pool."""
-    args, kwargs = engine.dialect.create_connect_args(engine.url)
-
-    def connect() -> Any:
-        conn = engine.dialect.connect(*args, **kwargs)
-        conn.autocommit = True
-        return conn
-
-    return connect
 
 
 def _utc_timestamp(value: str | None) -> dt.datetime | None:
