@@ -21,8 +21,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 import sqlalchemy as sa
-from conftest import WORKER_ARGS, Processes, Server, free_port, wait_for
-from conftest import wait_final as wait_job
+from conftest import WORKER_ARGS, Processes, Server, free_port, wait_final, wait_for
 from tenant import ROOT_PATH
 
 from appjobs import models
@@ -116,7 +115,9 @@ def cluster(data_dir: pathlib.Path, processes: Processes, tmp_path: pathlib.Path
         store.close()
 
 
-def wait_final(client: Client, key: JobKey, timeout: float = 60) -> JobStatus:
+def final_status(client: Client, key: JobKey, timeout: float = 60) -> JobStatus:
+    """Poll *key* through *client* (over HTTP) until its status is final."""
+
     def final() -> JobStatus | None:
         status = client.status(key).status
         return status if status is not None and status.is_final else None
@@ -129,7 +130,7 @@ def test_jobs_scheduled_through_either_server_run_once_on_either_worker(cluster:
     clients = [cluster.client(0), cluster.client(1)]
     keys = [clients[i % 2].schedule("/SCALE/WHERE", f"scale-out {i}").key for i in range(20)]
     for i, key in enumerate(keys):
-        assert wait_final(clients[(i + 1) % 2], key) is JobStatus.FINISHED  # polled through the other server
+        assert final_status(clients[(i + 1) % 2], key) is JobStatus.FINISHED  # polled through the other server
     ran = {key: cluster.ran_on(key) for key in keys}
     assert all(len(lines) == 1 for lines in ran.values()), ran
     assert {lines[0] for lines in ran.values()} == {f"ran on {host}" for host in HOSTS}
@@ -155,7 +156,7 @@ def test_a_session_opened_on_one_server_is_honoured_by_the_other(cluster: Cluste
     assert scheduled.status_code == 200, scheduled.text
     job = scheduled.json()["d"]
     key = JobKey(job["JobName"], job["JobRunCount"])
-    assert wait_final(cluster.client(0), key) is JobStatus.FINISHED
+    assert final_status(cluster.client(0), key) is JobStatus.FINISHED
 
 
 def test_failed_logons_through_both_servers_add_up_to_the_lockout(cluster: Cluster) -> None:
@@ -175,7 +176,7 @@ def test_cancel_through_the_other_server_stops_the_running_job(cluster: Cluster)
     key = cluster.client(0).schedule("/APPJOBS/DEMO_SLEEP", "cancel across").key
     wait_for(lambda: cluster.client(1).status(key).status is JobStatus.RUNNING, timeout=30)
     cluster.client(1).cancel(key)
-    assert wait_final(cluster.client(0), key, timeout=30) is JobStatus.ABORTED
+    assert final_status(cluster.client(0), key, timeout=30) is JobStatus.ABORTED
 
 
 def test_the_job_of_a_killed_worker_is_ended_by_the_other(cluster: Cluster) -> None:
@@ -187,9 +188,9 @@ def test_the_job_of_a_killed_worker_is_ended_by_the_other(cluster: Cluster) -> N
     victim = next(h for h in cluster.hosts if by_pid.get(h.worker.pid) == cluster.worker_of(key))
     victim.worker.send_signal(signal.SIGKILL)
     victim.worker.wait()
-    assert wait_final(client, key, timeout=60) is JobStatus.ABORTED
+    assert final_status(client, key, timeout=60) is JobStatus.ABORTED
     after = client.schedule("/APPJOBS/DEMO_ECHO", "after the crash").key
-    assert wait_final(client, after) is JobStatus.FINISHED
+    assert final_status(client, after) is JobStatus.FINISHED
 
 
 # --- wake-ups across hosts -------------------------------------------------------------------------------------
@@ -209,7 +210,7 @@ def remote_worker(data_dir: pathlib.Path, processes: Processes, tmp_path: pathli
 def test_a_job_wakes_a_worker_on_another_host(demo: JobService, remote_worker: int) -> None:
     """The worker shares no socket with this process, yet runs the job at once: it heard the NOTIFY."""
     key = demo.schedule("/APPJOBS/DEMO_ECHO", creator="TESTER").key
-    assert wait_job(demo, key, timeout=20).status is models.JobStatus.FINISHED  # its next poll is 60 s away
+    assert wait_final(demo, key, timeout=20).status is models.JobStatus.FINISHED  # its next poll is 60 s away
 
 
 def test_a_worker_listens_again_after_losing_its_connection(demo: JobService, store: Store, remote_worker: int) -> None:
@@ -219,7 +220,7 @@ def test_a_worker_listens_again_after_losing_its_connection(demo: JobService, st
         assert conn.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
     wait_for(lambda: listeners(store) and first not in listeners(store), timeout=20)  # heartbeats come every 5 s
     key = demo.schedule("/APPJOBS/DEMO_ECHO", creator="TESTER").key
-    assert wait_job(demo, key, timeout=20).status is models.JobStatus.FINISHED
+    assert wait_final(demo, key, timeout=20).status is models.JobStatus.FINISHED
 
 
 def listeners(store: Store) -> list[int]:
