@@ -53,21 +53,31 @@ def test_reads_see_writes_of_other_connections_at_once(store: Store, service: Jo
         store.jobs.get(job.key)
 
 
-def test_each_thread_reads_on_its_own_connection(store: Store) -> None:
+def test_reads_at_the_same_time_get_connections_of_their_own_and_give_them_back(store: Store) -> None:
+    """Eight threads reading together never share a connection; afterwards the idle ones serve everybody."""
     now = models.utcnow()
     store.sessions.add(SessionRow("h" * 64, "U", "token", now, now))
+    quick = store.db.quick
+    assert quick is not None
     found: list[object] = []
+    barrier = threading.Barrier(8)
 
     def read() -> None:
-        found.append(store.db.one(SESSION_GET, {"id_hash": "h" * 64}))
+        barrier.wait()
+        for _ in range(50):
+            found.append(store.db.one(SESSION_GET, {"id_hash": "h" * 64}))
 
-    threads = [threading.Thread(target=read) for _ in range(4)]
+    threads = [threading.Thread(target=read) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert [tuple(r) for r in found] == [("U", "token", now, now)] * 4  # type: ignore[arg-type]
-    assert len(store.db.quick._connections) == 4  # type: ignore[union-attr]
+    assert [tuple(r) for r in found] == [("U", "token", now, now)] * 400  # type: ignore[arg-type]
+    opened = quick.connections
+    assert 1 <= opened <= 8
+    for _ in range(100):
+        store.db.one(SESSION_GET, {"id_hash": "h" * 64})
+    assert quick.connections == opened  # one at a time: an idle connection, never a new one
 
 
 @pytest.mark.backends("postgresql")

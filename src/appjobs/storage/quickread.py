@@ -7,7 +7,7 @@ result, ``COMMIT``, checking it back in, with events fired at each step.
 Measured on a 2-core VM: 260 µs for ``JobStore.get`` against about 20 µs for
 the same statement through :mod:`sqlite3`; on PostgreSQL a poll's read took
 350 µs in a transaction through SQLAlchemy. So a :class:`QuickReader` keeps
-one plain driver connection per thread, in autocommit mode (a single
+a few plain driver connections, in autocommit mode (a single
 ``SELECT`` is its own consistent snapshot; on SQLite in WAL mode it never
 waits for a writer), and runs statements that SQLAlchemy compiled once,
 converting values with the same type processors SQLAlchemy would use. Rows
@@ -47,19 +47,22 @@ class Prepared(NamedTuple):
 
 
 class QuickReader:
-    """Runs one-row selects on a per-thread driver connection that *connect* opens (in autocommit mode).
+    """Runs one-row selects on plain driver connections that *connect* opens (in autocommit mode).
 
-    *failures* are the driver's exception classes: one of them drops the
-    thread's connection (the next read opens another) and is raised as a
-    :class:`~appjobs.errors.StorageError`.
+    A read takes an idle connection, or opens one when none is idle, and gives
+    it back when done; so there are only as many as reads that ever ran at the
+    same moment, not one per thread that ever read (on PostgreSQL each is a
+    server process). *failures* are the driver's exception classes: one of
+    them closes the connection it came from and is raised as a
+    :class:`~appjobs.errors.StorageError`; the next read opens another.
     """
 
     def __init__(self, connect: Callable[[], Any], dialect: sa.Dialect, failures: tuple[type[Exception], ...]) -> None:
         self.connect = connect
         self.dialect = dialect
         self.failures = failures
-        self._local = threading.local()
         self._prepared: dict[int, Prepared] = {}
+        self._idle: list[Any] = []  # append() and pop() are atomic: no lock on the hot path
         self._connections: list[Any] = []
         self._lock = threading.Lock()
 
@@ -68,12 +71,19 @@ class QuickReader:
         prepared = self._prepared.get(id(statement)) or self._prepare(statement)
         values = [p(params[n]) if p else params[n] for n, p in zip(prepared.names, prepared.binds, strict=True)]
         bound = values if prepared.positional else dict(zip(prepared.names, values, strict=True))
-        conn = self._connection()
+        try:
+            conn = self._idle.pop()
+        except IndexError:
+            conn = self._open()
         try:
             found = conn.execute(prepared.sql, bound).fetchone()
         except self.failures as exc:
             self._drop(conn)
             raise errors.StorageError(f"database error: {exc.__class__.__name__}: {exc}") from exc
+        except BaseException:
+            self._idle.append(conn)  # not the connection's fault (a value the driver cannot adapt)
+            raise
+        self._idle.append(conn)
         if found is None:
             return None
         row = list(found)
@@ -81,28 +91,30 @@ class QuickReader:
             row[index] = convert(row[index])
         return prepared.row._make(row)
 
+    @property
+    def connections(self) -> int:
+        """How many connections are open now."""
+        return len(self._connections)
+
     def close(self) -> None:
         with self._lock:
             for conn in self._connections:
                 with contextlib.suppress(*self.failures):
                     conn.close()
             self._connections.clear()
+            self._idle.clear()
 
-    def _connection(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = self.connect()
-            except self.failures as exc:
-                raise errors.StorageError(f"database error: {exc.__class__.__name__}: {exc}") from exc
-            with self._lock:
-                self._connections.append(conn)
-            self._local.conn = conn
+    def _open(self) -> Any:
+        try:
+            conn = self.connect()
+        except self.failures as exc:
+            raise errors.StorageError(f"database error: {exc.__class__.__name__}: {exc}") from exc
+        with self._lock:
+            self._connections.append(conn)
         return conn
 
     def _drop(self, conn: Any) -> None:
-        """Forget this thread's connection after a failure: it may be broken, and a new one costs little."""
-        self._local.conn = None
+        """Close a connection after a failure: it may be broken, and a new one costs little."""
         with self._lock, contextlib.suppress(ValueError):
             self._connections.remove(conn)
         with contextlib.suppress(*self.failures):
