@@ -223,7 +223,8 @@ class Worker:
         # Never past the next heartbeat or recovery, however long the poll interval: a late heartbeat
         # would let the other workers take this one for dead.
         now = time.monotonic()
-        timeout = min(self.options.poll_interval, *(self._due[what] - now for what in ("heartbeat", "recover")))
+        due = (self._due.get(what, now) - now for what in ("heartbeat", "recover"))
+        timeout = min(self.options.poll_interval, *due)
         if self.draining or any(r.kill_at for r in self.running.values()):
             timeout = DRAIN_CHECK
         for key, _ in self._selector.select(timeout):
