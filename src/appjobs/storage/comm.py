@@ -138,6 +138,7 @@ class CommStore:
             raise errors.Conflict(f"communication system {system_id} already exists") from exc
 
     def has_system(self, system_id: str, *, conn: sa.Connection | None = None) -> bool:
+        """Whether communication system *system_id* exists (in *conn*'s transaction when given)."""
         with _transaction(self.db, conn) as tx:
             return tx.scalar(sa.select(SYS.c.id).where(SYS.c.id == system_id)) is not None
 
@@ -151,7 +152,7 @@ class CommStore:
     def add_arrangement(self, arrangement: models.Arrangement, *, conn: sa.Connection | None = None) -> None:
         """Store *arrangement*; its system and user must exist."""
         with _transaction(self.db, conn) as tx:
-            if tx.scalar(sa.select(SYS.c.id).where(SYS.c.id == arrangement.system_id)) is None:
+            if not self.has_system(arrangement.system_id, conn=tx):
                 raise errors.NotFound(f"communication system {arrangement.system_id} doesn't exist")
             if tx.scalar(sa.select(U.c.name).where(U.c.name == arrangement.user_name)) is None:
                 raise errors.UserNotFound(f"communication user {arrangement.user_name} doesn't exist")
