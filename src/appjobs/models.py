@@ -156,6 +156,7 @@ class TemplateStep:
     text: str = ""
     parameters: Mapping[str, str] = dataclasses.field(default_factory=dict)  #: name -> default
     warning_exit_codes: tuple[int, ...] = ()  #: exit codes that mean "finished with warnings" (W), not failed
+    pass_env: tuple[str, ...] = ()  #: variables of the worker's environment the step may see (beyond the allow-list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,6 +218,7 @@ class StepRun:
     ended_at: dt.datetime | None = None
     exit_code: int | None = None
     warning_exit_codes: tuple[int, ...] = ()  #: copied from the template step when the job was scheduled
+    pass_env: tuple[str, ...] = ()  #: copied from the template step when the job was scheduled
 
 
 class Severity(enum.StrEnum):

@@ -119,6 +119,15 @@ def test_broken_toml_names_file_and_line() -> None:
             '[[template]]\ntext = "x"\nbusiness_users = "CB1"\n[[template.step]]\ncommand = "a"\n',
             "'business_users' must be a list of business user ids",
         ),
+        (
+            '[[template]]\ntext = "x"\npass_env = ["APPJOBS_DATABASE_URL"]\n[[template.step]]\ncommand = "a"\n',
+            "template[1]: field 'pass_env': 'APPJOBS_DATABASE_URL' is refused",
+        ),
+        (
+            '[[template]]\ntext = "x"\n[[template.step]]\ncommand = "a"\npass_env = ["ORACLE HOME"]\n',
+            "template[1].step[1]: field 'pass_env': 'ORACLE HOME' is not an environment variable name",
+        ),
+        ('[[template]]\ntext = "x"\npass_env = "X"\n[[template.step]]\ncommand = "a"\n', "must be a list"),
         ("", "no [[template]] tables"),
     ],
 )
@@ -144,3 +153,19 @@ def test_unreadable_file_is_reported(tmp_path: pathlib.Path) -> None:
     latin.write_bytes(b'[[template]]\ntext = "\xe9"\n')
     with pytest.raises(errors.TemplateFileError, match=r"latin.toml: cannot read"):
         templates.load_file(latin, by="T", now=NOW)
+
+
+def test_pass_env_of_template_and_step_are_merged() -> None:
+    """A template's pass_env applies to each of its steps; a step's own names add to it, each once."""
+    toml = """
+    [[template]]
+    text = "x"
+    pass_env = ["ORACLE_HOME", "TNS_ADMIN"]
+    [[template.step]]
+    command = "a"
+    pass_env = ["http_proxy", "ORACLE_HOME"]
+    [[template.step]]
+    command = "b"
+    """
+    (template,) = parse(toml)
+    assert [s.pass_env for s in template.steps] == [("ORACLE_HOME", "TNS_ADMIN", "http_proxy"), ("ORACLE_HOME", "TNS_ADMIN")]

@@ -163,7 +163,9 @@ class JobService:
 def _step_run(key: JobKey, step: models.TemplateStep) -> models.StepRun:
     """A new job's run of a template *step*: scheduled, with the step's warning exit codes."""
     status, codes = JobStatus.SCHEDULED, step.warning_exit_codes
-    return models.StepRun(key, step.number, step.kind, step.target, step.text, status, warning_exit_codes=codes)
+    return models.StepRun(
+        key, step.number, step.kind, step.target, step.text, status, warning_exit_codes=codes, pass_env=step.pass_env
+    )
 
 
 def _check_length(field: str, value: str, limit: int) -> None:

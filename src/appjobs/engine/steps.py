@@ -8,12 +8,19 @@ import os
 import pathlib
 import signal
 import sys
+from collections.abc import Mapping
 
 from appjobs import models
 from appjobs.engine.processes import TOKEN_VAR
 from appjobs.models import JobKey, Severity
 from appjobs.storage.jobs import StepWork
 
+# What a step sees of the worker's environment, whatever the template says: where programs are, who and
+# where it is, language and time zone. Nothing else: the worker's environment holds the server's settings
+# and secrets (APPJOBS_DATABASE_URL with its password, on PostgreSQL). A template adds names with pass_env.
+ALLOWED_ENV = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR"})
+ALLOWED_ENV_PREFIXES = ("LC_",)
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 MAX_LOG_LINES = 10_000  # lines of step output kept in the job log
 MAX_LOG_BYTES = 4 * 1024 * 1024  # bytes of step output read into the job log
 
@@ -25,9 +32,20 @@ def command(work: StepWork) -> list[str]:
     return [sys.executable, "-m", "appjobs._callable", work.target, json.dumps(dict(work.parameters))]
 
 
-def environment(work: StepWork, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The step's environment: the worker's, its parameters, and where it belongs."""
-    env = dict(os.environ if base is None else base)
+def environment(work: StepWork, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The step's environment: a clean one, its parameters, and where it belongs.
+
+    Of the worker's environment (*base*) a step gets only :data:`ALLOWED_ENV`, ``LC_*`` and
+    the names its template passes through (``pass_env``); then its parameters (shell steps) and
+    the ``APPJOBS_JOB_*``/``APPJOBS_STEP_*`` variables, which nothing can override.
+    """
+    base = os.environ if base is None else base
+    env = {
+        name: value
+        for name, value in base.items()
+        if name in ALLOWED_ENV or name.startswith(ALLOWED_ENV_PREFIXES) or name in work.pass_env
+    }
+    env.setdefault("PATH", DEFAULT_PATH)
     if work.kind is models.StepKind.SHELL:
         env.update(work.parameters)
     env.update(

@@ -30,12 +30,14 @@ from typing import Any
 
 from appjobs import errors, models
 
-TEMPLATE_FIELDS = {"name", "text", "supports_test_mode", "business_users", "step"}
-STEP_FIELDS = {"text", "command", "callable", "parameters", "warning_exit_codes"}
+TEMPLATE_FIELDS = {"name", "text", "supports_test_mode", "business_users", "pass_env", "step"}
+STEP_FIELDS = {"text", "command", "callable", "parameters", "warning_exit_codes", "pass_env"}
 CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 # Parameters become environment variables of shell steps; these would break the step itself.
 RESERVED_PARAMETERS = {"PATH", "HOME", "SHELL", "USER", "LOGNAME", "PWD", "IFS", "LANG", "TZ", "TMPDIR", "ENV"}
 RESERVED_PREFIXES = ("APPJOBS_", "LD_", "LC_", "PYTHON")
+# pass_env names: any environment variable name, except appjobs' own (the server's settings and secrets).
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
 def load_file(path: str | pathlib.Path, *, by: str, now: dt.datetime) -> list[models.Template]:
@@ -87,10 +89,11 @@ def _template(entry: Any, where: str, by: str, now: dt.datetime) -> models.Templ
     steps = entry.get("step")
     if not isinstance(steps, list) or not steps:
         raise errors.TemplateFileError(f"{where}: needs at least one [[template.step]]")
+    pass_env = _pass_env(entry.get("pass_env", []), where)
     return models.Template(
         name=name,
         text=text,
-        steps=tuple(_step(step, f"{where}.step[{n}]", n) for n, step in enumerate(steps, 1)),
+        steps=tuple(_step(step, f"{where}.step[{n}]", n, pass_env) for n, step in enumerate(steps, 1)),
         supports_test_mode=test_mode,
         business_users=_business_users(entry.get("business_users", []), where),
         created_by=by,
@@ -112,7 +115,7 @@ def _business_users(values: Any, where: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
-def _step(entry: Any, where: str, number: int) -> models.TemplateStep:
+def _step(entry: Any, where: str, number: int, pass_env: tuple[str, ...] = ()) -> models.TemplateStep:
     _check_fields(entry, STEP_FIELDS, where)
     command = _string(entry, "command", where)
     target = _string(entry, "callable", where)
@@ -127,7 +130,26 @@ def _step(entry: Any, where: str, number: int) -> models.TemplateStep:
         text=_string(entry, "text", where, max_length=120),
         parameters=_parameters(entry.get("parameters", {}), where),
         warning_exit_codes=_exit_codes(entry.get("warning_exit_codes", []), where),
+        # The template's names apply to each of its steps, the step's own ones to it alone.
+        pass_env=tuple(dict.fromkeys(pass_env + _pass_env(entry.get("pass_env", []), where))),
     )
+
+
+def _pass_env(values: Any, where: str) -> tuple[str, ...]:
+    """Names of the worker's environment variables a step may see beyond the allow-list (see steps.ALLOWED_ENV)."""
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise errors.TemplateFileError(f"{where}: field 'pass_env' must be a list of environment variable names")
+    for name in values:
+        if not ENV_NAME_RE.match(name):
+            raise errors.TemplateFileError(
+                f"{where}: field 'pass_env': {name!r} is not an environment variable name (letters, digits, _)"
+            )
+        if name.upper().startswith("APPJOBS_"):
+            raise errors.TemplateFileError(
+                f"{where}: field 'pass_env': {name!r} is refused: APPJOBS_* variables hold the server's settings "
+                "and secrets, and a step gets its own APPJOBS_JOB_* and APPJOBS_STEP_* variables anyway"
+            )
+    return tuple(dict.fromkeys(values))
 
 
 def _exit_codes(values: Any, where: str) -> tuple[int, ...]:

@@ -50,6 +50,7 @@ class StepWork:
     test_mode: bool
     step_count: int  #: steps in the whole job; the last one ends it
     warning_exit_codes: frozenset[int] = frozenset()  #: exit codes that end the step W instead of A
+    pass_env: tuple[str, ...] = ()  #: variables of the worker's environment passed through to the step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,4 +149,5 @@ class JobBatch:
         parameters = {r.name: r.value for r in self.conn.execute(q.STEP_PARAMS, q.key(job, step_no=number))}
         warnings = frozenset(int(c) for c in step.warning_exit_codes.split())
         kind = models.StepKind(step.kind)
-        return StepWork(job, number, kind, step.target, token, parameters, test_mode, step_count, warnings)
+        pass_env = tuple(step.pass_env.split())
+        return StepWork(job, number, kind, step.target, token, parameters, test_mode, step_count, warnings, pass_env)

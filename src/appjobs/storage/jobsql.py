@@ -87,7 +87,7 @@ START_STEP = (
     .where(_of_key(S), S.c.number == sa.bindparam("step_no"))
     .values(status=RUNNING, started_at=_now(), token=sa.bindparam("step_token"))
 )
-STEP_TARGET = sa.select(S.c.kind, S.c.target, S.c.warning_exit_codes).where(
+STEP_TARGET = sa.select(S.c.kind, S.c.target, S.c.warning_exit_codes, S.c.pass_env).where(
     _of_key(S), S.c.number == sa.bindparam("step_no")
 )
 STEP_PARAMS = sa.select(P.c.name, P.c.value).where(_of_key(P), P.c.step_number == sa.bindparam("step_no"))
@@ -166,6 +166,7 @@ def step_row(s: models.StepRun) -> dict[str, object]:
         "text": s.text,
         "status": s.status.value,
         "warning_exit_codes": " ".join(map(str, s.warning_exit_codes)),
+        "pass_env": " ".join(s.pass_env),
     }
 
 

@@ -64,6 +64,7 @@ template_step = sa.Table(
     sa.Column("target", sa.Text, nullable=False),
     sa.Column("text", sa.String(120), nullable=False, server_default=""),
     sa.Column("warning_exit_codes", sa.Text, nullable=False, server_default=""),  # space-separated
+    sa.Column("pass_env", sa.Text, nullable=False, server_default=""),  # space-separated names
 )
 
 template_param = sa.Table(
@@ -119,6 +120,7 @@ job_step = sa.Table(
     sa.Column("ended_at", Timestamp()),
     sa.Column("exit_code", sa.Integer),
     sa.Column("warning_exit_codes", sa.Text, nullable=False, server_default=""),  # space-separated
+    sa.Column("pass_env", sa.Text, nullable=False, server_default=""),  # space-separated names
     # The step's process: leader pid, its start time (guards against pid reuse)
     # and a token every descendant inherits in its environment, so that even
     # processes that left the process group can be found and stopped.

@@ -30,6 +30,7 @@ _TEMPLATES_JOINED = sa.select(
     TS.c.target.label("step_target"),
     TS.c.text.label("step_text"),
     TS.c.warning_exit_codes.label("step_warning_exit_codes"),
+    TS.c.pass_env.label("step_pass_env"),
     TP.c.name.label("param_name"),
     TP.c.default_value.label("param_default"),
 ).select_from(
@@ -138,6 +139,7 @@ def _joined_template(rows: Sequence[sa.Row]) -> models.Template:
                 text=s.step_text,
                 parameters=defaults.get(n, {}),
                 warning_exit_codes=codes(s.step_warning_exit_codes),
+                pass_env=tuple(s.step_pass_env.split()),
             )
             for n, s in steps.items()
         ),
@@ -152,6 +154,7 @@ def _step_row(template_name: str, step: models.TemplateStep) -> dict[str, object
         "target": step.target,
         "text": step.text,
         "warning_exit_codes": " ".join(map(str, step.warning_exit_codes)),
+        "pass_env": " ".join(step.pass_env),
     }
 
 
