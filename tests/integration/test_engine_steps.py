@@ -26,7 +26,9 @@ def log_texts(service: JobService, key: models.JobKey) -> list[str]:
     return [entry.text for entry in service.log(key)]
 
 
-def start_worker(processes: Processes, data_dir: pathlib.Path, store: Store, *args: str, **env: str) -> subprocess.Popen[str]:
+def start_worker(
+    processes: Processes, data_dir: pathlib.Path, store: Store, *args: str, **env: str
+) -> subprocess.Popen[str]:
     """A worker whose environment holds *env* too (on top of the test's, which names the database)."""
     full_env = {**os.environ, **env}
     proc = processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS, *args, env=full_env)

@@ -168,4 +168,7 @@ def test_pass_env_of_template_and_step_are_merged() -> None:
     command = "b"
     """
     (template,) = parse(toml)
-    assert [s.pass_env for s in template.steps] == [("ORACLE_HOME", "TNS_ADMIN", "http_proxy"), ("ORACLE_HOME", "TNS_ADMIN")]
+    assert [s.pass_env for s in template.steps] == [
+        ("ORACLE_HOME", "TNS_ADMIN", "http_proxy"),
+        ("ORACLE_HOME", "TNS_ADMIN"),
+    ]

@@ -15,6 +15,39 @@ from appjobs.auth.sessions import DEFAULT_IDLE_TIMEOUT
 from appjobs.cli.options import data_dir_option
 
 _tls_file = click.Path(dir_okay=False)  # read and checked by appjobs.server.tls, which names the option
+MIB = 1024 * 1024
+
+
+def _step_options(command: click.decorators.FC) -> click.decorators.FC:
+    """How a worker runs and stops steps: the options ``serve`` passes on to its workers."""
+    options = [
+        click.option(
+            "--max-step-output",
+            default=64,
+            show_default=True,
+            type=click.IntRange(1),
+            metavar="MIB",
+            help="MiB of a step's output kept on disk while it runs; more is dropped (the log says how much).",
+        ),
+        click.option(
+            "--drain-timeout",
+            default=60.0,
+            show_default=True,
+            type=click.FloatRange(0),
+            help="On SIGTERM/SIGINT, seconds running jobs may go on before they are aborted (0: abort at once).",
+        ),
+        click.option(
+            "--process-tracking",
+            type=click.Choice(["auto", "cgroup2", "cgroup1", "token"]),
+            default="auto",
+            show_default=True,
+            help="How a step's processes are found to stop them: a cgroup per step, or the environment token.",
+        ),
+        click.option("--cgroup-base", metavar="DIR", help="Make step cgroups under DIR [default: the worker's own]."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 @click.command()
@@ -51,6 +84,7 @@ _tls_file = click.Path(dir_okay=False)  # read and checked by appjobs.server.tls
     metavar="MINUTES",
     help="Minutes without a request after which a logon session ends.",
 )
+@_step_options
 def serve(
     data_dir: str | None,
     host: str,
@@ -64,6 +98,7 @@ def serve(
     tls_client_ca: str | None,
     max_failed_logons: int,
     session_idle: int,
+    **step_options: object,
 ) -> None:
     """Run the job server: the API and its workers, on the embedded database by default.
 
@@ -87,6 +122,8 @@ def serve(
         tls=tls,
         max_failed_logons=max_failed_logons,
         idle_timeout=dt.timedelta(minutes=session_idle),
+        worker_args=_worker_args(step_options),
+        drain_timeout=float(step_options["drain_timeout"]),  # type: ignore[arg-type]
     )
     runner.serve(Paths.resolve(data_dir), options)
 
@@ -125,26 +162,48 @@ def _tls_context(cert: str | None, key: str | None, client_ca: str | None) -> ss
     type=click.FloatRange(0.01),
     help="Seconds between database polls.",
 )
+@_step_options
 @click.option("--exit-with-parent", is_flag=True, hidden=True)
 def worker(
-    data_dir: str | None, concurrency: int | None, grace: float, poll_interval: float, exit_with_parent: bool
+    data_dir: str | None,
+    concurrency: int | None,
+    grace: float,
+    poll_interval: float,
+    exit_with_parent: bool,
+    **step_options: object,
 ) -> None:
     """Run a worker: claim jobs and run their steps (``serve`` starts one for you)."""
     from appjobs.engine import Worker, WorkerOptions, processes
+    from appjobs.engine.worker import PARENT_DIED
     from appjobs.settings import Paths
     from appjobs.storage import Store
 
     _configure_logging()
     if exit_with_parent:
-        processes.exit_with_parent()
+        processes.exit_with_parent(PARENT_DIED)  # a dead server is a crash: its worker aborts, it does not drain
         if str(os.getppid()) != os.environ.get("APPJOBS_SERVER_PID", str(os.getppid())):
             sys.exit(0)  # the server died before we could ask to die with it
     paths = Paths.resolve(data_dir)
     paths.create()
-    options = WorkerOptions(grace=grace, poll_interval=poll_interval)
-    if concurrency:
-        options = WorkerOptions(concurrency=concurrency, grace=grace, poll_interval=poll_interval)
+    options = WorkerOptions(
+        **({"concurrency": concurrency} if concurrency else {}),
+        grace=grace,
+        poll_interval=poll_interval,
+        max_step_output=int(step_options["max_step_output"]) * MIB,  # type: ignore[call-overload]
+        drain_timeout=float(step_options["drain_timeout"]),  # type: ignore[arg-type]
+        process_tracking=str(step_options["process_tracking"]),
+        cgroup_base=step_options["cgroup_base"],  # type: ignore[arg-type]
+    )
     Worker(Store.open(paths.database_url), data_dir=paths.data_dir, options=options).run()
+
+
+def _worker_args(step_options: dict[str, object]) -> tuple[str, ...]:
+    """The step options given to ``serve``, as arguments for its ``appjobs worker`` processes."""
+    args: list[str] = []
+    for name, value in step_options.items():
+        if value is not None:
+            args += [f"--{name.replace('_', '-')}", str(value)]
+    return tuple(args)
 
 
 def _configure_logging() -> None:

@@ -9,7 +9,9 @@ so such escapees are re-parented to it rather than to init when their parent
 exits, and the worker reaps them.
 
 Limits, stated plainly: a process that both leaves the session and clears its
-environment can only be found while it is still the worker's descendant.
+environment can only be found while it is still the worker's descendant. Where
+the machine offers cgroups, each step has one as well (:mod:`appjobs.engine.cgroups`),
+which no process of the step can leave that way.
 """
 
 from __future__ import annotations
@@ -48,17 +50,16 @@ def exit_with_parent(sig: int = signal.SIGTERM) -> bool:
     return _prctl(_PR_SET_PDEATHSIG, sig)
 
 
-def spawn(argv: Sequence[str], env: Mapping[str, str], output: str) -> int:
-    """Start *argv* as a new session leader with stdout and stderr appended to *output*.
+def spawn(argv: Sequence[str], env: Mapping[str, str], output_fd: int) -> int:
+    """Start *argv* as a new session leader with stdout and stderr going to *output_fd* (a pipe's write end).
 
     Returns the pid. ``posix_spawn`` avoids copying the worker's memory,
     which keeps starting a step cheap however large the worker grows.
     """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
     actions = [
         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, output, flags, 0o600),
-        (os.POSIX_SPAWN_DUP2, 1, 2),
+        (os.POSIX_SPAWN_DUP2, output_fd, 1),
+        (os.POSIX_SPAWN_DUP2, output_fd, 2),
     ]
     return os.posix_spawnp(argv[0], list(argv), dict(env), file_actions=actions, setsid=True)
 

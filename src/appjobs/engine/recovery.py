@@ -21,7 +21,7 @@ import socket
 from typing import TYPE_CHECKING
 
 from appjobs import models
-from appjobs.engine import processes, steps
+from appjobs.engine import cgroups, processes, steps
 from appjobs.storage.jobs import RunningStep
 from appjobs.storage.workers import WorkerRecord
 
@@ -63,6 +63,10 @@ def _abort(worker: Worker, step: RunningStep, record: WorkerRecord | None, now: 
         # Same host: the step's processes may have outlived their worker.
         leader = step.pid if step.pid and processes.is_alive(step.pid, step.pid_started) else None
         processes.signal_tree(leader, step.token, signal.SIGKILL)
+        group = cgroups.find(worker.tracking, step.token) if step.token else None
+        if group is not None:  # what left the session and cleared its environment is still in there
+            group.kill()
+            worker.forget_group(group)
     where = f"worker pid {record.pid} on {record.hostname}" if record else "its worker"
     reason = f"Job aborted: {where} stopped while step {step.number} was running; the step was not restarted."
     entries = steps.collect_output(steps.output_path(worker.log_dir, step.key, step.number), step.key, step.number, now)

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Mapping
 
 from appjobs import models
+from appjobs.engine import output
 from appjobs.engine.processes import TOKEN_VAR
 from appjobs.models import JobKey, Severity
 from appjobs.storage.jobs import StepWork
@@ -83,6 +84,19 @@ def collect_output(path: pathlib.Path, key: JobKey, number: int, now: dt.datetim
         note = f"Output of step {number} was cut after {len(entries)} lines."
         entries.append(models.LogEntry(key, number, now, Severity.WARNING, "engine", note))
     return entries
+
+
+def dropped_entry(key: JobKey, number: int, now: dt.datetime, capture: output.Capture) -> models.LogEntry:
+    """The warning that a step wrote more than the output cap, and how much of it was dropped."""
+    text = (
+        f"Step {number} wrote more output than the {_size(capture.cap)} kept while a step runs "
+        f"(--max-step-output): {capture.dropped} bytes after the first {capture.written} were dropped."
+    )
+    return models.LogEntry(key, number, now, Severity.WARNING, "engine", text)
+
+
+def _size(count: int) -> str:
+    return f"{count // (1024 * 1024)} MiB" if count % (1024 * 1024) == 0 else f"{count} bytes"
 
 
 def describe_exit(number: int, code: int, warnings: frozenset[int] = frozenset()) -> tuple[models.JobStatus, str]:

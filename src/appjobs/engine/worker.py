@@ -46,7 +46,7 @@ import uuid
 from collections.abc import Callable
 
 from appjobs import models
-from appjobs.engine import processes, recovery, steps, wake
+from appjobs.engine import cgroups, output, processes, recovery, steps, wake
 from appjobs.storage import Store
 from appjobs.storage.dispatch import SUCCESSFUL
 from appjobs.storage.jobs import JobBatch, StepWork
@@ -55,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 SEVERITIES = {models.JobStatus.FINISHED: models.Severity.INFO, models.JobStatus.WARNING: models.Severity.WARNING}
 DRAIN_CHECK = 0.05  # seconds between checks that a stopped tree is gone
+PARENT_DIED = signal.SIGUSR1  #: what ``appjobs serve``'s workers get when it dies (see ``--exit-with-parent``)
+SAME_STOP = 1.0  # seconds: a signal this soon after the first is the same stop (Ctrl-C reaches serve and worker)
 
 
 @dataclasses.dataclass
@@ -63,7 +65,8 @@ class Running:
 
     work: StepWork
     pid: int
-    output: pathlib.Path
+    output: output.Capture
+    group: cgroups.StepGroup | None = None  #: its cgroup, where the machine offers one
     stop_reason: str | None = None  #: why it is being stopped, when it is
     kill_at: float | None = None  #: monotonic time to send SIGKILL
 
@@ -112,6 +115,14 @@ class Drain:
     token: str
     kill_at: float
     scan: bool  #: also look for the token outside the process group (costly, so only when needed)
+    group: cgroups.StepGroup | None = None  #: the step's cgroup: where its processes are, when it has one
+
+    def alive(self) -> bool:
+        if self.group is not None:
+            return self.group.populated()
+        return (self.pgid is not None and processes.group_alive(self.pgid)) or (
+            self.scan and bool(processes.marked(self.token))
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +134,10 @@ class WorkerOptions:
     poll_interval: float = 0.5  # seconds between database polls when nothing wakes us
     heartbeat_interval: float = 5.0  # seconds between heartbeats
     lease: float = 30.0  # seconds without a heartbeat after which a worker counts as dead
+    max_step_output: int = output.DEFAULT_CAP  # bytes of a step's output kept on disk while it runs
+    drain_timeout: float = 60.0  # seconds a stopping worker lets running jobs go on; 0: abort them at once
+    process_tracking: str = "auto"  # see appjobs.engine.cgroups.detect
+    cgroup_base: str | None = None  # where step cgroups are made [default: under the worker's own]
 
 
 class Worker:
@@ -144,7 +159,11 @@ class Worker:
         self.log_dir = data_dir / "logs"
         self.running: dict[int, Running] = {}
         self.draining: list[Drain] = []
-        self.stopping = False
+        self.stopping = False  #: abort what runs and end
+        self.leaving_at: float | None = None  #: claim nothing more; abort what still runs at this monotonic time
+        self._first_signal: float | None = None
+        self._empty_groups: list[cgroups.StepGroup] = []  #: cgroups to remove once the kernel lets us
+        self.tracking = cgroups.Tracking("token", why="not detected yet")
         self._ended: list[Ended] = []
         self._spawned: list[Spawned] = []
         self._due: dict[str, float] = {}
@@ -158,6 +177,8 @@ class Worker:
         """Serve until told to stop, then stop every running step and return."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         processes.become_subreaper()
+        self.tracking = cgroups.detect(self.options.process_tracking, self.options.cgroup_base)
+        logger.info("worker %s tracks step processes with %s", self.id, self.tracking.describe())
         signal_r = self._install_signals()
         wake_sock = wake.listen(self.run_dir, self.id)
         for sock in filter(None, (signal_r, wake_sock)):
@@ -167,7 +188,7 @@ class Worker:
         logger.info("worker %s started (concurrency %d)", self.id, self.options.concurrency)
         try:
             recovery.recover(self)
-            while not (self.stopping and not self.running and not self.draining):
+            while not (self._leaving and not self.running and not self.draining):
                 self._turn()
         finally:
             self.store.workers.unregister(self.id)
@@ -187,15 +208,47 @@ class Worker:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_stop)
+        signal.signal(PARENT_DIED, self._on_parent_death)
         return reader
 
     def _on_stop(self, signum: int, _frame: object) -> None:
+        """First signal: drain (when there is a drain timeout); another one, a second or more later: stop now."""
+        now = time.monotonic()
+        if self._first_signal is None:
+            self._first_signal = now
+            if self.options.drain_timeout > 0:
+                self.leaving_at = now + self.options.drain_timeout
+                return
+        elif now - self._first_signal < SAME_STOP:
+            return
         self.stopping = True
+
+    def _on_parent_death(self, signum: int, _frame: object) -> None:
+        """The server that started this worker is gone (``kill -9``, say): a crash, not a stop. Abort now."""
+        self.stopping = True
+
+    @property
+    def _leaving(self) -> bool:
+        return self.stopping or self.leaving_at is not None
+
+    def _check_leaving(self, now: float) -> None:
+        if self.leaving_at is None or self.stopping:
+            return
+        if not self._due.get("leaving"):
+            self._due["leaving"] = now
+            logger.info(
+                "worker %s stopping: no new jobs; letting %d running step(s) finish within %g s",
+                *(self.id, len(self.running), self.options.drain_timeout),
+            )
+        if now >= self.leaving_at:
+            logger.warning("worker %s: drain timeout over; aborting %d running step(s)", self.id, len(self.running))
+            self.stopping = True
 
     def _turn(self) -> None:
         self._reap()
         self._dispatch()
         now = time.monotonic()
+        self._check_leaving(now)
         if self.stopping:
             self._stop_all("Job aborted: the worker is shutting down.")
         elif self.running and (self._woken or self._is_due("cancel", self.options.poll_interval)):
@@ -225,9 +278,14 @@ class Worker:
         now = time.monotonic()
         due = (self._due.get(what, now) - now for what in ("heartbeat", "recover"))
         timeout = min(self.options.poll_interval, *due)
+        if self.leaving_at is not None and not self.stopping:
+            timeout = max(min(timeout, self.leaving_at - now), 0.0)
         if self.draining or any(r.kill_at for r in self.running.values()):
             timeout = DRAIN_CHECK
         for key, _ in self._selector.select(timeout):
+            if isinstance(key.fileobj, output.Capture):  # a step's output: not a reason to claim or poll
+                self._pump(key.fileobj)
+                continue
             if key.data is not None:  # the LISTEN connection: it reads its own input
                 key.data()
             else:
@@ -244,7 +302,7 @@ class Worker:
         # A wake-up means new jobs (or cancel requests): worth a claim only with a slot free. The poll
         # still runs when all are taken, so that due jobs show Y (ready) while they wait.
         poll = self._is_due("claim", self.options.poll_interval)
-        claim = not self.stopping and (poll or (self._woken and free > 0))
+        claim = not self._leaving and (poll or (self._woken and free > 0))
         if not (self._ended or claim):
             return
         limit, now = max(free, 0), self.clock()
@@ -270,18 +328,38 @@ class Worker:
         )
 
     def _start(self, work: StepWork) -> None:
-        output = steps.output_path(self.log_dir, work.key, work.number)
         now = self.clock()
+        group = cgroups.create(self.tracking, work.token)
         try:
-            pid = processes.spawn(steps.command(work), steps.environment(work), str(output))
+            pid, capture = self._spawn(work, group)
         except OSError as exc:
+            if group is not None:
+                group.remove()
             note = steps.engine_entry(work.key, work.number, now, f"Step {work.number} could not start: {exc}")
             ended = Ended(work, models.JobStatus.ABORTED, None, now, [note])
             self.store.jobs.finish_step(work.key, work.number, ended.status, exit_code=None, now=now, log=ended.log())
             return
-        self.running[pid] = Running(work, pid, output)
+        self._selector.register(capture, selectors.EVENT_READ)
+        self.running[pid] = Running(work, pid, capture, group)
         note = steps.engine_entry(work.key, work.number, now, f"Step {work.number} started: {work.target}")
         self._spawned.append(Spawned(work, pid, processes.started_at(pid), note))
+
+    def _spawn(self, work: StepWork, group: cgroups.StepGroup | None) -> tuple[int, output.Capture]:
+        """Start *work*'s process in *group* (see :mod:`cgroups`), its output captured (see :mod:`output`)."""
+        capture = output.Capture(steps.output_path(self.log_dir, work.key, work.number), self.options.max_step_output)
+        try:
+            argv = cgroups.wrap(steps.command(work), group)
+            pid = processes.spawn(argv, steps.environment(work), capture.write_fd)
+        except OSError:
+            capture.close()
+            raise
+        capture.started()
+        return pid, capture
+
+    def _pump(self, capture: output.Capture) -> None:
+        capture.pump()
+        if capture.eof:  # every process holding the pipe has ended (or closed it): nothing more will come
+            self._selector.unregister(capture)
 
     def _record_spawns(self) -> None:
         """Record which process runs each step started this turn, so that crash recovery can find it."""
@@ -301,7 +379,13 @@ class Worker:
     def _end(self, running: Running, code: int) -> Ended:
         work, now = running.work, self.clock()
         status, sentence = steps.describe_exit(work.number, code, work.warning_exit_codes)
-        entries = steps.collect_output(running.output, work.key, work.number, now)
+        capture = running.output
+        if not capture.eof:
+            self._selector.unregister(capture)
+        capture.close()
+        entries = steps.collect_output(capture.path, work.key, work.number, now)
+        if capture.dropped:
+            entries.append(steps.dropped_entry(work.key, work.number, now, capture))
         if running.stop_reason:
             status = models.JobStatus.ABORTED
             entries.append(steps.engine_entry(work.key, None, now, running.stop_reason, models.Severity.ERROR))
@@ -311,13 +395,25 @@ class Worker:
         return Ended(work, status, code, now, entries)
 
     def _tidy(self, running: Running) -> None:
-        """Stop what a step left behind in its process group once its leader has ended."""
+        """Stop what a step left behind (in its cgroup, or its process group) once its leader has ended."""
         scan = running.stop_reason is not None
-        if not processes.group_alive(running.pid) and not scan:
+        group = running.group
+        if group is not None and not group.populated():
+            self._remove(group)
             return
-        processes.signal_tree(running.pid, running.work.token if scan else None, signal.SIGTERM)
+        if group is None and not processes.group_alive(running.pid) and not scan:
+            return
+        _signal(running.pid, running.work.token if scan else None, group, signal.SIGTERM)
         kill_at = running.kill_at or time.monotonic() + self.options.grace
-        self.draining.append(Drain(running.pid, running.work.token, kill_at, scan))
+        self.draining.append(Drain(running.pid, running.work.token, kill_at, scan, group))
+
+    def forget_group(self, group: cgroups.StepGroup) -> None:
+        """Remove *group* once its members are gone (a dead worker's step's cgroup, killed by recovery)."""
+        self._empty_groups.append(group)
+
+    def _remove(self, group: cgroups.StepGroup) -> None:
+        if not group.remove():
+            self._empty_groups.append(group)  # the kernel may still be tearing down its last member
 
     # --- stopping steps ------------------------------------------------------------
 
@@ -335,28 +431,28 @@ class Worker:
     def _stop(self, running: Running, reason: str) -> None:
         running.stop_reason = reason
         running.kill_at = time.monotonic() + self.options.grace
-        processes.signal_tree(running.pid, running.work.token, signal.SIGTERM)
+        _signal(running.pid, running.work.token, running.group, signal.SIGTERM)
 
     def _escalate(self, now: float) -> None:
         for running in self.running.values():
             if running.kill_at is not None and now >= running.kill_at:
-                processes.signal_tree(running.pid, running.work.token, signal.SIGKILL)
+                _signal(running.pid, running.work.token, running.group, signal.SIGKILL)
 
     def _drain(self, now: float) -> None:
         remaining = []
         for drain in self.draining:
-            alive = (drain.pgid is not None and processes.group_alive(drain.pgid)) or (
-                drain.scan and bool(processes.marked(drain.token))
-            )
-            if not alive:
+            if not drain.alive():
+                if drain.group is not None:
+                    self._remove(drain.group)
                 continue
             if now >= drain.kill_at:
-                processes.signal_tree(drain.pgid, drain.token if drain.scan else None, signal.SIGKILL)
+                _signal(drain.pgid, drain.token if drain.scan else None, drain.group, signal.SIGKILL)
             remaining.append(drain)
         self.draining = remaining
 
     def _sweep_adopted(self) -> None:
-        """Stop orphans re-parented to us whose step is no longer running."""
+        """Stop orphans re-parented to us whose step is no longer running; remove cgroups left empty."""
+        self._empty_groups = [g for g in self._empty_groups if not g.remove()]
         live_tokens = {r.work.token for r in self.running.values()}
         for proc in processes.adopted(self.running):
             try:
@@ -366,3 +462,15 @@ class Worker:
             if token and token not in live_tokens and not any(d.token == token for d in self.draining):
                 processes.signal_tree(None, token, signal.SIGTERM)
                 self.draining.append(Drain(None, token, time.monotonic() + self.options.grace, scan=True))
+
+
+def _signal(pgid: int | None, token: str | None, group: cgroups.StepGroup | None, sig: int) -> None:
+    """Send *sig* to a step's processes: its cgroup's members when it has one, else those the token finds."""
+    if group is None:
+        processes.signal_tree(pgid, token, sig)
+        return
+    processes.signal_tree(pgid, None, sig)
+    if sig == signal.SIGKILL:
+        group.kill()
+    else:
+        group.signal(sig)

@@ -58,6 +58,8 @@ class ServeOptions:
     tls: ssl.SSLContext | None = None  #: serve HTTPS with this context (see :func:`appjobs.server.tls.server_context`)
     max_failed_logons: int = DEFAULT_MAX_FAILED
     idle_timeout: dt.timedelta = DEFAULT_IDLE_TIMEOUT
+    worker_args: tuple[str, ...] = ()  #: more ``appjobs worker`` options (output cap, drain, process tracking)
+    drain_timeout: float = 60.0  #: how long a stop waits for the workers' running jobs (see ``--drain-timeout``)
 
     @property
     def scheme(self) -> str:
@@ -164,7 +166,7 @@ class WorkerSupervisor:
 
     def _command(self) -> list[str]:
         cmd = [sys.executable, "-m", "appjobs", "worker", "--data-dir", str(self.paths.data_dir), "--exit-with-parent"]
-        cmd += ["--grace", str(self.options.grace)]
+        cmd += ["--grace", str(self.options.grace), *self.options.worker_args]
         if self.options.concurrency:
             cmd += ["--concurrency", str(self.options.concurrency)]
         return cmd
