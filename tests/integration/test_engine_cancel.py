@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
+import random
+import signal
 import time
+from collections.abc import Iterator
 
+import psutil
 import pytest
-from conftest import Processes, job_processes, wait_final, wait_for
+from conftest import WORKER_ARGS, Processes, job_processes, wait_final, wait_for
 
 from appjobs import errors, models
-from appjobs.engine import JobService, templates
+from appjobs.engine import JobService, cgroups, templates
 from appjobs.models import JobStatus
+from appjobs.storage import Store
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -139,3 +145,111 @@ def test_abort_refuses_a_job_that_has_not_started(demo: JobService) -> None:
         demo.abort(job.key, by="TESTER")
     assert caught.value.message_id == "APJ_RT/040"
     assert demo.status(job.key).status is JobStatus.SCHEDULED
+
+
+# --- processes that shed the process group, the session and the environment ------------------------------------
+
+# Each leaves behind a `sleep MARK` that has left the step's session; the last two also cleared their environment
+# (so the token cannot find them) and ignore SIGTERM; the last one is re-parented away from the step's shell.
+ESCAPES = {
+    "setsid": "setsid sleep {mark} &",
+    "setsid env -i, TERM trapped": "setsid env -i /bin/sh -c 'trap \"\" TERM; sleep {mark}' &",
+    "double fork, env -i": "env -i /bin/sh -c '(trap \"\" TERM; exec setsid sleep {mark}) &' &",
+}
+
+
+_MARKS: list[str] = []  # of this test's escapees
+
+
+@pytest.fixture(autouse=True)
+def _kill_escapees() -> Iterator[None]:
+    """Escapees that a failing test leaves behind are killed (by pid) when it ends."""
+    yield
+    while _MARKS:
+        for proc in marked_sleeps(_MARKS.pop()):
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+
+
+def marked_sleeps(mark: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if proc.cmdline()[-2:] == ["sleep", mark] and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+    return found
+
+
+def assert_gone_within(mark: str, seconds: float) -> None:
+    start = time.monotonic()
+    while survivors := marked_sleeps(mark):
+        if time.monotonic() - start > seconds:
+            pytest.fail(f"still alive {seconds} s later: {[(p.pid, p.cmdline()) for p in survivors]}")
+        time.sleep(0.05)
+
+
+def escaping_job(service: JobService, escape: str, *, then: str = "sleep 300 & wait") -> tuple[models.Job, str]:
+    """A job whose step starts *escape* (with a unique mark) and then runs *then*; waits until the escapee runs."""
+    mark = f"1008.{random.randrange(10**6):06d}"
+    _MARKS.append(mark)
+    name = f"/APPJOBS/TEST_ESC{mark[5:]}"
+    add_template(service, name, f"{escape.format(mark=mark)}\n{then}\n")
+    job = service.schedule(name, creator="TESTER")
+    wait_for(lambda: marked_sleeps(mark))
+    return job, mark
+
+
+def require(kind: str) -> None:
+    tracking = cgroups.detect(kind)
+    if tracking.kind != kind:
+        pytest.skip(f"this machine offers no usable {kind} hierarchy: {tracking.why}")
+
+
+@pytest.mark.parametrize("escape", ESCAPES.values(), ids=ESCAPES.keys())
+@pytest.mark.usefixtures("worker")
+def test_cancel_stops_processes_that_left_session_and_environment(service: JobService, escape: str) -> None:
+    """With a cgroup per step, cancel leaves no survivor at grace + 1 s, whatever the step's processes shed."""
+    require("cgroup2")
+    job, mark = escaping_job(service, escape)
+    service.cancel(job.key, by="TESTER")
+    assert_gone_within(mark, GRACE + 1)
+    assert wait_final(service, job.key).status is JobStatus.ABORTED
+
+
+@pytest.mark.parametrize("escape", ESCAPES.values(), ids=ESCAPES.keys())
+@pytest.mark.usefixtures("worker")
+def test_escapees_of_a_finished_step_are_stopped(service: JobService, escape: str) -> None:
+    """What a step that ended F left behind, in whatever session and environment, is stopped within the grace."""
+    require("cgroup2")
+    job, mark = escaping_job(service, escape, then="sleep 0.5; echo done")
+    assert wait_final(service, job.key).status is JobStatus.FINISHED
+    assert_gone_within(mark, GRACE + 1)
+
+
+def test_cgroup_v1_freezer_stops_escapees(
+    service: JobService, processes: Processes, data_dir: pathlib.Path, store: Store
+) -> None:
+    """The v1 fallback (a freezer cgroup per step) stops the hardest escape as well."""
+    require("cgroup1")
+    worker = processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS, "--process-tracking", "cgroup1")
+    wait_for(lambda: store.workers.all() or worker.poll() is not None)
+    job, mark = escaping_job(service, ESCAPES["setsid env -i, TERM trapped"])
+    service.cancel(job.key, by="TESTER")
+    assert_gone_within(mark, GRACE + 1)
+    assert wait_final(service, job.key).status is JobStatus.ABORTED
+
+
+def test_recovery_stops_escapees_of_a_dead_worker(
+    service: JobService, processes: Processes, data_dir: pathlib.Path, store: Store
+) -> None:
+    """After kill -9 of a worker, the next one kills what its step left in the step's cgroup, env -i or not."""
+    require("cgroup2")
+    first = processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+    wait_for(lambda: store.workers.all() or first.poll() is not None)
+    job, mark = escaping_job(service, ESCAPES["double fork, env -i"])
+    os.killpg(first.pid, signal.SIGKILL)  # the worker alone: the step lives in its own session
+    first.wait()
+    assert marked_sleeps(mark), "the escapee outlives its worker"
+    processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+    assert wait_final(service, job.key).status is JobStatus.ABORTED
+    assert_gone_within(mark, GRACE + 1)

@@ -6,8 +6,9 @@ import os
 import pathlib
 import subprocess
 
+import psutil
 import pytest
-from conftest import WORKER_ARGS, Processes, wait_final, wait_for
+from conftest import WORKER_ARGS, Processes, job_processes, wait_final, wait_for
 
 from appjobs import models
 from appjobs.engine import JobService, templates
@@ -76,3 +77,66 @@ def test_step_environment_is_clean(
     assert seen["GREETING"] == "hello"  # its parameter
     assert (seen["APPJOBS_JOB_NAME"], seen["APPJOBS_JOB_RUN_COUNT"]) == (job.key.name, job.key.run_count)
     assert seen["APPJOBS_STEP_NUMBER"] == "1"
+
+
+MIB = 1024 * 1024
+
+
+def output_files(data_dir: pathlib.Path) -> list[pathlib.Path]:
+    return list((data_dir / "logs").glob("*.log"))
+
+
+def test_output_is_capped_while_the_step_runs(
+    service: JobService, processes: Processes, data_dir: pathlib.Path, store: Store
+) -> None:
+    """A step that writes without end keeps running, its file stops at the cap, and the log says what was dropped."""
+    start_worker(processes, data_dir, store, "--max-step-output", "1")
+    add_template(
+        service, '[[template]]\nname = "/APPJOBS/TEST_FLOOD"\ntext = "Flood"\n[[template.step]]\ncommand = "yes"\n'
+    )
+    job = service.schedule("/APPJOBS/TEST_FLOOD", creator="TESTER")
+
+    def flooding() -> psutil.Process | None:
+        return next((p for p in job_processes(job.key) if p.name() == "yes"), None)
+
+    yes = wait_for(flooding)
+    assert isinstance(yes, psutil.Process)
+    wait_for(lambda: yes.io_counters().write_chars > 8 * MIB)  # it goes on writing: never blocked for good
+    (path,) = output_files(data_dir)
+    size = path.stat().st_size
+    assert MIB <= size <= MIB + 200, f"{size} bytes on disk for a cap of 1 MiB"
+    assert path.read_bytes().endswith(b"what follows is dropped]\n")
+    service.cancel(job.key, by="TESTER")
+    assert wait_final(service, job.key).status is JobStatus.ABORTED
+    (note,) = [t for t in log_texts(service, job.key) if "--max-step-output" in t]
+    dropped = int(note.split(": ")[1].split()[0])
+    assert dropped > 6 * MIB, note
+    assert "the 1 MiB kept while a step runs" in note
+
+
+def test_output_under_the_cap_is_kept_whole(
+    service: JobService, processes: Processes, data_dir: pathlib.Path, store: Store
+) -> None:
+    """Output from the step and the processes it starts, stdout and stderr, all reaches the log; nothing is dropped."""
+    start_worker(processes, data_dir, store, "--max-step-output", "1")
+    command = "echo out; echo err >&2; (sleep 0.2; echo from-child) & wait; seq 1 20000 | tail -n 1"
+    add_template(
+        service, f'[[template]]\nname = "/APPJOBS/TEST_OUT"\ntext = "Out"\n[[template.step]]\ncommand = "{command}"\n'
+    )
+    job = service.schedule("/APPJOBS/TEST_OUT", creator="TESTER")
+    assert wait_final(service, job.key).status is JobStatus.FINISHED
+    texts = log_texts(service, job.key)
+    assert {"out", "err", "from-child", "20000"} <= set(texts)
+    assert not [t for t in texts if "dropped" in t]
+    assert output_files(data_dir) == []  # moved into the job log
+
+
+@pytest.mark.usefixtures("worker")
+def test_demo_echo_repeat_is_bounded(demo: JobService) -> None:
+    """DEMO_ECHO refuses a REPEAT over 1000 with a clear message (no unbounded loop for every user); 3 works."""
+    job = demo.schedule("/APPJOBS/DEMO_ECHO", creator="TESTER", parameters={"REPEAT": "999999999999"})
+    assert wait_final(demo, job.key).status is JobStatus.ABORTED
+    assert "REPEAT must be a whole number from 1 to 1000, not '999999999999'" in log_texts(demo, job.key)
+    job = demo.schedule("/APPJOBS/DEMO_ECHO", creator="TESTER", parameters={"REPEAT": "3", "MESSAGE": "hi"})
+    assert wait_final(demo, job.key).status is JobStatus.FINISHED
+    assert log_texts(demo, job.key).count("MESSAGE=hi") == 3
