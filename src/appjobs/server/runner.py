@@ -16,12 +16,14 @@ import gc
 import logging
 import os
 import pathlib
+import signal
 import ssl
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from types import FrameType
 from typing import NamedTuple
 
 import click
@@ -119,7 +121,8 @@ def serve(paths: Paths, options: ServeOptions) -> None:
     # otherwise walk it every few hundred requests (see bench/odata_bench.py).
     gc.freeze()
     try:
-        uvicorn.run(
+        _run_http(
+            supervisor,
             app,
             host=options.host,
             port=options.port,
@@ -133,6 +136,39 @@ def serve(paths: Paths, options: ServeOptions) -> None:
     finally:
         supervisor.stop()
         store.close()
+
+
+class _DrainingServer(uvicorn.Server):
+    """uvicorn's server, but the first SIGTERM or SIGINT stops the workers before the HTTP side.
+
+    While the workers let their running jobs finish (``--drain-timeout``), the API
+    keeps answering, so that schedulers polling those jobs see them end; only
+    then does uvicorn stop accepting connections. A second signal, as with
+    uvicorn alone, stops at once: the workers abort what still runs.
+    """
+
+    def __init__(self, config: uvicorn.Config, supervisor: WorkerSupervisor) -> None:
+        super().__init__(config)
+        self.supervisor = supervisor
+        self._signals = 0
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._signals += 1
+        if self._signals == 1 and self.supervisor.procs:
+            logger.warning("stopping: the workers finish their running jobs first; the API answers meanwhile")
+            threading.Thread(target=self._stop_workers_then_http, name="appjobs-drain", daemon=True).start()
+            return
+        self.supervisor.interrupt()
+        super().handle_exit(sig, frame)
+
+    def _stop_workers_then_http(self) -> None:
+        self.supervisor.stop()
+        self.should_exit = True
+
+
+def _run_http(supervisor: WorkerSupervisor, app: object, **options: object) -> None:
+    """``uvicorn.run(app, **options)``, with the stop that :class:`_DrainingServer` makes."""
+    _DrainingServer(uvicorn.Config(app, **options), supervisor).run()  # type: ignore[arg-type]
 
 
 def _context_factory(context: ssl.SSLContext | None) -> Callable[[uvicorn.Config, object], ssl.SSLContext] | None:
@@ -162,6 +198,7 @@ class WorkerSupervisor:
         self.options = options
         self.procs: list[subprocess.Popen[bytes]] = []
         self._stopping = threading.Event()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._watch, name="appjobs-worker-supervisor", daemon=True)
 
     def _command(self) -> list[str]:
@@ -190,12 +227,22 @@ class WorkerSupervisor:
                     time.sleep(RESTART_DELAY)
                     self.procs[i] = self._spawn()
 
-    def stop(self) -> None:
-        """Ask every worker to stop (they abort running steps) and wait for them."""
+    def interrupt(self) -> None:
+        """A second stop: the workers abort what still runs, now (see ``Worker._on_stop``)."""
         self._stopping.set()
         for proc in self.procs:
-            proc.terminate()
-        deadline = time.monotonic() + self.options.grace + 5
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+
+    def stop(self) -> None:
+        """Ask every worker to stop and wait for them: they let running jobs finish for up to the drain timeout."""
+        with self._lock:
+            first = not self._stopping.is_set()
+            self._stopping.set()
+        if first:
+            for proc in self.procs:
+                proc.terminate()
+        deadline = time.monotonic() + self.options.drain_timeout + self.options.grace + 5
         for proc in self.procs:
             try:
                 proc.wait(max(deadline - time.monotonic(), 0.1))
