@@ -1,11 +1,14 @@
 """The worker: a supervisor process that claims jobs and runs their steps as child processes.
 
 One worker runs up to ``concurrency`` steps at once, each in its own process
-session (see :mod:`appjobs.engine.processes`). It is a single-threaded loop
-that waits on three things: its wake-up socket (new jobs, cancel requests;
-on PostgreSQL also a connection that hears them from other hosts), a signal
-pipe (a child ended, or the worker is told to stop), and a timeout (polling,
-heartbeats, grace periods). Each turn it
+session and, where the machine offers one, its own cgroup (see
+:mod:`appjobs.engine.processes` and :mod:`appjobs.engine.cgroups`). It is a
+single-threaded loop that waits on four things: its wake-up socket (new jobs,
+cancel requests; on PostgreSQL also a connection that hears them from other
+hosts), a signal pipe (a child ended, or the worker is told to stop), the
+output pipes of its steps (emptied into their files up to a cap, see
+:mod:`appjobs.engine.output`), and a timeout (polling, heartbeats, grace
+periods). Each turn it
 
 1. reaps ended children;
 2. in one transaction, records each of those steps F or A (starting the next
@@ -24,6 +27,12 @@ those of every step that ended or started since the last one (see
 :mod:`appjobs.storage.dispatch`). A step that ended is held in memory only
 until the end of the turn that reaped it; if the worker dies in between, the
 step is still R and crash recovery ends it A, as it would any running step.
+
+Stopping: the first SIGTERM, SIGINT or SIGHUP makes the worker claim nothing
+more and let its running jobs finish, chains included, for up to
+``drain_timeout`` seconds; then (or on another signal a second or more
+later) it aborts what still runs, as a cancel would. SIGUSR1, which a worker
+of ``appjobs serve`` gets when the server dies, aborts at once: a crash.
 
 The worker runs in its own process (``appjobs worker``, or started by
 ``appjobs serve``), never in the HTTP server's event loop, so a hung or
@@ -47,82 +56,15 @@ from collections.abc import Callable
 
 from appjobs import models
 from appjobs.engine import cgroups, output, processes, recovery, steps, wake
+from appjobs.engine.running import SEVERITIES, Drain, Ended, Running, Spawned, signal_step
 from appjobs.storage import Store
-from appjobs.storage.dispatch import SUCCESSFUL
 from appjobs.storage.jobs import JobBatch, StepWork
 
 logger = logging.getLogger(__name__)
 
-SEVERITIES = {models.JobStatus.FINISHED: models.Severity.INFO, models.JobStatus.WARNING: models.Severity.WARNING}
 DRAIN_CHECK = 0.05  # seconds between checks that a stopped tree is gone
 PARENT_DIED = signal.SIGUSR1  #: what ``appjobs serve``'s workers get when it dies (see ``--exit-with-parent``)
 SAME_STOP = 1.0  # seconds: a signal this soon after the first is the same stop (Ctrl-C reaches serve and worker)
-
-
-@dataclasses.dataclass
-class Running:
-    """A step whose leader process is alive (or not yet reaped)."""
-
-    work: StepWork
-    pid: int
-    output: output.Capture
-    group: cgroups.StepGroup | None = None  #: its cgroup, where the machine offers one
-    stop_reason: str | None = None  #: why it is being stopped, when it is
-    kill_at: float | None = None  #: monotonic time to send SIGKILL
-
-
-@dataclasses.dataclass
-class Ended:
-    """A step whose leader has been reaped, to be recorded F or A in this turn's transaction."""
-
-    work: StepWork
-    status: models.JobStatus
-    code: int | None
-    at: dt.datetime
-    entries: list[models.LogEntry]
-
-    @property
-    def continues(self) -> bool:
-        """True when the job's next step will take over this step's slot."""
-        return self.status in SUCCESSFUL and self.work.number < self.work.step_count
-
-    def log(self) -> list[models.LogEntry]:
-        """The step's entries, plus the job's last word when this step ends the job."""
-        key, at = self.work.key, self.at
-        if self.status not in SUCCESSFUL:
-            return [*self.entries, steps.engine_entry(key, None, at, "Job failed.", models.Severity.ERROR)]
-        if self.work.number == self.work.step_count:
-            # Whether an earlier step warned is known only in the database: the sentence stays neutral.
-            return [*self.entries, steps.engine_entry(key, None, at, "Job finished.", models.Severity.SUCCESS)]
-        return self.entries
-
-
-@dataclasses.dataclass(frozen=True)
-class Spawned:
-    """A step process just started, to be recorded at the end of the turn."""
-
-    work: StepWork
-    pid: int
-    pid_started: float | None
-    note: models.LogEntry
-
-
-@dataclasses.dataclass
-class Drain:
-    """Processes of an ended step that are still around: TERMed, KILLed at *kill_at*."""
-
-    pgid: int | None
-    token: str
-    kill_at: float
-    scan: bool  #: also look for the token outside the process group (costly, so only when needed)
-    group: cgroups.StepGroup | None = None  #: the step's cgroup: where its processes are, when it has one
-
-    def alive(self) -> bool:
-        if self.group is not None:
-            return self.group.populated()
-        return (self.pgid is not None and processes.group_alive(self.pgid)) or (
-            self.scan and bool(processes.marked(self.token))
-        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -403,7 +345,7 @@ class Worker:
             return
         if group is None and not processes.group_alive(running.pid) and not scan:
             return
-        _signal(running.pid, running.work.token if scan else None, group, signal.SIGTERM)
+        signal_step(running.pid, running.work.token if scan else None, group, signal.SIGTERM)
         kill_at = running.kill_at or time.monotonic() + self.options.grace
         self.draining.append(Drain(running.pid, running.work.token, kill_at, scan, group))
 
@@ -431,12 +373,12 @@ class Worker:
     def _stop(self, running: Running, reason: str) -> None:
         running.stop_reason = reason
         running.kill_at = time.monotonic() + self.options.grace
-        _signal(running.pid, running.work.token, running.group, signal.SIGTERM)
+        signal_step(running.pid, running.work.token, running.group, signal.SIGTERM)
 
     def _escalate(self, now: float) -> None:
         for running in self.running.values():
             if running.kill_at is not None and now >= running.kill_at:
-                _signal(running.pid, running.work.token, running.group, signal.SIGKILL)
+                signal_step(running.pid, running.work.token, running.group, signal.SIGKILL)
 
     def _drain(self, now: float) -> None:
         remaining = []
@@ -446,7 +388,7 @@ class Worker:
                     self._remove(drain.group)
                 continue
             if now >= drain.kill_at:
-                _signal(drain.pgid, drain.token if drain.scan else None, drain.group, signal.SIGKILL)
+                signal_step(drain.pgid, drain.token if drain.scan else None, drain.group, signal.SIGKILL)
             remaining.append(drain)
         self.draining = remaining
 
@@ -462,15 +404,3 @@ class Worker:
             if token and token not in live_tokens and not any(d.token == token for d in self.draining):
                 processes.signal_tree(None, token, signal.SIGTERM)
                 self.draining.append(Drain(None, token, time.monotonic() + self.options.grace, scan=True))
-
-
-def _signal(pgid: int | None, token: str | None, group: cgroups.StepGroup | None, sig: int) -> None:
-    """Send *sig* to a step's processes: its cgroup's members when it has one, else those the token finds."""
-    if group is None:
-        processes.signal_tree(pgid, token, sig)
-        return
-    processes.signal_tree(pgid, None, sig)
-    if sig == signal.SIGKILL:
-        group.kill()
-    else:
-        group.signal(sig)
