@@ -105,11 +105,14 @@ def open_store(url: str) -> Store:
     return store
 
 
-def start_worker(data_dir: pathlib.Path, concurrency: int, store: Store, url: str) -> subprocess.Popen[bytes]:
+def start_worker(
+    data_dir: pathlib.Path, concurrency: int, store: Store, url: str, tracking: str = "auto"
+) -> subprocess.Popen[bytes]:
     """Start ``appjobs worker`` on the database at *url* and return once it has registered in the database."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log = (data_dir / "worker.log").open("wb")
     argv = [sys.executable, "-m", "appjobs", "worker", "--data-dir", str(data_dir), "--concurrency", str(concurrency)]
+    argv += ["--process-tracking", tracking]
     env = {**os.environ, "APPJOBS_DATABASE_URL": url}
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
     log.close()
@@ -232,7 +235,7 @@ def run_engine(data_dir: pathlib.Path, url: str, args: argparse.Namespace, resul
     store = open_store(url)
     service = JobService(store, notify=Waker(data_dir / "run"))
     worker_dir = data_dir / "far" if args.far_worker else data_dir
-    worker = start_worker(worker_dir, args.concurrency, store, url)
+    worker = start_worker(worker_dir, args.concurrency, store, url, args.process_tracking)
     try:
         print(
             f"worker pid {worker.pid} registered; latency: {args.latency_jobs} jobs, {args.pause * 1000:.0f} ms apart"
@@ -335,6 +338,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pause", type=float, default=0.02, help="seconds between latency jobs (default 0.02)")
     parser.add_argument("--keep", action="store_true", help="keep the data directory (its path is printed)")
     parser.add_argument("--postgres", metavar="SERVER", help="run on a new database on this PostgreSQL server")
+    parser.add_argument(
+        "--process-tracking", default="auto", help="the worker's --process-tracking (auto, cgroup2, cgroup1, token)"
+    )
     parser.add_argument("--far-worker", action="store_true", help="give the worker a data directory of its own")
     return parser.parse_args()
 

@@ -15,7 +15,10 @@ parameters and their defaults::
     parameters = { SECONDS = "30" }  # optional; names are upper case, values strings
 
 Shell steps see their parameters as environment variables; callables get
-them as keyword arguments. Every problem is reported with the file and the
+them as keyword arguments. A step's environment is otherwise clean (see
+:func:`appjobs.engine.steps.environment`); ``pass_env = ["ORACLE_HOME"]``,
+on a template (for each of its steps) or a step, passes more of the worker's
+variables through. Every problem is reported with the file and the
 field (``jobs.toml: template[2].step[1]: unknown field 'comand'``), and an
 invalid file imports nothing.
 """

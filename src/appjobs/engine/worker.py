@@ -120,7 +120,9 @@ class Worker:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         processes.become_subreaper()
         self.tracking = cgroups.detect(self.options.process_tracking, self.options.cgroup_base)
-        logger.info("worker %s tracks step processes with %s", self.id, self.tracking.describe())
+        wanted = self.options.process_tracking
+        level = logging.WARNING if wanted not in ("auto", self.tracking.kind) else logging.INFO
+        logger.log(level, "worker %s tracks step processes with %s", self.id, self.tracking.describe())
         signal_r = self._install_signals()
         wake_sock = wake.listen(self.run_dir, self.id)
         for sock in filter(None, (signal_r, wake_sock)):
