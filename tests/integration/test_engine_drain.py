@@ -126,3 +126,15 @@ def test_serve_answers_polls_while_its_worker_drains(
     assert len(seen) > 3, "polls were answered during the drain"
     assert server.proc.wait(timeout=20) == 0
     assert demo.status(job.key).status is JobStatus.FINISHED
+
+
+def test_second_signal_to_serve_aborts_at_once(demo: JobService, start_server: Callable[..., Server]) -> None:
+    """Ctrl-C twice (SIGINT, then SIGINT at once): serve's worker aborts its running job, and serve exits."""
+    server = start_server()
+    job = sleep_job(demo, 300)
+    server.proc.send_signal(signal.SIGINT)
+    wait_for(lambda: "stopping: no new jobs" in server.output())
+    server.proc.send_signal(signal.SIGINT)
+    assert wait_final(demo, job.key, timeout=15).status is JobStatus.ABORTED
+    assert "Job aborted: the worker is shutting down." in [e.text for e in demo.log(job.key)]
+    server.proc.wait(timeout=15)

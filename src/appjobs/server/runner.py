@@ -35,6 +35,7 @@ from appjobs.auth.logon import DEFAULT_MAX_FAILED
 from appjobs.auth.sessions import DEFAULT_IDLE_TIMEOUT
 from appjobs.engine import JobService, Waker, wake
 from appjobs.engine import templates as template_files
+from appjobs.engine.worker import SAME_STOP
 from appjobs.server.app import SERVICE_PATH, create_app
 from appjobs.server.config import ServerSettings
 from appjobs.server.protocol import SapHttpProtocol
@@ -199,6 +200,7 @@ class WorkerSupervisor:
         self.procs: list[subprocess.Popen[bytes]] = []
         self._stopping = threading.Event()
         self._lock = threading.Lock()
+        self._first_stop: float | None = None
         self._thread = threading.Thread(target=self._watch, name="appjobs-worker-supervisor", daemon=True)
 
     def _command(self) -> list[str]:
@@ -228,8 +230,16 @@ class WorkerSupervisor:
                     self.procs[i] = self._spawn()
 
     def interrupt(self) -> None:
-        """A second stop: the workers abort what still runs, now (see ``Worker._on_stop``)."""
+        """A second stop: the workers abort what still runs, now.
+
+        A worker takes a signal within :data:`SAME_STOP` of its first for the same
+        stop (Ctrl-C reaches it directly as well), so the second is sent no sooner.
+        """
         self._stopping.set()
+        since = time.monotonic() - (self._first_stop or time.monotonic())
+        threading.Timer(max(SAME_STOP + 0.1 - since, 0.0), self._signal_workers).start()
+
+    def _signal_workers(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -240,8 +250,8 @@ class WorkerSupervisor:
             first = not self._stopping.is_set()
             self._stopping.set()
         if first:
-            for proc in self.procs:
-                proc.terminate()
+            self._first_stop = time.monotonic()
+            self._signal_workers()
         deadline = time.monotonic() + self.options.drain_timeout + self.options.grace + 5
         for proc in self.procs:
             try:
