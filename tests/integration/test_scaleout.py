@@ -39,6 +39,7 @@ WHERE = """
 [[template]]
 name = "/SCALE/WHERE"
 text = "Say where it runs"
+pass_env = ["SCALEOUT_HOST"]
 [[template.step]]
 command = "echo ran on $SCALEOUT_HOST"
 """
