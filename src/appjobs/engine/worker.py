@@ -136,6 +136,8 @@ class Worker:
                 self._turn()
         finally:
             self.store.workers.unregister(self.id)
+            for group in self._empty_groups:
+                group.remove()
             if wake_sock is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(wake_sock.getsockname())
