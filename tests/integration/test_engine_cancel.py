@@ -253,3 +253,20 @@ def test_recovery_stops_escapees_of_a_dead_worker(
     processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
     assert wait_final(service, job.key).status is JobStatus.ABORTED
     assert_gone_within(mark, GRACE + 1)
+
+
+def test_empty_step_cgroups_left_by_a_killed_worker_are_removed(
+    processes: Processes, data_dir: pathlib.Path, store: Store
+) -> None:
+    """A step cgroup a killed worker could not remove (empty, its step no longer running) goes at the next start."""
+    require("cgroup2")
+    tracking = cgroups.detect("cgroup2")
+    assert tracking.base is not None
+    leftover = tracking.base / f"{cgroups.PREFIX}{random.randrange(16**32):032x}"
+    leftover.mkdir()
+    try:
+        processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+        wait_for(lambda: not leftover.exists())
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            leftover.rmdir()

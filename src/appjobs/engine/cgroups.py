@@ -159,6 +159,26 @@ def find(tracking: Tracking, token: str) -> StepGroup | None:
     return None
 
 
+def empty_groups(tracking: Tracking) -> dict[str, StepGroup]:
+    """The empty step cgroups under this worker's base, by token: left behind by a worker that was killed.
+
+    List them *before* reading which steps run: a step's token is committed before its cgroup
+    is made, so a cgroup listed here whose token is not running then belongs to no step.
+    """
+    if tracking.base is None:
+        return {}
+    try:
+        names = [e.name for e in os.scandir(tracking.base) if e.is_dir() and e.name.startswith(PREFIX)]
+    except OSError:
+        return {}
+    found = {}
+    for name in names:
+        group = StepGroup(tracking.base / name)
+        if not name.startswith(PREFIX + "probe-") and not group.populated():
+            found[name.removeprefix(PREFIX)] = group
+    return found
+
+
 def detect(mode: str = "auto", base: str | None = None) -> Tracking:
     """How to track step processes on this machine: see the module docstring.
 

@@ -41,15 +41,21 @@ def register(worker: Worker) -> None:
 def recover(worker: Worker) -> None:
     """Abort the running steps of every dead worker, and forget those workers."""
     now = worker.clock()
+    empty = cgroups.empty_groups(worker.tracking)  # before reading the running steps (see empty_groups)
     workers = worker.store.workers.all()
     dead = {wid for wid, record in workers.items() if wid != worker.id and _is_dead(record, now, worker.options.lease)}
-    for step in worker.store.jobs.running_steps():
+    running = worker.store.jobs.running_steps()
+    for step in running:
         if step.worker_id != worker.id and (
             step.worker_id is None or step.worker_id in dead or step.worker_id not in workers
         ):
             _abort(worker, step, workers.get(step.worker_id or ""), now)
     for wid in dead:
         worker.store.workers.unregister(wid)
+    tokens = {step.token for step in running}
+    for token, group in empty.items():  # cgroups of steps whose worker was killed before it could remove them
+        if token not in tokens:
+            group.remove()
 
 
 def _is_dead(record: WorkerRecord, now: dt.datetime, lease: float) -> bool:
