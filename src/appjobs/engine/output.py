@@ -39,13 +39,19 @@ class Capture:
         self.written = 0  #: bytes in the file
         self.dropped = 0  #: bytes read past the cap and thrown away
         self.eof = False
-        self.read_fd, self.write_fd = os.pipe()  # both close-on-exec: no other step inherits them
+        self.write_error: str | None = None  #: why the file could not be written, if it could not
+        self._splice = hasattr(os, "splice")
+        self.file_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        self.read_fd = self.write_fd = self._null_fd = -1
+        try:
+            self.read_fd, self.write_fd = os.pipe()  # both close-on-exec: no other step inherits them
+            self._null_fd = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+        except OSError:
+            self.close()
+            raise
         with contextlib.suppress(OSError):
             fcntl.fcntl(self.read_fd, _F_SETPIPE_SZ, PIPE_SIZE)
         os.set_blocking(self.read_fd, False)
-        self.file_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        self._null_fd = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
-        self._splice = hasattr(os, "splice")
 
     def fileno(self) -> int:
         """The read end, for the worker's selector."""
@@ -57,13 +63,24 @@ class Capture:
         self.write_fd = -1
 
     def pump(self, rounds: int = ROUNDS) -> None:
-        """Move what the pipe holds into the file (or past the cap, nowhere); sets :attr:`eof` when it is closed."""
+        """Move what the pipe holds into the file (or past the cap, nowhere); sets :attr:`eof` when it is closed.
+
+        A file that cannot be written (a full disk) is treated as a cap reached early: the output
+        is dropped and counted, and :attr:`write_error` says why. The step is never held up.
+        """
         for _ in range(rounds):
-            room = self.cap - self.written
+            room = self.cap - self.written if self.write_error is None else 0
             try:
                 moved = self._move(self.file_fd if room > 0 else self._null_fd, min(CHUNK, room) if room > 0 else CHUNK)
             except BlockingIOError:
                 return
+            except OSError as exc:
+                if room <= 0:
+                    raise  # /dev/null or the pipe itself failed: nothing sensible left to do
+                self.write_error = exc.strerror or str(exc)
+                continue
+            if moved < 0:
+                continue
             if moved == 0:
                 self.eof = True
                 return
@@ -71,7 +88,8 @@ class Capture:
                 self.written += moved
                 if self.written >= self.cap:
                     note = f"\n[appjobs: the step's output reached {self.cap} bytes; what follows is dropped]\n"
-                    os.write(self.file_fd, note.encode())
+                    with contextlib.suppress(OSError):
+                        os.write(self.file_fd, note.encode())
             else:
                 self.dropped += moved
 
@@ -84,13 +102,20 @@ class Capture:
                     raise
                 self._splice = False  # a file system that cannot splice: copy instead
         data = os.read(self.read_fd, count)
-        if data:
-            os.write(target, data)
+        if data and target != self._null_fd:
+            try:
+                done = os.write(target, data)
+            except OSError as exc:  # what was read is gone: count it as dropped
+                done, self.write_error = 0, exc.strerror or str(exc)
+            if done < len(data):
+                self.dropped += len(data) - done
+                self.write_error = self.write_error or "short write"
+                return done or -1  # -1: nothing written, but not the end of the pipe either
         return len(data)
 
     def close(self) -> None:
         """Take what is left in the pipe (a bounded amount: leftovers may still write) and close everything."""
-        if not self.eof:
+        if not self.eof and self.read_fd >= 0:
             with contextlib.suppress(OSError):
                 self.pump(rounds=4 * ROUNDS)
         for fd in (self.read_fd, self.write_fd, self.file_fd, self._null_fd):

@@ -88,10 +88,16 @@ def collect_output(path: pathlib.Path, key: JobKey, number: int, now: dt.datetim
 
 def dropped_entry(key: JobKey, number: int, now: dt.datetime, capture: output.Capture) -> models.LogEntry:
     """The warning that a step wrote more than the output cap, and how much of it was dropped."""
-    text = (
-        f"Step {number} wrote more output than the {_size(capture.cap)} kept while a step runs "
-        f"(--max-step-output): {capture.dropped} bytes after the first {capture.written} were dropped."
-    )
+    if capture.write_error:
+        text = (
+            f"Step {number}'s output could not be written to disk ({capture.write_error}): "
+            f"{capture.dropped} bytes after the first {capture.written} were dropped."
+        )
+    else:
+        text = (
+            f"Step {number} wrote more output than the {_size(capture.cap)} kept while a step runs "
+            f"(--max-step-output): {capture.dropped} bytes after the first {capture.written} were dropped."
+        )
     return models.LogEntry(key, number, now, Severity.WARNING, "engine", text)
 
 
