@@ -226,12 +226,16 @@ def test_escapees_of_a_finished_step_are_stopped(service: JobService, escape: st
     assert_gone_within(mark, GRACE + 1)
 
 
-def test_cgroup_v1_freezer_stops_escapees(
-    service: JobService, processes: Processes, data_dir: pathlib.Path, store: Store
+@pytest.mark.parametrize("hierarchy", ["freezer", "pids"])
+def test_cgroup_v1_stops_escapees(
+    service: JobService, processes: Processes, data_dir: pathlib.Path, store: Store, hierarchy: str
 ) -> None:
-    """The v1 fallback (a freezer cgroup per step) stops the hardest escape as well."""
-    require("cgroup1")
-    worker = processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS, "--process-tracking", "cgroup1")
+    """The v1 fallback, a freezer cgroup per step (or a pids one, without freezer), stops the hardest escape too."""
+    base = pathlib.Path("/sys/fs/cgroup") / hierarchy
+    if cgroups.detect("cgroup1", str(base)).kind != "cgroup1":
+        pytest.skip(f"no usable cgroup v1 {hierarchy} hierarchy at {base}: {cgroups.detect('cgroup1', str(base)).why}")
+    args = ("--process-tracking", "cgroup1", "--cgroup-base", str(base))
+    worker = processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS, *args)
     wait_for(lambda: store.workers.all() or worker.poll() is not None)
     job, mark = escaping_job(service, ESCAPES["setsid env -i, TERM trapped"])
     service.cancel(job.key, by="TESTER")

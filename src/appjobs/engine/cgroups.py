@@ -254,13 +254,16 @@ def _v2_base(base: str | None) -> tuple[pathlib.Path, pathlib.Path] | str:
 
 
 def _v1_base(controller: str, base: str | None) -> tuple[pathlib.Path, pathlib.Path] | str:
+    if base:  # the hierarchy is the one the base lies in, whichever controller it has
+        within = [
+            point for fstype, point, _ in _mounts() if fstype == "cgroup" and pathlib.Path(base).is_relative_to(point)
+        ]
+        return (within[0], pathlib.Path(base)) if within else f"{base} is in no cgroup v1 hierarchy"
     mount = next(
         (point for fstype, point, opts in _mounts() if fstype == "cgroup" and controller in opts.split(",")), None
     )
     if mount is None:
         return f"no cgroup v1 {controller} hierarchy is mounted"
-    if base:
-        return mount, pathlib.Path(base)
     own = _own_cgroup(controller)
     return mount, mount / (own or "/").lstrip("/")
 
