@@ -51,6 +51,22 @@ _tls_file = click.Path(dir_okay=False)  # read and checked by appjobs.server.tls
     metavar="MINUTES",
     help="Minutes without a request after which a logon session ends.",
 )
+@click.option(
+    "--header-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    metavar="SECONDS",
+    help="Close a connection whose request head has not arrived in this time (408).",
+)
+@click.option(
+    "--limit-concurrency",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1),
+    metavar="N",
+    help="Open connections to serve; a request beyond them is answered 503.",
+)
 def serve(
     data_dir: str | None,
     host: str,
@@ -64,6 +80,8 @@ def serve(
     tls_client_ca: str | None,
     max_failed_logons: int,
     session_idle: int,
+    header_timeout: float,
+    limit_concurrency: int,
 ) -> None:
     """Run the job server: the API and its workers, on the embedded database by default.
 
@@ -87,6 +105,8 @@ def serve(
         tls=tls,
         max_failed_logons=max_failed_logons,
         idle_timeout=dt.timedelta(minutes=session_idle),
+        header_timeout=header_timeout,
+        limit_concurrency=limit_concurrency,
     )
     runner.serve(Paths.resolve(data_dir), options)
 
