@@ -12,56 +12,147 @@ naming what is missing.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import pathlib
+import pwd
+import secrets
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 
 import psutil
+import psycopg
 import pytest
 import requests
+import sqlalchemy as sa
 from conftest import APPJOBS, Processes, Server, free_port, wait_for
+from psycopg import sql
 from tenant import Tenant, add_users, admin
 
 QUIET = '[[template]]\nname = "/T/QUIET"\ntext = "Quiet"\n[[template.step]]\ncommand = "true"\n'
 FULL_MESSAGE = "The server's storage is full"
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
-@pytest.fixture
-def volume(tmp_path: pathlib.Path) -> Iterator[pathlib.Path]:
-    """A 3 MB tmpfs mounted at a folder of the test, unmounted at the end."""
+
+class Volume:
+    """Where the database lives, on a small volume: :meth:`fill` it to the last byte, :meth:`free` it again."""
+
+    def fill(self) -> None:
+        raise NotImplementedError
+
+    def free(self) -> None:
+        raise NotImplementedError
+
+
+class SqliteVolume(Volume):
+    """The whole data directory on a 3 MB tmpfs; a file fills what is left."""
+
+    def __init__(self, mount_point: pathlib.Path) -> None:
+        self.filler = mount_point / "filler"
+
+    def fill(self) -> None:
+        chunk = b"\0" * 65536
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            while len(chunk):
+                try:
+                    os.write(fd, chunk)
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
+                    chunk = chunk[: len(chunk) // 2]
+        finally:
+            os.close(fd)
+
+    def free(self) -> None:
+        self.filler.unlink()
+
+
+class PostgresVolume(Volume):
+    """The test's database in a tablespace on a 40 MB tmpfs (a new database copies about 8 MB); a table fills it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def _connect(self) -> psycopg.Connection:
+        info = sa.make_url(self.url)
+        return psycopg.connect(
+            host=info.host, port=info.port, user=info.username, dbname=info.database, autocommit=True
+        )
+
+    def fill(self) -> None:
+        with self._connect() as conn:
+            conn.execute("CREATE TABLE filler (b text)")
+            conn.execute("ALTER TABLE filler ALTER COLUMN b SET STORAGE EXTERNAL")  # uncompressed: a row takes its size
+            for size in (1_000_000, 100_000, 10_000, 1_000, 100, 10, 1):
+                with contextlib.suppress(psycopg.errors.DiskFull):
+                    while True:
+                        conn.execute("INSERT INTO filler SELECT repeat(md5(random()::text), %s)", (max(size // 32, 1),))
+
+    def free(self) -> None:
+        with self._connect() as conn:
+            conn.execute("DROP TABLE filler")  # its files are emptied at commit
+
+
+def mount_tmpfs(mount_point: pathlib.Path, size: str, owner: str | None = None) -> None:
+    """Mount a tmpfs of *size* at *mount_point* (owned by *owner*); skip the test, saying why, where that cannot be."""
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root (os.geteuid() is not 0)")
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount_point)],
+    options = f"size={size}"
+    if owner is not None:
+        entry = pwd.getpwnam(owner)
+        options += f",uid={entry.pw_uid},gid={entry.pw_gid},mode=0700"
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount_point)],
                           capture_output=True, text=True, check=False)  # fmt: skip
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
+
+
+@contextlib.contextmanager
+def small_sqlite(tmp_path: pathlib.Path) -> Iterator[tuple[pathlib.Path, Volume]]:
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    mount_tmpfs(mount_point, "3m")
     try:
-        yield mount_point
+        yield mount_point / "data", SqliteVolume(mount_point)
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
-def fill(path: pathlib.Path) -> None:
-    """Write *path* until its volume has no byte left."""
-    chunk = b"\0" * 65536
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+@contextlib.contextmanager
+def small_postgres(tmp_path: pathlib.Path, server: str) -> Iterator[tuple[pathlib.Path, Volume]]:
+    """A database of its own in a tablespace on a small tmpfs, as APPJOBS_DATABASE_URL (PostgreSQL on this host)."""
+    info = psycopg.conninfo.conninfo_to_dict(server)
+    if info.get("host") not in ("127.0.0.1", "localhost", "::1"):
+        pytest.skip("a tablespace on a small volume needs the PostgreSQL server on this machine")
     try:
-        while True:
-            try:
-                os.write(fd, chunk)
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
-                if len(chunk) == 1:
-                    return
-                chunk = chunk[: len(chunk) // 2]
+        pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("no 'postgres' system user to own the tablespace's folder")
+    # The server's user must reach the folder, and pytest's own folders are private to root.
+    mount_point = pathlib.Path(tempfile.mkdtemp(prefix="appjobs-small-", dir="/tmp"))
+    mount_point.chmod(0o755)
+    name = f"appjobs_small_{secrets.token_hex(4)}"
+    mount_tmpfs(mount_point, "40m", owner="postgres")
+    try:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE TABLESPACE {} LOCATION {}").format(
+                sql.Identifier(name), sql.Literal(str(mount_point))))  # fmt: skip
+            conn.execute(sql.SQL("CREATE DATABASE {} TABLESPACE {}").format(sql.Identifier(name), sql.Identifier(name)))
+        url = sa.URL.create(
+            "postgresql+psycopg", info.get("user"), None, info.get("host"), int(info.get("port") or 5432), name
+        )
+        yield tmp_path / "data", PostgresVolume(url.render_as_string(hide_password=False))
     finally:
-        os.close(fd)
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP TABLESPACE IF EXISTS {}").format(sql.Identifier(name)))
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+        mount_point.rmdir()
 
 
 def worker_pids(server: Server) -> set[int]:
@@ -74,26 +165,33 @@ def schedule(tenant: Tenant, http: requests.Session) -> requests.Response:
 
 
 @pytest.fixture
-def tenant(volume: pathlib.Path, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tenant]:
-    """``appjobs serve`` with its data directory on the small volume, users added and a quiet template."""
+def small(
+    backend: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[tuple[Tenant, Volume]]:
+    """``appjobs serve`` with its database on a small volume, users added and a quiet template."""
     monkeypatch.delenv("APPJOBS_DATABASE_URL", raising=False)
-    data_dir = volume / "data"
-    add_users(data_dir)
-    (tmp_path / "quiet.toml").write_text(QUIET)
-    admin(data_dir, "templates", "import", str(tmp_path / "quiet.toml"))
-    port, log, processes = free_port(), tmp_path / "serve.log", Processes()
-    with log.open("w") as stderr:
-        proc = processes.start("serve", "--data-dir", str(data_dir), "--port", str(port), "--grace", "1", stderr=stderr)
-    server = Server(proc, port, log)
-    try:
+    with contextlib.ExitStack() as stack:
+        if backend == "sqlite":
+            data_dir, volume = stack.enter_context(small_sqlite(tmp_path))
+        else:
+            data_dir, volume = stack.enter_context(small_postgres(tmp_path, request.getfixturevalue("postgres_server")))
+            monkeypatch.setenv("APPJOBS_DATABASE_URL", volume.url)  # type: ignore[attr-defined]
+        add_users(data_dir)
+        (tmp_path / "quiet.toml").write_text(QUIET)
+        admin(data_dir, "templates", "import", str(tmp_path / "quiet.toml"))
+        port, log, processes = free_port(), tmp_path / "serve.log", Processes()
+        stack.callback(processes.kill_all)
+        with log.open("w") as stderr:
+            args = ["serve", "--data-dir", str(data_dir), "--port", str(port), "--grace", "1"]
+            proc = processes.start(*args, stderr=stderr)
+        server = Server(proc, port, log)
         wait_for(lambda: server.healthy() or proc.poll() is not None)
         assert proc.poll() is None, server.output()
-        yield Tenant(server, data_dir)
-    finally:
-        processes.kill_all()
+        yield Tenant(server, data_dir), volume
 
 
-def test_a_full_disk_gives_a_clear_answer_and_everything_resumes(tenant: Tenant, volume: pathlib.Path) -> None:
+def test_a_full_disk_gives_a_clear_answer_and_everything_resumes(small: tuple[Tenant, Volume]) -> None:
+    tenant, volume = small
     server = tenant.server
     http = tenant.session()
     before = schedule(tenant, http)
@@ -102,8 +200,8 @@ def test_a_full_disk_gives_a_clear_answer_and_everything_resumes(tenant: Tenant,
     assert tenant.wait_status(http, accepted[0], "F") == "F"
     workers = wait_for(lambda: worker_pids(server))
 
-    fill(volume / "filler")
-    # SQLite may still fit a few jobs into pages it has: those are accepted, and must run later.
+    volume.fill()
+    # The database may still fit a few jobs into pages it has: those are accepted, and must run later.
     refused = None
     for _ in range(500):
         answer = schedule(tenant, http)
@@ -136,7 +234,7 @@ def test_a_full_disk_gives_a_clear_answer_and_everything_resumes(tenant: Tenant,
     assert len(output) < 20_000, output[-5000:]
     assert output.count("storage is full") <= 4, output
 
-    (volume / "filler").unlink()
+    volume.free()
     after = wait_for(lambda: (answer := schedule(tenant, http)).status_code == 200 and answer, timeout=60)
     accepted.append(after.json()["d"])  # type: ignore[union-attr]
     for job in accepted:

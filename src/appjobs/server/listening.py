@@ -20,8 +20,6 @@ import socket
 
 from appjobs import errors
 
-BACKLOG = 2048  # uvicorn's default; it calls listen() again with its own, which only adjusts the queue
-
 
 def bind(host: str, port: int) -> list[socket.socket]:
     """Bound sockets for every address of *host* on *port*; ConfigurationError when the port is taken.
@@ -59,8 +57,7 @@ def _bind_one(family: int, kind: int, proto: int, address: tuple[object, ...]) -
         if family == socket.AF_INET6:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind(address)
-        sock.listen(BACKLOG)  # now: a port bound but not yet listening could still be taken by a listener
+        sock.bind(address)  # not listen() yet: until uvicorn serves, a client is refused rather than left waiting
     except BaseException:
         sock.close()
         raise
