@@ -131,7 +131,7 @@ def raw_error(exc: Exception, fmt: str = "xml") -> tuple[int, dict[str, str], by
     transaction = errordocs.transaction_id()
     unexpected = status >= 500 and not isinstance(exc, HttpError | errors.StorageFull)
     if isinstance(exc, errors.StorageFull):
-        _storage_full_log.warning("requests fail: the storage is full (%s); free space and they succeed again", exc)
+        _storage_full_log.warning("requests answered 507: %s", exc)
     elif unexpected:
         logger.error("internal error, transaction %s", transaction, exc_info=exc)
     message = INTERNAL_ERROR if unexpected else str(exc)

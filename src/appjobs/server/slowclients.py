@@ -20,9 +20,12 @@ limits the OData layer sets, and its handler waits for it in a task, not
 holding the event loop.
 
 The cap on connections is uvicorn's ``limit_concurrency``: a request that
-arrives while that many connections are open (idle keep-alive ones included)
-is answered ``503 Service Unavailable`` at once. Connections that never
-complete a head are closed by the timer above, so they cannot hold the cap.
+arrives while that many connections are open is answered ``503 Service
+Unavailable`` at once. Idle keep-alive connections count too, until
+uvicorn's keep-alive timer (5 s without a byte) closes them; connections
+that never complete a head are closed by the timer above, so neither can
+hold the cap for long. The TLS handshake, which comes before
+``connection_made``, has asyncio's own timeout (60 s).
 """
 
 from __future__ import annotations
