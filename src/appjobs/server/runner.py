@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import click
 import uvicorn
+from starlette.applications import Starlette
 
 from appjobs import errors, models
 from appjobs.auth import passwords, users
@@ -138,14 +139,15 @@ def serve(paths: Paths, options: ServeOptions) -> None:
     finally:
         supervisor.stop()
         store.close()
+        if not server.started:  # also when uvicorn exits on its own (SystemExit) at start
+            _lost_password(password)
     if not server.started:
-        _lost_password(password)
         raise errors.AppjobsError("the HTTP server did not start; the messages above say why")
 
 
-def _uvicorn_config(app: object, options: ServeOptions) -> uvicorn.Config:
+def _uvicorn_config(app: Starlette, options: ServeOptions) -> uvicorn.Config:
     return uvicorn.Config(
-        app,  # type: ignore[arg-type]
+        app,
         log_level="warning",
         # Off, not just below the level: uvicorn builds each access-log line (percent-encoding the
         # path, which has a ';') before the logger drops it, and that was a tenth of a poll's CPU.
