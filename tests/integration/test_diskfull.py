@@ -156,7 +156,13 @@ def small_postgres(tmp_path: pathlib.Path, server: str) -> Iterator[tuple[pathli
 
 
 def worker_pids(server: Server) -> set[int]:
-    return {p.pid for p in psutil.Process(server.proc.pid).children() if "worker" in p.cmdline()}
+    """The pids of the live worker processes of *server* (not one just killed, whose zombie waits for serve)."""
+    found = set()
+    for child in psutil.Process(server.proc.pid).children():
+        with contextlib.suppress(psutil.Error):
+            if "worker" in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
+                found.add(child.pid)
+    return found
 
 
 def schedule(tenant: Tenant, http: requests.Session) -> requests.Response:
@@ -167,8 +173,8 @@ def schedule(tenant: Tenant, http: requests.Session) -> requests.Response:
 @pytest.fixture
 def small(
     backend: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
-) -> Iterator[tuple[Tenant, Volume]]:
-    """``appjobs serve`` with its database on a small volume, users added and a quiet template."""
+) -> Iterator[tuple[Tenant, Volume, Processes]]:
+    """``appjobs serve`` with its database on a small volume, users added and a quiet template; its Processes."""
     monkeypatch.delenv("APPJOBS_DATABASE_URL", raising=False)
     with contextlib.ExitStack() as stack:
         if backend == "sqlite":
@@ -187,34 +193,35 @@ def small(
         server = Server(proc, port, log)
         wait_for(lambda: server.healthy() or proc.poll() is not None)
         assert proc.poll() is None, server.output()
-        yield Tenant(server, data_dir), volume
+        yield Tenant(server, data_dir), volume, processes
 
 
-def test_a_full_disk_gives_a_clear_answer_and_everything_resumes(small: tuple[Tenant, Volume]) -> None:
-    tenant, volume = small
+def schedule_until_refused(tenant: Tenant, http: requests.Session, accepted: list[dict]) -> requests.Response:
+    """Schedule until the server refuses; jobs it still accepts (the database may fit a few into pages it has)
+    are added to *accepted*: they must run once space returns."""
+    for _ in range(500):
+        answer = schedule(tenant, http)
+        if answer.status_code != 200:
+            return answer
+        accepted.append(answer.json()["d"])
+    raise AssertionError("the server accepted 500 jobs on a full disk")
+
+
+def test_a_full_disk_gives_a_clear_answer_and_everything_resumes(
+    small: tuple[Tenant, Volume, Processes], tmp_path: pathlib.Path
+) -> None:
+    tenant, volume, processes = small
     server = tenant.server
     http = tenant.session()
-    before = schedule(tenant, http)
-    assert before.status_code == 200, before.text
-    accepted = [before.json()["d"]]
+    accepted = [tenant.schedule(http, "/T/QUIET")]
     assert tenant.wait_status(http, accepted[0], "F") == "F"
     workers = wait_for(lambda: worker_pids(server))
 
     volume.fill()
-    # The database may still fit a few jobs into pages it has: those are accepted, and must run later.
-    refused = None
-    for _ in range(500):
-        answer = schedule(tenant, http)
-        if answer.status_code == 200:
-            accepted.append(answer.json()["d"])
-            continue
-        refused = answer
-        break
-    assert refused is not None, "the server accepted 500 jobs on a full disk"
+    refused = schedule_until_refused(tenant, http, accepted)
     assert refused.status_code == 507, refused.text
     assert refused.headers["retry-after"] == "60"
-    error = refused.json()["error"]
-    assert FULL_MESSAGE in error["message"]["value"]
+    assert FULL_MESSAGE in refused.json()["error"]["message"]["value"]
 
     started = time.monotonic()
     for _ in range(200):  # what made the log grow by megabytes before
@@ -226,9 +233,15 @@ def test_a_full_disk_gives_a_clear_answer_and_everything_resumes(small: tuple[Te
     refused_cli = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert refused_cli.returncode == 1, refused_cli.stderr
     assert FULL_MESSAGE in refused_cli.stderr
-    # The worker meets the full disk on every turn and stays up; give it a few seconds of turns to fail in.
-    wait_for(lambda: time.monotonic() - started > 3, timeout=30)
+    # A worker that starts on the full disk stays up too, waiting to register; it runs jobs once it can.
+    late_log = tmp_path / "late-worker.log"
+    with late_log.open("w") as stderr:
+        late = processes.start("worker", "--data-dir", str(tenant.data_dir), stderr=stderr)
+    late_started = time.monotonic()
+    # The workers meet the full disk on every turn and stay up; give them a few seconds of turns to fail in.
+    wait_for(lambda: time.monotonic() - started > 3 and time.monotonic() - late_started > 3, timeout=30)
     assert worker_pids(server) == workers
+    assert late.poll() is None, late_log.read_text()
     output = server.output()
     assert "exited with" not in output
     assert len(output) < 20_000, output[-5000:]
@@ -240,3 +253,4 @@ def test_a_full_disk_gives_a_clear_answer_and_everything_resumes(small: tuple[Te
     for job in accepted:
         assert tenant.wait_status(http, job, "FA", timeout=60) == "F", job
     assert worker_pids(server) == workers
+    assert late.poll() is None, late_log.read_text()
