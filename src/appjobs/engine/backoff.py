@@ -42,7 +42,7 @@ class StorageBackoff:
     def failed(self, exc: errors.StorageFull) -> float:
         """The pause before the next try, after another one failed with *exc*."""
         self.delay = min(max(self.delay * 2, FIRST), LONGEST)
-        self._log.warning("the worker cannot write: %s; it keeps its steps running and tries again", exc)
+        self._log.warning("the worker cannot write, keeps its steps running and tries again: %s", exc)
         return self.delay
 
     def succeeded(self) -> None:
