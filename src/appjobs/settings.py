@@ -81,7 +81,8 @@ class Paths:
         """The SQLite database file, when the database is one (None for PostgreSQL or an in-memory database)."""
         if not self.is_sqlite:
             return None
-        path = self.database_url.split(":///", 1)[-1].split("?", 1)[0]
+        _, sep, rest = self.database_url.partition(":///")
+        path = rest.split("?", 1)[0] if sep else ""  # "sqlite://" alone is in memory
         return None if path in ("", ":memory:") or path.startswith("file:") else pathlib.Path(path)
 
     def create(self) -> None:
