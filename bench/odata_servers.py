@@ -123,6 +123,8 @@ def stop(proc: subprocess.Popen[bytes] | None) -> None:
 
 
 def add_user(data_dir: pathlib.Path, password: str) -> None:
+    init = [sys.executable, "-m", "appjobs", "admin", "init", "--data-dir", str(data_dir)]
+    subprocess.run(init, check=True, capture_output=True)  # the admin commands need a data directory that exists
     argv = [sys.executable, "-m", "appjobs", "admin", "users", "add", USER, "--password-stdin"]
     subprocess.run([*argv, "--data-dir", str(data_dir)], input=f"{password}\n", text=True, check=True)
 

@@ -120,6 +120,7 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_server(data_dir: pathlib.Path) -> Iterator[str]:
     """A real ``appjobs serve`` on *data_dir* with the demo templates and the bench user; yields its service root."""
+    subprocess.run([*APPJOBS, "admin", "init", "--data-dir", str(data_dir)], check=True, capture_output=True)
     add = [*APPJOBS, "admin", "users", "add", USER, "--password-stdin", "--data-dir", str(data_dir)]
     subprocess.run(add, input=PASSWORD + "\n", text=True, check=True, capture_output=True)
     port = free_port()

@@ -104,6 +104,19 @@ def data_dir(
 
 
 @pytest.fixture
+def initialised(data_dir: pathlib.Path) -> pathlib.Path:
+    """The data directory, set up as ``appjobs admin init`` does (done here in-process, to save a start of Python).
+
+    The ``admin`` commands refuse a data directory that does not exist; only
+    ``serve``, ``worker`` and ``admin init`` create one.
+    """
+    paths = Paths.resolve(str(data_dir))
+    paths.create()
+    Store.open(paths.database_url).close()
+    return data_dir
+
+
+@pytest.fixture
 def store(data_dir: pathlib.Path) -> Iterator[Store]:
     paths = Paths.resolve(str(data_dir))
     paths.create()

@@ -70,7 +70,8 @@ class Tenant:
 
 
 def add_users(data_dir: pathlib.Path) -> None:
-    """Add :data:`USERS` (each with its SAP_COM_0064 arrangement) and :data:`BUSINESS_USERS`."""
+    """Set up *data_dir* (``admin init``); add :data:`USERS`, with arrangements, and :data:`BUSINESS_USERS`."""
+    admin(data_dir, "init")
     for name, password in USERS.items():
         admin(data_dir, "users", "add", name, "--password-stdin", input=password + "\n")
     for business_user in BUSINESS_USERS:

@@ -18,6 +18,7 @@ command line need to pick a status code or an exit code::
     ├── AuthError               logon or authorization refused
     ├── ConfigurationError      settings, data directory, environment
     └── StorageError            the database failed underneath us
+        └── StorageFull           its disk (or quota) is full: nothing can be stored until space is freed
 
 Business errors carry an SAP message id (``message_id``, e.g. ``"APJ_RT/003"``)
 so that the OData layer can answer with the code a real tenant would send.
@@ -117,3 +118,7 @@ class ConfigurationError(AppjobsError):
 
 class StorageError(AppjobsError):
     """The database failed."""
+
+
+class StorageFull(StorageError):
+    """The server's storage is full: nothing can be stored until space is freed. Try again later."""

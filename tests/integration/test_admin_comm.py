@@ -30,6 +30,9 @@ from appjobs.auth import passwords
 from appjobs.settings import Paths
 from appjobs.storage import Store
 
+# The admin commands need a data directory that exists (test_cli.py checks that they refuse one that does not).
+pytestmark = pytest.mark.usefixtures("initialised")
+
 USER_FIELDS = {"name", "created_at", "has_password", "cert_fingerprint", "cert_subject", "locked", "failed_logons"}
 DEFAULT_SERVICE_URL = "http://127.0.0.1:8080" + SERVICE_PATH
 

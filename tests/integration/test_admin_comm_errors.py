@@ -150,6 +150,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pathlib.Path]:
 def base(tmp_path_factory: pytest.TempPathFactory, files: dict[str, pathlib.Path]) -> Iterator[pathlib.Path]:
     """A data directory with users BASE and CERTUSER, a system PLANNER_SYSTEM and a business user."""
     data_dir = tmp_path_factory.mktemp("base") / "data"
+    ok("init", data_dir=data_dir)
     ok("users", "add", "BASE", "--password-stdin", data_dir=data_dir, stdin=BASE_PASSWORD + "\n")
     ok("users", "add", "CERTUSER", "--certificate", str(files["used"]), data_dir=data_dir)
     ok("systems", "add", "PLANNER_SYSTEM", "--host", "planner.example.com", data_dir=data_dir)

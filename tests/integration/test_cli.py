@@ -39,9 +39,17 @@ def template_names(data_dir: pathlib.Path) -> list[str]:
     return [t["name"] for t in json.loads(listed.stdout)]
 
 
+def init(data_dir: pathlib.Path) -> None:
+    """``appjobs admin init``: the admin commands need a data directory that exists."""
+    done = run("admin", "init", data_dir=data_dir)
+    assert done.returncode == 0, done.stderr
+
+
 def test_import_into_empty_data_directory(tmp_path: pathlib.Path) -> None:
-    """Importing into a data directory that does not exist yet creates it and stores the templates."""
+    """``admin init`` makes an empty data directory; importing into it stores the templates."""
     data_dir = tmp_path / "new" / "data"
+    init(data_dir)
+    assert template_names(data_dir) == []
     result = run("admin", "templates", "import", "--data-dir", str(data_dir), write(tmp_path, "t.toml", GOOD))
     assert result.returncode == 0, result.stderr
     assert "/T/GOOD\tGood\t1 step(s)" in result.stdout
@@ -64,6 +72,7 @@ def test_import_into_empty_data_directory(tmp_path: pathlib.Path) -> None:
 def test_bad_template_file_exits_2_and_changes_nothing(tmp_path: pathlib.Path, content: str, expected: str) -> None:
     """A broken, invalid or duplicate template file is refused with exit code 2 and nothing stored changes."""
     data_dir = tmp_path / "data"
+    init(data_dir)
     assert run("admin", "templates", "import", write(tmp_path, "good.toml", GOOD), data_dir=data_dir).returncode == 0
     before = run("admin", "templates", "list", "--json", data_dir=data_dir).stdout
     result = run(
@@ -81,6 +90,7 @@ def test_bad_template_file_exits_2_and_changes_nothing(tmp_path: pathlib.Path, c
 
 def test_import_of_missing_file_exits_2(tmp_path: pathlib.Path) -> None:
     """A template file that does not exist is a usage error naming the file."""
+    init(tmp_path / "data")
     result = run("admin", "templates", "import", str(tmp_path / "nope.toml"), data_dir=tmp_path / "data")
     assert result.returncode == 2
     assert "nope.toml" in result.stderr
@@ -89,6 +99,7 @@ def test_import_of_missing_file_exits_2(tmp_path: pathlib.Path) -> None:
 def test_replace_updates_existing_template(tmp_path: pathlib.Path) -> None:
     """--replace changes a stored template instead of refusing it."""
     data_dir = tmp_path / "data"
+    init(data_dir)
     run("admin", "templates", "import", write(tmp_path, "a.toml", GOOD), data_dir=data_dir)
     changed = write(tmp_path, "b.toml", GOOD.replace('"Good"', '"Better"'))
     assert run("admin", "templates", "import", "--replace", changed, data_dir=data_dir).returncode == 0
@@ -99,6 +110,7 @@ def test_replace_updates_existing_template(tmp_path: pathlib.Path) -> None:
 def test_users_add_stores_an_argon2id_hash(tmp_path: pathlib.Path) -> None:
     """A communication user's password is read from stdin and stored only as an argon2id hash."""
     data_dir = tmp_path / "data"
+    init(data_dir)
     result = run("admin", "users", "add", "SCHEDULER", "--password-stdin", data_dir=data_dir, stdin="s3cret-pass\n")
     assert result.returncode == 0, result.stderr
     assert "s3cret-pass" not in result.stdout + result.stderr
@@ -125,6 +137,7 @@ def test_users_add_stores_an_argon2id_hash(tmp_path: pathlib.Path) -> None:
 def test_bad_user_input_exits_2(tmp_path: pathlib.Path, name: str, password: str, expected: str) -> None:
     """Duplicate users, invalid names and short passwords exit 2 and leave the stored users as they were."""
     data_dir = tmp_path / "data"
+    init(data_dir)
     run("admin", "users", "add", "SCHEDULER", "--password-stdin", data_dir=data_dir, stdin="first-pass\n")
     result = run("admin", "users", "add", name, "--password-stdin", data_dir=data_dir, stdin=password + "\n")
     assert result.returncode == 2
@@ -183,6 +196,7 @@ def test_schedule_and_wait_from_the_command_line(start_server: Callable[..., Ser
 def test_schedule_of_unknown_template_exits_2(tmp_path: pathlib.Path) -> None:
     """Scheduling a template that does not exist says so and exits 2."""
     data_dir = tmp_path / "data"
+    init(data_dir)
     run("admin", "templates", "import", str(DEMO), data_dir=data_dir)
     result = run("admin", "jobs", "schedule", "/APPJOBS/NOPE", data_dir=data_dir)
     assert result.returncode == 2

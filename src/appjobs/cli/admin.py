@@ -11,7 +11,7 @@ import click
 
 from appjobs import errors, models
 from appjobs.cli import comm
-from appjobs.cli.options import data_dir_option, echo_json, json_option
+from appjobs.cli.options import data_dir_option, echo_json, existing_store, json_option
 from appjobs.engine import JobService, Waker, wake
 from appjobs.settings import Paths
 from appjobs.storage import Store
@@ -20,15 +20,29 @@ ADMIN_USER = "ADMIN"  # who the log says scheduled or cancelled a job from these
 
 
 def _open(data_dir: str | None) -> JobService:
-    paths = Paths.resolve(data_dir)
-    paths.create()
-    store = Store.open(paths.database_url)
+    paths, store = existing_store(data_dir)
     return JobService(store, notify=Waker(paths.data_dir / wake.SOCKET_DIR))
 
 
 @click.group()
 def admin() -> None:
     """Administer a data directory: templates, communication management, jobs, the audit log."""
+
+
+@admin.command("init")
+@data_dir_option
+def init(data_dir: str | None) -> None:
+    """Create a data directory and its database, empty: no templates, no users.
+
+    For setting up users and templates before the first ``appjobs serve``
+    (which adds the demo templates and user only where there are none). Every
+    other ``admin`` command needs a data directory that exists; on one that
+    does, this changes nothing but narrowing modes that were too open.
+    """
+    paths = Paths.resolve(data_dir)
+    paths.create()
+    Store.open(paths.database_url).close()
+    click.echo(f"data directory {paths.data_dir} is ready")
 
 
 for _command in comm.COMMANDS:

@@ -16,17 +16,14 @@ import sys
 import click
 
 from appjobs import errors, models
-from appjobs.cli.options import data_dir_option, echo_json, json_option
-from appjobs.settings import Paths
+from appjobs.cli.options import data_dir_option, echo_json, existing_store, json_option
 from appjobs.storage import Store
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 
 
 def _store(data_dir: str | None) -> Store:
-    paths = Paths.resolve(data_dir)
-    paths.create()
-    return Store.open(paths.database_url)
+    return existing_store(data_dir)[1]
 
 
 def _read_password() -> str:

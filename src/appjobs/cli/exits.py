@@ -6,7 +6,7 @@ and in ``appjobs --help``:
 
 ==  ===================================================================================
 0   success; for ``run``: the job finished (F, and W unless ``--strict-warnings``)
-1   the job failed (A or U), or a server-side operation failed
+1   the job failed (A or U), or a server-side operation failed (e.g. the storage is full)
 2   usage or configuration error, bad input, an unknown or ambiguous template or job
 3   cancelled: the job was (C, or deleted before it ran), or this program got a signal
 4   timeout (``--start-timeout`` or ``--timeout``); the job was cancelled or left
@@ -68,7 +68,7 @@ def for_error(exc: BaseException) -> ExitCode:
             return ExitCode.USAGE
         if isinstance(exc, errors.AuthError):
             return ExitCode.REFUSED
-        return ExitCode.FAILED
+        return ExitCode.FAILED  # StorageError, StorageFull among them: the operator must act, not the caller
     return _for_client_error(exc)
 
 

@@ -84,6 +84,22 @@ def _step_options(command: click.decorators.FC) -> click.decorators.FC:
     metavar="MINUTES",
     help="Minutes without a request after which a logon session ends.",
 )
+@click.option(
+    "--header-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    metavar="SECONDS",
+    help="Close a connection whose request head has not arrived in this time (408).",
+)
+@click.option(
+    "--limit-concurrency",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1),
+    metavar="N",
+    help="Open connections to serve; a request beyond them is answered 503.",
+)
 @_step_options
 def serve(
     data_dir: str | None,
@@ -98,6 +114,8 @@ def serve(
     tls_client_ca: str | None,
     max_failed_logons: int,
     session_idle: int,
+    header_timeout: float,
+    limit_concurrency: int,
     **step_options: object,
 ) -> None:
     """Run the job server: the API and its workers, on the embedded database by default.
@@ -124,6 +142,8 @@ def serve(
         idle_timeout=dt.timedelta(minutes=session_idle),
         worker_args=_worker_args(step_options),
         drain_timeout=float(step_options["drain_timeout"]),  # type: ignore[arg-type]
+        header_timeout=header_timeout,
+        limit_concurrency=limit_concurrency,
     )
     runner.serve(Paths.resolve(data_dir), options)
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from appjobs.settings import Paths
+    from appjobs.storage import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,3 +26,17 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
+
+
+def existing_store(data_dir: str | None) -> tuple[Paths, Store]:
+    """The data directory and store of an installation that exists: what every ``admin`` command opens.
+
+    Only ``serve``, ``worker`` and ``admin init`` create a data directory; any
+    other command on a path without one exits 2, naming the path it looked in.
+    """
+    from appjobs.settings import Paths
+    from appjobs.storage import Store
+
+    paths = Paths.resolve(data_dir)
+    paths.require()
+    return paths, Store.open_existing(paths.database_url)

@@ -56,13 +56,14 @@ class Waker:
 
 def listen(run_dir: pathlib.Path, worker_id: str) -> socket.socket | None:
     """Bind this worker's wake-up socket; None when the path is unusable (then polling alone serves)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = run_dir / f"worker-{worker_id[:8]}.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         sock.bind(str(path))
+        path.chmod(0o600)  # bind makes it 0777 less the umask; the folder is private anyway
     except OSError:  # e.g. a path longer than the 108 bytes AF_UNIX allows
         sock.close()
         return None

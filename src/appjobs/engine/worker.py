@@ -54,8 +54,8 @@ import time
 import uuid
 from collections.abc import Callable
 
-from appjobs import models
-from appjobs.engine import cgroups, output, processes, recovery, steps, wake
+from appjobs import errors, models
+from appjobs.engine import backoff, cgroups, output, processes, recovery, steps, wake
 from appjobs.engine.running import SEVERITIES, Drain, Ended, Running, Spawned, signal_step
 from appjobs.storage import Store
 from appjobs.storage.jobs import JobBatch, StepWork
@@ -112,12 +112,13 @@ class Worker:
         self._woken = True
         self._selector = selectors.DefaultSelector()
         self._remote = wake.RemoteWakeups(self._selector, store.db)
+        self.backoff = backoff.StorageBackoff()  #: pauses between tries while the disk is full
 
     # --- life cycle ----------------------------------------------------------------
 
     def run(self) -> None:
         """Serve until told to stop, then stop every running step and return."""
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         processes.become_subreaper()
         self.tracking = cgroups.detect(self.options.process_tracking, self.options.cgroup_base)
         wanted = self.options.process_tracking
@@ -128,14 +129,15 @@ class Worker:
         for sock in filter(None, (signal_r, wake_sock)):
             self._selector.register(sock, selectors.EVENT_READ)
         self._remote.connect()
-        recovery.register(self)
+        backoff.until_stored(self, lambda: recovery.register(self))
         logger.info("worker %s started (concurrency %d)", self.id, self.options.concurrency)
         try:
-            recovery.recover(self)
+            backoff.until_stored(self, lambda: recovery.recover(self))
             while not (self._leaving and not self.running and not self.draining):
-                self._turn()
+                backoff.turn(self)  # self._turn(), outliving a full disk
         finally:
-            self.store.workers.unregister(self.id)
+            with contextlib.suppress(errors.StorageFull):  # then crash recovery forgets us: our pid is gone
+                self.store.workers.unregister(self.id)
             for group in self._empty_groups:
                 group.remove()
             if wake_sock is not None:
@@ -218,12 +220,12 @@ class Worker:
             return True
         return False
 
-    def _wait(self) -> None:
+    def _wait(self, pause: float | None = None) -> None:
         # Never past the next heartbeat or recovery, however long the poll interval: a late heartbeat
-        # would let the other workers take this one for dead.
+        # would let the other workers take this one for dead. A *pause* (on a full disk) is kept whole.
         now = time.monotonic()
         due = (self._due.get(what, now) - now for what in ("heartbeat", "recover"))
-        timeout = min(self.options.poll_interval, *due)
+        timeout = min(self.options.poll_interval, *due) if pause is None else pause
         if self.leaving_at is not None and not self.stopping:
             timeout = max(min(timeout, self.leaving_at - now), 0.0)
         if self.draining or any(r.kill_at for r in self.running.values()):

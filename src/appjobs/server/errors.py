@@ -16,8 +16,18 @@ MethodNotAllowed               405     error document, ``Allow`` header
 UriTooLong                     414     error document
 Unauthorized                   401     ``WWW-Authenticate: Basic realm=…``, HTML body like ICF's
 CsrfRequired                   403     ``x-csrf-token: Required``, text ``CSRF token validation failed``
+StorageFull                    507     error document "The server's storage is full …", ``Retry-After: 60``
 anything else                  500     error document; the exception is logged with its transaction id
 =============================  ======  =============================================================
+
+Why 507 Insufficient Storage for a full disk, and not 500 or 503: the
+request was understood and may well succeed later, so it is no 500 (which
+says "a bug; look in the log"); 503 would say "overloaded or down", and a
+load balancer that sees it may take the whole server out of rotation,
+although reads still work. 507 (RFC 4918: "unable to store the
+representation needed to complete the request") names the cause exactly;
+``Retry-After`` tells a client that honours it when to try again. The log
+says it once a minute, not once a request (:class:`~appjobs.storage.diskfull.Throttled`).
 
 Choices where the reference is silent ([I] in sap-service-facts.md): the
 Gateway framework codes are OTR GUIDs; we reuse the two captured ones
@@ -34,8 +44,11 @@ from starlette.responses import Response
 
 from appjobs import errors
 from appjobs.odata import errordocs
+from appjobs.storage.diskfull import Throttled
 
 logger = logging.getLogger(__name__)
+_storage_full_log = Throttled(logger)
+STORAGE_FULL_RETRY_AFTER = "60"  # seconds: an operator has to free space, so not less
 
 RESOURCE_NOT_FOUND_CODE = "005056A509B11EE1B9A8FEC11C21D78E"
 BAD_REQUEST_CODE = "005056A509B11EE1BB8AF4A65EC3CA20"
@@ -116,14 +129,18 @@ def raw_error(exc: Exception, fmt: str = "xml") -> tuple[int, dict[str, str], by
     """Status, headers and SAP error document for *exc*, for callers below Starlette too."""
     status, code, details = _classify(exc)
     transaction = errordocs.transaction_id()
-    unexpected = status >= 500 and not isinstance(exc, HttpError)
-    if unexpected:
+    unexpected = status >= 500 and not isinstance(exc, HttpError | errors.StorageFull)
+    if isinstance(exc, errors.StorageFull):
+        _storage_full_log.warning("requests answered 507: %s", exc)
+    elif unexpected:
         logger.error("internal error, transaction %s", transaction, exc_info=exc)
     message = INTERNAL_ERROR if unexpected else str(exc)
     body = errordocs.error_document(code, message, fmt=fmt, details=details, transaction=transaction)
     headers = BASE_HEADERS | {"dataserviceversion": "1.0", "content-type": CONTENT_TYPES[fmt]}
     if isinstance(exc, MethodNotAllowed):
         headers["allow"] = ", ".join(exc.allowed)
+    if isinstance(exc, errors.StorageFull):
+        headers["retry-after"] = STORAGE_FULL_RETRY_AFTER
     return status, headers, body
 
 
@@ -131,6 +148,8 @@ def _classify(exc: Exception) -> tuple[int, str, list[errordocs.ErrorDetail]]:
     """Status, SAP code and error details for *exc*."""
     if isinstance(exc, HttpError):
         return exc.status, exc.code, []
+    if isinstance(exc, errors.StorageFull):
+        return 507, BAD_REQUEST_CODE, []
     if isinstance(exc, ScheduleFailed):
         reason = exc.reason
         return 400, SCHEDULE_FAILED, [errordocs.ErrorDetail(reason.message_id or BAD_REQUEST_CODE, reason.message)]

@@ -20,15 +20,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
 from appjobs.server.config import MAX_URL
 from appjobs.server.errors import UriTooLong, raw_error
+from appjobs.server.slowclients import HeadGuard
 from appjobs.server.tls import scope_extension
 
 
-class SapHttpProtocol(HttpToolsProtocol):
-    """HttpToolsProtocol with a 414 for request targets past :data:`MAX_URL`, and the ``tls`` scope extension."""
+class SapHttpProtocol(HeadGuard):
+    """uvicorn's HttpToolsProtocol with a 414 for request targets past :data:`MAX_URL`, and the ``tls`` scope extension.
+
+    It is a :class:`~appjobs.server.slowclients.HeadGuard` as well: late or huge request heads are refused.
+    """
 
     tls: dict[str, Any] | None = None  #: the connection's ASGI ``tls`` extension; None on plain HTTP
 

@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import click
 import uvicorn
+from starlette.applications import Starlette
 
 from appjobs import errors, models
 from appjobs.auth import passwords, users
@@ -36,6 +37,7 @@ from appjobs.auth.sessions import DEFAULT_IDLE_TIMEOUT
 from appjobs.engine import JobService, Waker, wake
 from appjobs.engine import templates as template_files
 from appjobs.engine.worker import SAME_STOP
+from appjobs.server import listening, slowclients
 from appjobs.server.app import SERVICE_PATH, create_app
 from appjobs.server.config import ServerSettings
 from appjobs.server.protocol import SapHttpProtocol
@@ -63,6 +65,8 @@ class ServeOptions:
     idle_timeout: dt.timedelta = DEFAULT_IDLE_TIMEOUT
     worker_args: tuple[str, ...] = ()  #: more ``appjobs worker`` options (output cap, drain, process tracking)
     drain_timeout: float = 60.0  #: how long a stop waits for the workers' running jobs (see ``--drain-timeout``)
+    header_timeout: float = slowclients.DEFAULT_HEADER_TIMEOUT  #: seconds for a request head to arrive
+    limit_concurrency: int = slowclients.DEFAULT_LIMIT_CONCURRENCY  #: open connections before 503
 
     @property
     def scheme(self) -> str:
@@ -110,8 +114,19 @@ def open_installation(paths: Paths, *, demo: bool = False) -> Installation:
 
 
 def serve(paths: Paths, options: ServeOptions) -> None:
-    """Run the server until SIGINT or SIGTERM."""
-    store, password, business_user = open_installation(paths, demo=options.demo)
+    """Run the server until SIGINT or SIGTERM.
+
+    The port is taken first (:mod:`appjobs.server.listening`): a busy port
+    stops ``serve`` before the data directory is touched or a password shown.
+    """
+    sockets = listening.bind(options.host, options.port)
+    options = dataclasses.replace(options, port=listening.port_of(sockets))
+    try:
+        store, password, business_user = open_installation(paths, demo=options.demo)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
     service = JobService(store, notify=Waker(paths.data_dir / wake.SOCKET_DIR))
     supervisor = WorkerSupervisor(paths, options)
     supervisor.start()
@@ -121,22 +136,41 @@ def serve(paths: Paths, options: ServeOptions) -> None:
     # long as the process: keep it out of the garbage collector's full collections, which
     # otherwise walk it every few hundred requests (see bench/odata_bench.py).
     gc.freeze()
+    server = _DrainingServer(_uvicorn_config(app, options), supervisor)
     try:
-        _run_http(
-            supervisor,
-            app,
-            host=options.host,
-            port=options.port,
-            log_level="warning",
-            # Off, not just below the level: uvicorn builds each access-log line (percent-encoding the
-            # path, which has a ';') before the logger drops it, and that was a tenth of a poll's CPU.
-            access_log=False,
-            http=SapHttpProtocol,
-            ssl_context_factory=_context_factory(options.tls),
-        )
+        server.run(sockets=sockets)
+    except KeyboardInterrupt:
+        pass
     finally:
         supervisor.stop()
         store.close()
+        if not server.started:  # also when uvicorn exits on its own (SystemExit) at start
+            _lost_password(password)
+    if not server.started:
+        raise errors.AppjobsError("the HTTP server did not start; the messages above say why")
+
+
+def _uvicorn_config(app: Starlette, options: ServeOptions) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        # Off, not just below the level: uvicorn builds each access-log line (percent-encoding the
+        # path, which has a ';') before the logger drops it, and that was a tenth of a poll's CPU.
+        access_log=False,
+        http=slowclients.configured(SapHttpProtocol, options.header_timeout),
+        limit_concurrency=slowclients.uvicorn_limit(options.limit_concurrency),
+        ssl_context_factory=_context_factory(options.tls),
+    )
+
+
+def _lost_password(password: str | None) -> None:
+    """After a failed start, say how to replace a one-time password that was shown for nothing."""
+    if password:
+        click.echo(
+            f"The password shown above for {DEFAULT_USER} is stored and stays valid; if it is lost, "
+            f"`appjobs admin users reset-password {DEFAULT_USER} --password-stdin` sets a new one.",
+            err=True,
+        )
 
 
 class _DrainingServer(uvicorn.Server):
@@ -165,11 +199,6 @@ class _DrainingServer(uvicorn.Server):
     def _stop_workers_then_http(self) -> None:
         self.supervisor.stop()
         self.should_exit = True
-
-
-def _run_http(supervisor: WorkerSupervisor, app: object, **options: object) -> None:
-    """``uvicorn.run(app, **options)``, with the stop that :class:`_DrainingServer` makes."""
-    _DrainingServer(uvicorn.Config(app, **options), supervisor).run()  # type: ignore[arg-type]
 
 
 def _context_factory(context: ssl.SSLContext | None) -> Callable[[uvicorn.Config, object], ssl.SSLContext] | None:

@@ -48,10 +48,13 @@ from alembic import command
 from alembic.config import Config
 
 from appjobs import errors
+from appjobs.storage.diskfull import is_disk_full
 from appjobs.storage.listen import WAKE_CHANNEL, Listener
 from appjobs.storage.quickread import QuickReader
 
 MIGRATIONS = pathlib.Path(__file__).parent / "migrations"
+PRIVATE_FILE = 0o600  # the database holds password hashes, sessions and job logs
+SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal", "-writelock")
 BUSY_TIMEOUT = 30_000  # milliseconds a writer waits for the lock before failing
 #: PostgreSQL advisory lock keys: of migrations (per transaction) and of set-up (see Database.setup_turn).
 MIGRATION_LOCK, SETUP_LOCK = int.from_bytes(b"appjobs!", "big"), int.from_bytes(b"appjobs?", "big")
@@ -174,7 +177,7 @@ class WriteLock:
         self._pid, self._mutex, self._depth = os.getpid(), threading.RLock(), 0
         try:
             # Read-only is enough for flock, and lets a user who may only read the lock file take it.
-            self._fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
         except OSError:
             self._fd = -1  # then BEGIN IMMEDIATE and busy_timeout alone order the writers
 
@@ -208,6 +211,8 @@ def connect(url: str) -> Database:
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
         lock = _sqlite_write_lock(engine.url)
+        if lock is not None:
+            _make_private(pathlib.Path(engine.url.database or ""))
         connector = _sqlite_connector(engine.url.database or "", BUSY_TIMEOUT / 1000)
         quick = QuickReader(connector, engine.dialect, (sqlite3.Error,)) if lock else None
         return Database(engine, lock, quick)
@@ -251,6 +256,23 @@ def _sqlite_write_lock(url: sa.URL) -> WriteLock | None:
     return WriteLock(pathlib.Path(database + "-writelock").absolute())
 
 
+def _make_private(database: pathlib.Path) -> None:
+    """Create the SQLite file 0600 before SQLite does, and narrow its side files that exist.
+
+    SQLite creates a database with 0644 less the umask, and gives its ``-wal``
+    and ``-shm`` files the database file's own mode; so a database that exists,
+    empty, with mode 0600 keeps all three private whatever the umask. An empty
+    file is a valid empty database.
+    """
+    with contextlib.suppress(OSError):  # it exists; or its folder does not, which SQLite reports when it opens it
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE))
+    for suffix in SQLITE_SIDE_FILES:
+        path = pathlib.Path(f"{database}{suffix}")
+        with contextlib.suppress(OSError):  # absent, or not ours: SQLite reports what matters when it opens it
+            if path.stat().st_mode & 0o077:
+                path.chmod(PRIVATE_FILE)
+
+
 def _configure_sqlite(engine: sa.Engine) -> None:
     @sa.event.listens_for(engine, "connect")
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -275,7 +297,13 @@ def _translate() -> Iterator[None]:
     except sa.exc.IntegrityError:
         raise  # the store turns these into Conflict errors where it expects them
     except sa.exc.SQLAlchemyError as exc:
+        if is_disk_full(getattr(exc, "orig", None)):
+            raise errors.StorageFull() from exc
         raise errors.StorageError(f"database error: {exc.__class__.__name__}: {exc.orig or exc}") from exc
+    except OSError as exc:
+        if is_disk_full(exc):  # the write lock's file, or anything else of ours on the way
+            raise errors.StorageFull() from exc
+        raise
 
 
 def _redact(url: str) -> str:

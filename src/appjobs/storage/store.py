@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 
+import sqlalchemy as sa
+
+from appjobs import errors
 from appjobs.storage.comm import AuditStore, CommStore, UserStore
 from appjobs.storage.database import Database, connect
 from appjobs.storage.jobs import JobStore
@@ -28,6 +31,30 @@ class Store:
         db = connect(url)
         if migrate:
             db.migrate()
+        return cls(db)
+
+    @classmethod
+    def open_existing(cls, url: str) -> Store:
+        """Like :meth:`open`, but only a database that appjobs has set up already (else ConfigurationError).
+
+        For the administration commands, which must never start a new
+        installation by mistake; on PostgreSQL "set up" means migrated once
+        (``appjobs serve``, ``appjobs worker`` or ``appjobs admin init`` did it).
+        """
+        db = connect(url)
+        try:
+            with db.read() as conn:
+                found = sa.inspect(conn).has_table("alembic_version")
+        except BaseException:
+            db.close()
+            raise
+        if not found:
+            db.close()
+            raise errors.ConfigurationError(
+                f"the database {db.engine.url.render_as_string(hide_password=True)} holds no appjobs installation; "
+                "check APPJOBS_DATABASE_URL, or set it up with `appjobs admin init` (or `appjobs serve`)"
+            )
+        db.migrate()
         return cls(db)
 
     @functools.cached_property
