@@ -31,7 +31,7 @@ import datetime as dt
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from appjobs.cli import statefile
@@ -65,6 +65,7 @@ class RunOptions:
     text: str | None = None
     job_user: str | None = None
     test_mode: bool = False
+    parameters: Mapping[str, str] = dataclasses.field(default_factory=dict)  #: JobParameterValues, by name
     wait: bool = True
     poll_interval: float = 15.0
     timeout: float | None = None
@@ -204,8 +205,7 @@ class Runner:
         state = statefile.State(self.client.service_url, name, text, dt.datetime.now(dt.UTC))
         self._save(state)  # before JobSchedule: a crash in between leaves something to --resume
         try:
-            job = self.client.schedule(name, text, job_user=self.options.job_user, test_mode=self.options.test_mode)
-            key = job.key
+            key = self._send_schedule(name, text)
         except ScheduleOutcomeUnknown as lost:
             key = self._find_lost(name, text, lost)
         self.key = key
@@ -263,7 +263,16 @@ class Runner:
     def _schedule_again(self, name: str, text: str) -> JobKey:
         # JobListGet answered, twice, that no job has this text: the first JobSchedule never took effect.
         self.say("no job was created; scheduling it again")
-        return self.client.schedule(name, text, job_user=self.options.job_user, test_mode=self.options.test_mode).key
+        return self._send_schedule(name, text)
+
+    def _send_schedule(self, name: str, text: str) -> JobKey:
+        """JobSchedule with the run's JobUser, test mode and parameters; the new job's key."""
+        options = self.options
+        parameters = dict(options.parameters) or None
+        job = self.client.schedule(
+            name, text, job_user=options.job_user, test_mode=options.test_mode, parameters=parameters
+        )
+        return job.key
 
     def _save(self, state: statefile.State) -> None:
         if self.options.state_file:
