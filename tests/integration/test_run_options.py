@@ -109,6 +109,25 @@ def test_a_parameter_without_name_and_value_exits_2_before_anything_is_sent(tena
     assert "scheduled" not in result.stderr
 
 
+def test_a_job_user_the_template_does_not_allow_is_named_with_the_allowed_ones(tenant: Tenant, tmp_path) -> None:
+    """APJ_RT/077 names the JobUser and the template's business users, not the communication user's logon."""
+    file = tmp_path / "restricted.toml"
+    file.write_text(
+        '[[template]]\nname = "/TEST/ONLY_CB8980000030"\ntext = "Restricted"\n'
+        'business_users = ["CB8980000030"]\n[[template.step]]\ncommand = "true"\n'
+    )
+    admin(tenant.data_dir, "templates", "import", str(file), "--replace")
+    refused = appjobs(tenant, "run", "/TEST/ONLY_CB8980000030", "--job-user", "JOBSCHEDULERUSER")
+    assert refused.returncode == 5, refused.stderr
+    assert "JobUser JOBSCHEDULERUSER is not one" in refused.stderr
+    assert "runs only for the business users CB8980000030" in refused.stderr
+    unnamed = appjobs(tenant, "run", "/TEST/ONLY_CB8980000030")
+    assert unnamed.returncode == 5, unnamed.stderr
+    assert "no JobUser was given" in unnamed.stderr
+    assert "give one of them as JobUser" in unnamed.stderr
+    assert appjobs(tenant, "run", "/TEST/ONLY_CB8980000030", "--job-user", "CB8980000030").returncode == 0
+
+
 # --- a job deleted while it is polled ----------------------------------------------------------------
 
 

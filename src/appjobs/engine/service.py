@@ -111,7 +111,7 @@ class JobService:
         if job_user and not self.store.comm.business_user_exists(job_user):
             raise errors.UserNotFound(f"User {job_user} doesn't exist or is invalid.")
         if template.business_users and (job_user or creator) not in template.business_users:
-            raise errors.NotAuthorized(f"User {job_user or creator} has no authorization to schedule the job.")
+            raise errors.NotAuthorized(_not_allowed(template, creator, job_user))
         if test_mode and not template.supports_test_mode:
             raise errors.InvalidInput(f"Job template {template.name} doesn't support test mode.")
         return job_user
@@ -164,6 +164,17 @@ def _step_run(key: JobKey, step: models.TemplateStep) -> models.StepRun:
     """A new job's run of a template *step*: scheduled, with the step's warning exit codes."""
     status, codes = JobStatus.SCHEDULED, step.warning_exit_codes
     return models.StepRun(key, step.number, step.kind, step.target, step.text, status, warning_exit_codes=codes)
+
+
+def _not_allowed(template: models.Template, creator: str, job_user: str) -> str:
+    """APJ_RT/077's message, naming the cause: the JobUser (or its absence), not the communication user's logon."""
+    allowed = f"job template {template.name} runs only for the business users {', '.join(template.business_users)}"
+    if job_user:
+        return f"User {job_user} has no authorization to schedule the job: {allowed}; JobUser {job_user} is not one."
+    return (
+        f"User {creator} has no authorization to schedule the job: no JobUser was given, so the job would run for "
+        f"the communication user {creator}, but {allowed}; give one of them as JobUser."
+    )
 
 
 def _check_length(field: str, value: str, limit: int) -> None:
