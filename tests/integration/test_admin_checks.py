@@ -9,10 +9,14 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import select
 import subprocess
+import time
 
 import pytest
-from conftest import APPJOBS
+from conftest import APPJOBS, DEMO, WORKER_ARGS, Processes
+
+from appjobs.engine import JobService
 
 STEP = '[[template.step]]\ncommand = "true"\n'
 
@@ -92,3 +96,69 @@ def test_a_callable_that_can_be_called_is_imported_without_running_its_module(
     assert result.returncode == 0, result.stderr
     assert stored_names(tmp_path) == ["/ACME/CALL"]
     assert not ran.exists()
+
+
+# --- admin jobs schedule --wait, and --json ---------------------------------------------------------
+
+
+def read_until(stream, wanted: str, timeout: float = 30.0) -> str:
+    """Lines of *stream* up to the first holding *wanted*; fails the test after *timeout* seconds."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([stream], [], [], max(deadline - time.monotonic(), 0))
+        if not ready:
+            break
+        line = stream.readline()
+        if not line:
+            break
+        seen.append(line)
+        if wanted in line:
+            return "".join(seen)
+    pytest.fail(f"{wanted!r} not seen within {timeout} s; got {''.join(seen)!r}")
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_schedule_wait_says_when_no_worker_is_alive_and_goes_on_waiting(
+    demo: JobService, data_dir: pathlib.Path, processes: Processes
+) -> None:
+    """--wait with no worker says so on stderr after a few seconds, then ends normally once a worker runs the job."""
+    proc = processes.start(
+        "admin", "jobs", "schedule", "/APPJOBS/DEMO_ECHO", "--wait", "--data-dir", str(data_dir),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    said = read_until(proc.stderr, "no worker is alive")
+    assert said.startswith("appjobs: no worker is alive"), said
+    assert "appjobs worker" in said
+    assert proc.poll() is None  # it goes on waiting
+    processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert stdout.splitlines()[-1] == "F Finished"
+    assert "no worker is alive" not in stderr  # said once only
+
+
+def json_of(result: subprocess.CompletedProcess[str]):
+    """The one JSON document on stdout (json.loads refuses anything before or after it)."""
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_json_output_is_exactly_one_document(tmp_path: pathlib.Path) -> None:
+    """With --json, stdout of every admin command that has it is one JSON document and nothing else."""
+    data_dir = tmp_path / "data"
+    assert run("admin", "templates", "import", str(DEMO), data_dir=data_dir).returncode == 0
+    job = json_of(run("admin", "jobs", "schedule", "/APPJOBS/DEMO_ECHO", "--json", data_dir=data_dir))
+    assert (job["status"], job["template_name"]) == ("S", "/APPJOBS/DEMO_ECHO")
+    shown = json_of(run("admin", "jobs", "show", job["name"], job["run_count"], "--json", data_dir=data_dir))
+    assert shown["name"] == job["name"]
+    assert job["name"] in {j["name"] for j in json_of(run("admin", "jobs", "list", "--json", data_dir=data_dir))}
+    for command in (
+        ("templates", "list"),
+        ("users", "list"),
+        ("systems", "list"),
+        ("arrangements", "list"),
+        ("business-users", "list"),
+        ("audit",),
+    ):
+        assert isinstance(json_of(run("admin", *command, "--json", data_dir=data_dir)), list), command

@@ -12,13 +12,16 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 
 from appjobs import errors, models
+from appjobs.engine import recovery
 from appjobs.engine import templates as template_files
 from appjobs.models import JobKey, JobStatus
 from appjobs.storage import Store
+from appjobs.storage.workers import WorkerRecord
 
 MAX_TEXT = 120
 MAX_USER = 40
 MAX_VALUE = 255
+DEFAULT_LEASE = 30.0  #: seconds without a heartbeat after which a worker on another host counts as dead
 
 
 class JobService:
@@ -145,6 +148,12 @@ class JobService:
     ) -> list[models.Job]:
         """Jobs created in the window, oldest first (see :meth:`JobStore.list`)."""
         return self.store.jobs.list(created_from, created_to, creator=creator, filters=filters)
+
+    def live_workers(self, *, lease: float = DEFAULT_LEASE) -> list[WorkerRecord]:
+        """The registered workers that are alive: on this host their process exists, elsewhere they
+        sent a heartbeat within *lease* seconds (the rule crash recovery applies)."""
+        now = self.clock()
+        return [r for r in self.store.workers.all().values() if recovery.is_alive(r, now, lease)]
 
     def cancel(self, key: JobKey, *, by: str) -> models.CancelOutcome:
         """SAP's JobCancel: delete a job that has not started, abort a running one."""
