@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from conftest import APPJOBS, Server, job_processes, wait_for
+from conftest import APPJOBS, Server, free_port, job_processes, wait_for
 from tenant import USERS, Tenant, add_users, admin
 
 from appjobs import models
@@ -221,3 +221,57 @@ def test_a_bad_duration_exits_2_naming_the_formats(tenant: Tenant, text: str) ->
     assert result.returncode == 2, result.stderr
     assert "duration" in result.stderr
     assert "scheduled" not in result.stderr
+
+
+# --- error lines -----------------------------------------------------------------------------------
+
+
+def every_line_is_ours(stderr: str) -> None:
+    lines = stderr.splitlines()
+    assert lines, "nothing on stderr"
+    assert all(line.startswith("appjobs: ") for line in lines), stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("127.0.0.1:{port}/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002", "has no http:// or https://"),
+        ("http://127.0.0.1:{port}", "has no service path"),
+        ("http://127.0.0.1:{port}/", "has no service path"),
+        ("http://127.0.0.1:{port}/somewhere/else", "is not the service root"),
+    ],
+)
+def test_a_url_that_is_not_a_service_url_says_what_one_looks_like(tenant: Tenant, url: str, why: str) -> None:
+    env = {**env_for(tenant), "APPJOBS_URL": url.format(port=tenant.server.port)}
+    result = subprocess.run(
+        [*APPJOBS, "run", "/APPJOBS/DEMO_ECHO"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2, result.stderr
+    assert why in result.stderr
+    assert "a service URL looks like https://" in result.stderr
+    assert "/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002" in result.stderr
+    every_line_is_ours(result.stderr)
+
+
+def test_retry_lines_are_short_and_ours(tenant: Tenant) -> None:
+    """Each try that failed is one short ``appjobs:`` line naming the cause, without urllib3's reprs."""
+    env = {**env_for(tenant), "APPJOBS_URL": f"http://127.0.0.1:{free_port()}/sap/opu/odata/sap/X"}
+    result = subprocess.run(
+        [*APPJOBS, "status", "X", "Y"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 6, result.stderr
+    every_line_is_ours(result.stderr)
+    tries = [line for line in result.stderr.splitlines() if "failed" in line and "trying again" in line]
+    assert len(tries) == 3, result.stderr
+    for line in result.stderr.splitlines():
+        assert "Connection refused" in line, line
+        assert not any(noise in line for noise in ("HTTPConnection", "Max retries", "NewConnectionError")), line
+        assert len(line) < 200, line
+
+
+def test_usage_errors_are_ours_too(tenant: Tenant) -> None:
+    result = appjobs(tenant, "run", "/APPJOBS/DEMO_ECHO", "--on-timeout", "explode")
+    assert result.returncode == 2
+    every_line_is_ours(result.stderr)
+    assert "--on-timeout" in result.stderr
+    assert "appjobs run --help" in result.stderr
