@@ -6,6 +6,7 @@ a real data directory.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import pathlib
@@ -14,8 +15,9 @@ import subprocess
 import time
 
 import pytest
-from conftest import APPJOBS, DEMO, WORKER_ARGS, Processes
+from conftest import APPJOBS, DEMO, WORKER_ARGS, Processes, wait_final, wait_for
 
+from appjobs import models
 from appjobs.engine import JobService
 
 STEP = '[[template.step]]\ncommand = "true"\n'
@@ -162,3 +164,33 @@ def test_json_output_is_exactly_one_document(tmp_path: pathlib.Path) -> None:
         ("audit",),
     ):
         assert isinstance(json_of(run("admin", *command, "--json", data_dir=data_dir)), list), command
+
+
+# --- admin jobs list and cancel ------------------------------------------------------------------------
+
+
+def test_jobs_list_and_cancel(demo: JobService, data_dir: pathlib.Path, processes: Processes) -> None:
+    """cancel deletes a job that has not started and aborts a running one; list shows jobs by creation time."""
+    waiting = json_of(run("admin", "jobs", "schedule", "/APPJOBS/DEMO_ECHO", "--json", data_dir=data_dir))
+    listed = run("admin", "jobs", "list", data_dir=data_dir)
+    assert listed.returncode == 0, listed.stderr
+    assert f"{waiting['name']} {waiting['run_count']} S " in listed.stdout
+    later = (models.utcnow() + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    assert json_of(run("admin", "jobs", "list", "--from", later, "--json", data_dir=data_dir)) == []
+    deleted = run("admin", "jobs", "cancel", waiting["name"], waiting["run_count"], data_dir=data_dir)
+    assert deleted.returncode == 0, deleted.stderr
+    assert "deleted (it had not started)" in deleted.stdout
+    gone = run("admin", "jobs", "show", waiting["name"], waiting["run_count"], data_dir=data_dir)
+    assert gone.returncode == 2
+    again = run("admin", "jobs", "cancel", waiting["name"], waiting["run_count"], data_dir=data_dir)
+    assert again.returncode == 2, again.stderr
+
+    processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+    running = json_of(run("admin", "jobs", "schedule", "/APPJOBS/DEMO_SLEEP", "--json", data_dir=data_dir))
+    key = models.JobKey(running["name"], running["run_count"])
+    wait_for(lambda: demo.status(key).status is models.JobStatus.RUNNING)
+    aborted = run("admin", "jobs", "cancel", key.name, key.run_count, data_dir=data_dir)
+    assert aborted.returncode == 0, aborted.stderr
+    assert "cancel requested; the job will end A" in aborted.stdout
+    assert wait_final(demo, key).status is models.JobStatus.ABORTED
+    assert any("canceled by user ADMIN" in entry.text for entry in demo.log(key))
