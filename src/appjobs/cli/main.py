@@ -9,6 +9,7 @@ and stays small while it waits.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import warnings
 from typing import Any
@@ -129,5 +130,10 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("appjobs: aborted", err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        # The reader of stdout went away (`appjobs admin jobs list | head`): end quietly, as click would,
+        # pointing stdout at /dev/null so that the flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
