@@ -86,6 +86,7 @@ def test_parameters_reach_the_step(tenant: Tenant) -> None:
     assert "REPEAT=2" in log
 
 
+@pytest.mark.backends("sqlite")  # the client side alone: the database does not matter
 @pytest.mark.parametrize(
     ("args", "why"),
     [
@@ -101,6 +102,7 @@ def test_a_request_the_service_refuses_with_400_exits_2(tenant: Tenant, args: tu
     assert report(result)["exit_code"] == 2
 
 
+@pytest.mark.backends("sqlite")  # the client side alone: the database does not matter
 @pytest.mark.parametrize("flag", ["NOEQUALS", "=value"])
 def test_a_parameter_without_name_and_value_exits_2_before_anything_is_sent(tenant: Tenant, flag: str) -> None:
     result = appjobs(tenant, "run", "/APPJOBS/DEMO_ECHO", "-p", flag)
@@ -155,6 +157,7 @@ def test_a_job_deleted_before_it_ran_exits_3(tenant: Tenant) -> None:
 # --- signals and --cancel-grace ----------------------------------------------------------------------
 
 
+@pytest.mark.backends("sqlite")  # the client side alone: the database does not matter
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP])
 def test_sigint_and_sighup_cancel_the_remote_job_and_exit_3(tenant: Tenant, sig: signal.Signals) -> None:
     proc = start(tenant, "run", "/APPJOBS/DEMO_SLEEP", "--json", "--poll-interval", "1")
@@ -169,6 +172,7 @@ def test_sigint_and_sighup_cancel_the_remote_job_and_exit_3(tenant: Tenant, sig:
     assert tenant.status(http, name, run_count) == "A"
 
 
+@pytest.mark.backends("sqlite")  # the client side alone: the database does not matter
 def test_cancel_grace_bounds_the_wait_for_a_job_that_does_not_stop(
     start_server: Callable[..., Server], data_dir: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
@@ -209,12 +213,14 @@ def test_cancel_grace_bounds_the_wait_for_a_job_that_does_not_stop(
 # --- durations -----------------------------------------------------------------------------------
 
 
+@pytest.mark.backends("sqlite")  # the client side alone: the database does not matter
 @pytest.mark.parametrize("text", ["90", "90s", "15m", "2h", "1h30m"])
 def test_every_documented_duration_format_is_accepted(tenant: Tenant, text: str) -> None:
     result = appjobs(tenant, "run", "/APPJOBS/DEMO_ECHO", "--timeout", text, "--no-wait")
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.backends("sqlite")  # the client side alone: the database does not matter
 @pytest.mark.parametrize("text", ["", "0", "-5", "5x", "h", "1.2.3s", "m30"])
 def test_a_bad_duration_exits_2_naming_the_formats(tenant: Tenant, text: str) -> None:
     result = appjobs(tenant, "run", "/APPJOBS/DEMO_ECHO", "--timeout", text)
@@ -232,6 +238,7 @@ def every_line_is_ours(stderr: str) -> None:
     assert all(line.startswith("appjobs: ") for line in lines), stderr
 
 
+@pytest.mark.backends("sqlite")  # the client side alone: the database does not matter
 @pytest.mark.parametrize(
     ("url", "why"),
     [
@@ -253,6 +260,7 @@ def test_a_url_that_is_not_a_service_url_says_what_one_looks_like(tenant: Tenant
     every_line_is_ours(result.stderr)
 
 
+@pytest.mark.backends("sqlite")  # the client side alone: the database does not matter
 def test_retry_lines_are_short_and_ours(tenant: Tenant) -> None:
     """Each try that failed is one short ``appjobs:`` line naming the cause, without urllib3's reprs."""
     env = {**env_for(tenant), "APPJOBS_URL": f"http://127.0.0.1:{free_port()}/sap/opu/odata/sap/X"}
@@ -269,6 +277,7 @@ def test_retry_lines_are_short_and_ours(tenant: Tenant) -> None:
         assert len(line) < 200, line
 
 
+@pytest.mark.backends("sqlite")  # the client side alone: the database does not matter
 def test_usage_errors_are_ours_too(tenant: Tenant) -> None:
     result = appjobs(tenant, "run", "/APPJOBS/DEMO_ECHO", "--on-timeout", "explode")
     assert result.returncode == 2

@@ -71,6 +71,28 @@ def test_a_job_deleted_on_the_tenant_while_polled_exits_3(peer: SapPeer) -> None
     assert json.loads(result.stdout)["status"] == "D"
 
 
+def test_a_job_deleted_before_the_first_poll_exits_3(peer: SapPeer) -> None:
+    """The JobSchedule answer proves the job existed: gone at the first poll, it was deleted (D), not unknown."""
+    peer.answer("JobStatusGet", job_gone(), status=400)
+    result = appjobs(peer, "run", JOB.template_name, "--json", "--poll-interval", "1")
+    assert result.returncode == 3, result.stderr
+    assert json.loads(result.stdout)["status"] == "D"
+
+
+def test_resume_of_a_job_the_tenant_does_not_know_exits_2(peer: SapPeer, tmp_path) -> None:
+    """A key read from a state file is taken on trust only: unknown at the first poll, it is a usage error."""
+    peer.answer("JobStatusGet", job_gone(), status=400)
+    state = tmp_path / "state.json"
+    state.write_text(
+        json.dumps(
+            {"url": peer.root, "template": JOB.template_name, "text": "x [run ABCDEFGH]",
+             "sent_at": "2024-06-01T08:00:00+00:00", "job_name": JOB.key.name, "run_count": JOB.key.run_count}
+        )
+    )  # fmt: skip
+    result = appjobs(peer, "run", JOB.template_name, "--resume", str(state))
+    assert result.returncode == 2, result.stderr
+
+
 def test_sap_client_and_language_reach_every_request(peer: SapPeer) -> None:
     """--sap-client and --sap-language are sent as sap-client and sap-language on each request."""
     peer.answer("JobStatusGet", status_answer("F"))

@@ -158,6 +158,7 @@ class Runner:
         self.last: str | None = None  #: its status letter when last seen
         self._began = time.monotonic()
         self._template = options.template
+        self._existed = False  #: the service has told that the job exists: it scheduled it, or listed it
 
     def stop(self) -> None:
         self.stopping.set()
@@ -197,6 +198,7 @@ class Runner:
         key = state.key or self._look_up(state.text, state.sent_at)
         if key is None:
             raise JobNotFound(f"no job with the text {state.text!r} exists; it was never scheduled")
+        self._existed = state.key is None  # found in the job list; a key from a file is taken on trust only
         self.say(f"reattached to job {key} ({state.template})")
         return key
 
@@ -210,6 +212,7 @@ class Runner:
             key = self._find_lost(name, text, lost)
         self.key = key
         self._save(dataclasses.replace(state, key=key))
+        self._existed = True  # so a JobNotFound from now on means deleted (D), even before the first poll saw it
         self.say(f"job {key.name} {key.run_count} scheduled from {name} as {text!r}")
         return key
 
@@ -307,7 +310,7 @@ class Runner:
         """
         asked = time.monotonic()
         try:
-            letter = self._status(key, seen=self.last is not None)
+            letter = self._status(key, seen=self._existed or self.last is not None)
         except _ENDURED as exc:
             if trouble.too_long(asked):
                 raise
