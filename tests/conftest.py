@@ -191,7 +191,7 @@ class Server:
     def healthy(self) -> bool:
         try:
             return requests.get(f"{self.url}/appjobs/health", timeout=1).ok
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to answer on a loaded machine
             return False
 
 

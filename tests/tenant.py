@@ -64,7 +64,7 @@ class Tenant:
 
         def reached() -> str | None:
             status = self.status(http, job["JobName"], job["JobRunCount"])
-            return status if status in statuses else None
+            return status if status in set(statuses) else None  # a set: "" is in every string
 
         return wait_for(reached, timeout, interval=0.1)  # type: ignore[return-value]
 

@@ -109,7 +109,8 @@ class StepKind(enum.StrEnum):
 _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 JOB_NAME_RE = re.compile(r"^[0-9A-F]{32}$")
 RUN_COUNT_RE = re.compile(r"^[A-Za-z]{8}$")
-TEMPLATE_NAME_RE = re.compile(r"^(/[A-Z0-9_]{1,20}/[A-Z0-9_]{1,30}|Z[A-Z2-7]{26}|[A-Z][A-Z0-9_]{0,39})$")
+#: SAP's template names: delivered ones are /NAMESPACE/NAME, customer ones Z + 26 base32 characters.
+TEMPLATE_NAME_RE = re.compile(r"^(/[A-Z0-9_]{1,20}/[A-Z0-9_]{1,30}|Z[A-Z2-7]{26})$")
 PARAMETER_NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,37}$")
 
 

@@ -5,6 +5,7 @@ One test per exit code, plus signals, timeouts, --resume and the failed-logon co
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import pathlib
@@ -14,11 +15,13 @@ import time
 
 import pytest
 import requests
+import sqlalchemy as sa
 from conftest import APPJOBS, free_port, wait_for
 from tenant import USERS, Tenant, saved_key
 
+from appjobs import models
 from appjobs.settings import Paths
-from appjobs.storage import Store
+from appjobs.storage import Store, schema
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -124,19 +127,29 @@ def test_sigterm_cancels_the_remote_job_and_exits_3(tenant: Tenant, tmp_path: pa
 
 
 def test_timeout_cancels_the_remote_job_and_exits_4(tenant: Tenant) -> None:
+    """--timeout cancels the job: aborted (A) if it ran by then, deleted (D) if a busy worker had not started it."""
     result = appjobs(tenant, "run", "/APPJOBS/DEMO_SLEEP", "--timeout", "2s", "--json")
     assert result.returncode == 4, result.stderr
+    assert "--timeout reached: cancelling job" in result.stderr
     report = outcome(result)
-    assert report["status"] == "A"
-    assert job_status(tenant, report["job_name"], report["run_count"]) == "A"
+    assert report["status"] in {"A", "D"}, report
+    http = tenant.session()
+    params = {"JobName": f"'{report['job_name']}'", "JobRunCount": f"'{report['run_count']}'", "$format": "json"}
+    answer = http.get(tenant.root + "/JobStatusGet", params=params, timeout=10)
+    if report["status"] == "A":
+        assert answer.json()["d"]["JobStatus"] == "A"
+    else:
+        assert answer.json()["error"]["code"] == "APJ_RT/003"  # deleted: the job no longer exists
 
 
 def test_timeout_with_leave_keeps_the_job_running(tenant: Tenant) -> None:
     result = appjobs(tenant, "run", "/APPJOBS/DEMO_SLEEP", "--timeout", "2s", "--on-timeout", "leave", "--json")
     assert result.returncode == 4, result.stderr
     report = outcome(result)
+    assert "the job is left running" in result.stderr
     http = tenant.session()
-    assert tenant.status(http, report["job_name"], report["run_count"]) == "R"
+    # Left alone: not cancelled, so still waiting or running (a loaded worker may not have started it in 2 s).
+    assert tenant.status(http, report["job_name"], report["run_count"]) in {"S", "Y", "R"}
     http.post(f"{tenant.root}/JobCancel?JobName='{report['job_name']}'&JobRunCount='{report['run_count']}'")
 
 
@@ -179,7 +192,7 @@ def test_no_wait_returns_at_once_and_resume_reattaches(tenant: Tenant, tmp_path:
     started = appjobs(tenant, "run", "/APPJOBS/DEMO_CHAIN", "--no-wait", "--state-file", str(state))
     assert started.returncode == 0, started.stderr
     saved = json.loads(state.read_text())
-    assert job_status(tenant, saved["job_name"], saved["run_count"]) in "SYR"
+    assert job_status(tenant, saved["job_name"], saved["run_count"]) in {"S", "Y", "R"}
     resumed = appjobs(tenant, "run", "/APPJOBS/DEMO_CHAIN", "--resume", str(state), "--json")
     assert resumed.returncode == 0, resumed.stderr
     assert (outcome(resumed)["job_name"], outcome(resumed)["status"]) == (saved["job_name"], "F")
@@ -215,7 +228,7 @@ def test_log_file_gets_every_status_change(tenant: Tenant, tmp_path: pathlib.Pat
 def test_status_info_jobs_cancel_templates_and_ping(tenant: Tenant) -> None:
     started = outcome(appjobs(tenant, "run", "/APPJOBS/DEMO_SLEEP", "--no-wait", "--json"))
     name, run_count = started["job_name"], started["run_count"]
-    assert appjobs(tenant, "status", name, run_count).stdout.split()[0] in "SYR"
+    assert appjobs(tenant, "status", name, run_count).stdout.split()[0] in {"S", "Y", "R"}
     wait_for(lambda: appjobs(tenant, "status", name, run_count).stdout.startswith("R"))
     info = json.loads(appjobs(tenant, "info", name, run_count, "--json").stdout)
     assert info["steps"][0]["number"] == 1
@@ -262,19 +275,49 @@ def test_profiles_file(tenant: Tenant, tmp_path: pathlib.Path) -> None:
 
 
 def test_pyodata_reuses_the_clients_session(tenant: Tenant) -> None:
+    """pyodata on ``client.session`` schedules with the client's logon session: no second logon, no new session."""
     import pyodata
 
     from appjobs.client import Client
 
-    with Client(tenant.root, auth=tenant.auth()) as client:
+    began = models.utcnow() - dt.timedelta(seconds=1)
+    answers: list[requests.Response] = []
+    with Client(tenant.root, auth=tenant.auth("OTHERUSER")) as client:
+        client.session.hooks["response"].append(lambda response, **_: answers.append(response))
+        client.schedule("/APPJOBS/DEMO_ECHO", "through the client")  # logged on, with a token: a session
+        cookie = client.session.cookies.get(SESSION_COOKIE)
+        assert cookie
+        first = len(answers)
         service = pyodata.Client(client.service_url + "/", client.session)
         job = (
             service.functions.JobSchedule.parameter("JobTemplateName", "/APPJOBS/DEMO_ECHO")
             .parameter("JobText", "through pyodata on the client's session")
             .execute()
         )
-        assert client.status(client_key(job)).status is not None
-    assert requests.get(tenant.server.url + "/appjobs/health", timeout=5).ok
+        through_pyodata = answers[first:]
+        assert through_pyodata, "pyodata sent nothing through the client's session"
+        assert all(r.status_code == 200 for r in through_pyodata), [(r.url, r.status_code) for r in through_pyodata]
+        assert not any(SESSION_COOKIE in r.headers.get("set-cookie", "") for r in through_pyodata)
+        assert all(f"{SESSION_COOKIE}={cookie}" in r.request.headers.get("cookie", "") for r in through_pyodata)
+        assert client.status(client_key(job)).status in set("SYRF")
+        final = wait_for(lambda: (s := client.status(client_key(job)).status) is not None and s.is_final and s)
+        assert str(final) == "F"
+    assert sessions_opened_since(tenant, "OTHERUSER", began) == 1  # the server's own count agrees
+
+
+SESSION_COOKIE = "SAP_SESSIONID_APJ_100"
+
+
+def sessions_opened_since(tenant: Tenant, user: str, since: dt.datetime) -> int:
+    """How many logon sessions of *user* the server opened since *since* (read from its database)."""
+    store = Store.open(Paths.resolve(str(tenant.data_dir)).database_url, migrate=False)
+    try:
+        table = schema.http_session
+        query = sa.select(sa.func.count()).where(table.c.user_name == user, table.c.created_at >= since)
+        with store.db.read() as conn:
+            return conn.execute(query).scalar_one()
+    finally:
+        store.close()
 
 
 def client_key(job: object) -> object:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import http.client
+import json
+import os
 import pathlib
 import socket
 import ssl
@@ -313,3 +315,66 @@ def test_unusable_files_are_usage_errors_naming_option_and_file(tmp_path: pathli
     named = {"--tls-cert": cert, "--tls-key": key, "--tls-client-ca": ca}[option]
     assert pathlib.Path(named).name in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+# --- the client commands over TLS: --ca-bundle, --cert/--key, profiles ---------------------------
+
+
+def client_command(
+    *args: str, password: str | None = None, profiles: pathlib.Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """An ``appjobs`` client command with only the settings given: no APPJOBS_* or CA bundle from the environment."""
+    noise = ("APPJOBS_", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(noise)}
+    if password is not None:
+        env["APPJOBS_PASSWORD"] = password
+    if profiles is not None:
+        env["APPJOBS_PROFILES"] = str(profiles)
+    return subprocess.run([*APPJOBS, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_run_over_tls_with_basic_and_the_ca_bundle(server: TlsServer) -> None:
+    done = client_command(
+        "run", "/APPJOBS/DEMO_ECHO", "--url", server.root, "--user", USER, "--ca-bundle", server.ca, "--json",
+        password=PASSWORD,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "F"
+
+
+def test_run_over_tls_with_a_client_certificate(server: TlsServer, pki: Pki) -> None:
+    cert, key = pki.registered
+    done = client_command(
+        "run", "/APPJOBS/DEMO_ECHO", "--url", server.root, "--cert", cert, "--key", key, "--ca-bundle", server.ca,
+        "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "F"
+    pinged = client_command("ping", "--url", server.root, "--cert", cert, "--key", key, "--ca-bundle", server.ca)
+    assert pinged.returncode == 0, pinged.stdout + pinged.stderr
+    assert "ok   csrf" in pinged.stdout
+
+
+def test_a_certificate_no_user_has_exits_5(server: TlsServer, pki: Pki) -> None:
+    cert, key = pki.stranger
+    tls = ("--cert", cert, "--key", key, "--ca-bundle", server.ca)
+    done = client_command("status", "X", "Y", "--url", server.root, *tls)
+    assert done.returncode == 5, done.stderr
+    assert "logon refused" in done.stderr
+
+
+def test_without_the_ca_bundle_the_server_is_not_trusted_exit_6(server: TlsServer) -> None:
+    done = client_command("status", "X", "Y", "--url", server.root, "--user", USER, password=PASSWORD)
+    assert done.returncode == 6, done.stderr
+    assert "TLS failed" in done.stderr
+    assert "CERTIFICATE_VERIFY_FAILED" in done.stderr
+    assert "HTTPSConnection" not in done.stderr  # the cause in a few words, not urllib3's reprs
+
+
+def test_a_profile_carries_certificate_key_and_ca_bundle(server: TlsServer, pki: Pki, tmp_path: pathlib.Path) -> None:
+    cert, key = pki.registered
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text(f'[tls]\nurl = "{server.root}"\ncert = "{cert}"\nkey = "{key}"\nca_bundle = "{server.ca}"\n')
+    done = client_command("ping", "--profile", "tls", profiles=profiles)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok   logon" in done.stdout

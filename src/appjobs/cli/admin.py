@@ -17,6 +17,7 @@ from appjobs.settings import Paths
 from appjobs.storage import Store
 
 ADMIN_USER = "ADMIN"  # who the log says scheduled or cancelled a job from these commands
+NO_WORKER_AFTER = 3.0  # seconds a --wait waits for a job to start before it checks that a worker is alive
 
 
 def _open(data_dir: str | None) -> JobService:
@@ -123,17 +124,23 @@ def schedule(
     wait: bool,
     as_json: bool,
 ) -> None:
-    """Schedule TEMPLATE to run at once; prints JobName and JobRunCount."""
+    """Schedule TEMPLATE to run at once; prints JobName and JobRunCount (with --json: the job, once).
+
+    With --wait it waits until the job ends, and says on stderr when no
+    worker is alive to run it.
+    """
     service = _open(data_dir)
     values = dict(_split_parameter(p) for p in parameters)
     job = service.schedule(template, creator=ADMIN_USER, text=text, job_user=job_user, parameters=values)
-    click.echo(f"{job.key.name} {job.key.run_count}")
+    if not as_json:
+        click.echo(f"{job.key.name} {job.key.run_count}")
     if wait:
         job = _wait(service, job.key)
-        if as_json:
-            echo_json(_job_json(job))
-        else:
-            click.echo(f"{job.status.value} {job.status.text}")
+    if as_json:
+        echo_json(_job_json(job))  # stdout holds exactly one JSON document
+    elif wait:
+        click.echo(f"{job.status.value} {job.status.text}")
+    if wait:
         sys.exit(0 if job.status is models.JobStatus.FINISHED else 1)
 
 
@@ -145,9 +152,26 @@ def _split_parameter(text: str) -> tuple[str, str]:
 
 
 def _wait(service: JobService, key: models.JobKey) -> models.Job:
+    """The job once it has ended; says so on stderr, once, when it has not started and no worker is alive."""
+    check_at, warned = time.monotonic() + NO_WORKER_AFTER, False
     while not (job := service.status(key)).status.is_final:
+        if not warned and time.monotonic() >= check_at and job.status is not models.JobStatus.RUNNING:
+            warned = _warn_without_workers(service)
+            check_at = time.monotonic() + NO_WORKER_AFTER
         time.sleep(0.2)
     return job
+
+
+def _warn_without_workers(service: JobService) -> bool:
+    """Say on stderr that no worker is alive, if none is; True when it was said."""
+    if service.live_workers():
+        return False
+    click.echo(
+        "appjobs: no worker is alive for this data directory, so the job waits; start one with "
+        "`appjobs serve` (it runs a worker) or `appjobs worker`, or stop waiting with Ctrl-C (the job stays scheduled)",
+        err=True,
+    )
+    return True
 
 
 @jobs.command("list")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
+import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -34,6 +35,10 @@ from appjobs import errors
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_PROFILES = "~/.config/appjobs/profiles.toml"
+URL_HINT = (
+    "a service URL looks like https://my123456-api.scmibp.ondemand.com/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002"
+    " (on appjobs serve: http://HOST:PORT/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002)"
+)
 PROFILE_KEYS = frozenset({"url", "user", "password_file", "cert", "key", "ca_bundle", "sap_client", "sap_language"})
 
 
@@ -54,6 +59,7 @@ class Connection:
         """A client for this connection (its type is :class:`appjobs.client.Client`)."""
         from appjobs.client import Client
 
+        _report_retries()
         auth = (self.user, self.password) if self.user and self.password is not None else None
         cert: str | tuple[str, str] | None = (self.cert, self.key) if self.cert and self.key else self.cert
         return Client(
@@ -96,7 +102,8 @@ def resolve(flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) 
     profile = load_profile(flags.get("profile"), env)
     settings = {name: flags.get(name) or profile.get(name) for name in names}
     if not settings["url"]:
-        raise errors.ConfigurationError("no service URL: give --url, APPJOBS_URL or a profile with url")
+        raise errors.ConfigurationError(f"no service URL: give --url, APPJOBS_URL or a profile with url; {URL_HINT}")
+    check_url(settings["url"])
     password = _password(settings.pop("password_file"), env)
     if settings["user"] and password is None and not settings["cert"]:
         raise errors.ConfigurationError(
@@ -105,6 +112,33 @@ def resolve(flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) 
     if not settings["user"] and not settings["cert"]:
         raise errors.ConfigurationError("no identity: give --user (with a password) or --cert")
     return Connection(password=password, **settings)
+
+
+def check_url(url: str) -> None:
+    """Refuse, before anything is sent, a URL that cannot be a service root: no http(s) scheme, host or path."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or "://" not in url:
+        raise errors.ConfigurationError(f"the service URL {url!r} has no http:// or https:// and host; {URL_HINT}")
+    if parts.path.strip("/") == "":
+        raise errors.ConfigurationError(f"the service URL {url!r} has no service path; {URL_HINT}")
+    if parts.query or parts.fragment:
+        raise errors.ConfigurationError(
+            f"the service URL {url!r} has a '?' or '#' part; {URL_HINT} (give sap-client with --sap-client)"
+        )
+
+
+def _report_retries() -> None:
+    """Show the client's retry notices on stderr as one short ``appjobs:`` line each, as every other message."""
+    import logging
+
+    logger = logging.getLogger("appjobs.client")
+    if not any(getattr(h, "appjobs_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler()  # sys.stderr, looked up when it writes
+        handler.setFormatter(logging.Formatter("appjobs: %(message)s"))
+        handler.appjobs_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
 
 
 def load_profile(name: str | None, environ: Mapping[str, str]) -> dict[str, str]:

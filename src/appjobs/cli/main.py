@@ -9,6 +9,7 @@ and stays small while it waits.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import warnings
 from typing import Any
@@ -104,5 +105,35 @@ def cli() -> None:
     """
 
 
+#: click 8.2+ asks for help, as an error, when a group is called without a command.
+_NO_ARGS_IS_HELP: type[click.ClickException] = getattr(
+    click.exceptions, "NoArgsIsHelpError", type("_Never", (click.ClickException,), {})
+)
+
+
 def main() -> None:
-    cli(prog_name="appjobs")
+    """Run the command; every line it prints about an error, click's usage errors too, starts ``appjobs:``.
+
+    Schedulers keep a job's stderr in one log with other programs' output; the
+    prefix says whose line it is (and greps well).
+    """
+    try:
+        code = cli.main(prog_name="appjobs", standalone_mode=False)
+    except _NO_ARGS_IS_HELP as exc:
+        exc.show()  # a bare group: its help, as click shows it
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"appjobs: error: {exc.format_message()}", err=True)
+        context = getattr(exc, "ctx", None)
+        if context is not None:
+            click.echo(f"appjobs: see '{context.command_path} --help'", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("appjobs: aborted", err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        # The reader of stdout went away (`appjobs admin jobs list | head`): end quietly, as click would,
+        # pointing stdout at /dev/null so that the flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import re
 import signal
 import sys
 from collections.abc import Iterator
@@ -21,21 +22,17 @@ STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP", "SIGBREAK") if hasattr(signal, name)
 )
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?[smhd])*(?:\d+(?:\.\d+)?)?")
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in a duration such as ``90``, ``90s``, ``15m``, ``2h`` or ``1h30m``."""
-    value, total, number = text.strip().lower(), 0.0, ""
-    for char in value:
-        if char.isdigit() or char == ".":
-            number += char
-        elif char in _UNITS and number:
-            total, number = total + float(number) * _UNITS[char], ""
-        else:
-            raise click.BadParameter(f"{text!r} is not a duration like 90, 90s, 15m, 2h or 1h30m")
-    if number:
-        total += float(number)
-    if not value or total <= 0:
+    """Seconds in a duration such as ``90``, ``90s``, ``15m``, ``2h`` or ``1h30m`` (a bare number is seconds)."""
+    value = text.strip().lower()
+    if not _DURATION.fullmatch(value):
+        raise click.BadParameter(f"{text!r} is not a duration like 90, 90s, 15m, 2h or 1h30m")
+    total = sum(float(number) * _UNITS[unit or "s"] for number, unit in _DURATION_PART.findall(value))
+    if total <= 0:
         raise click.BadParameter(f"{text!r} is not a positive duration")
     return total
 
@@ -53,6 +50,14 @@ class Duration(click.ParamType):
 @click.option("--text", help="JobText of the job [default: the template's text]; a run marker is appended.")
 @click.option("--job-user", help="Business user the job runs for (JobUser).")
 @click.option("--test-mode", is_flag=True, help="Schedule in test mode (TestModeInd).")
+@click.option(
+    "-p",
+    "--parameter",
+    "parameters",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a template parameter (JobParameterValues); repeat for more.",
+)
 @click.option("--no-wait", is_flag=True, help="Schedule and exit 0 at once, without waiting.")
 @click.option("--poll-interval", type=Duration(), default="15s", show_default=True, help="Longest pause between polls.")
 @click.option("--timeout", type=Duration(), help="Longest time for the whole run.")
@@ -107,6 +112,7 @@ def _options(flags: dict[str, Any]) -> RunOptions:
         text=flags["text"],
         job_user=flags["job_user"],
         test_mode=flags["test_mode"],
+        parameters=_parameters(flags["parameters"]),
         wait=not flags["no_wait"],
         poll_interval=flags["poll_interval"],
         timeout=flags["timeout"],
@@ -118,6 +124,20 @@ def _options(flags: dict[str, Any]) -> RunOptions:
         cancel_grace=flags["cancel_grace"],
         retry_window=flags["retry_window"],
     )
+
+
+def _parameters(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``-p NAME=VALUE`` flags as a mapping; a repeated NAME is a usage error, not a silent override."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise errors.InvalidInput(f"parameter {pair!r} is not NAME=VALUE")
+        if name in values:
+            raise errors.InvalidInput(f"parameter {name} is given twice")
+        values[name] = value
+    return values
 
 
 @contextlib.contextmanager

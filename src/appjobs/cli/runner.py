@@ -31,7 +31,7 @@ import datetime as dt
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from appjobs.cli import statefile
@@ -65,6 +65,7 @@ class RunOptions:
     text: str | None = None
     job_user: str | None = None
     test_mode: bool = False
+    parameters: Mapping[str, str] = dataclasses.field(default_factory=dict)  #: JobParameterValues, by name
     wait: bool = True
     poll_interval: float = 15.0
     timeout: float | None = None
@@ -157,6 +158,7 @@ class Runner:
         self.last: str | None = None  #: its status letter when last seen
         self._began = time.monotonic()
         self._template = options.template
+        self._existed = False  #: the service has told that the job exists: it scheduled it, or listed it
 
     def stop(self) -> None:
         self.stopping.set()
@@ -196,6 +198,7 @@ class Runner:
         key = state.key or self._look_up(state.text, state.sent_at)
         if key is None:
             raise JobNotFound(f"no job with the text {state.text!r} exists; it was never scheduled")
+        self._existed = state.key is None  # found in the job list; a key from a file is taken on trust only
         self.say(f"reattached to job {key} ({state.template})")
         return key
 
@@ -204,12 +207,12 @@ class Runner:
         state = statefile.State(self.client.service_url, name, text, dt.datetime.now(dt.UTC))
         self._save(state)  # before JobSchedule: a crash in between leaves something to --resume
         try:
-            job = self.client.schedule(name, text, job_user=self.options.job_user, test_mode=self.options.test_mode)
-            key = job.key
+            key = self._send_schedule(name, text)
         except ScheduleOutcomeUnknown as lost:
             key = self._find_lost(name, text, lost)
         self.key = key
         self._save(dataclasses.replace(state, key=key))
+        self._existed = True  # so a JobNotFound from now on means deleted (D), even before the first poll saw it
         self.say(f"job {key.name} {key.run_count} scheduled from {name} as {text!r}")
         return key
 
@@ -263,7 +266,16 @@ class Runner:
     def _schedule_again(self, name: str, text: str) -> JobKey:
         # JobListGet answered, twice, that no job has this text: the first JobSchedule never took effect.
         self.say("no job was created; scheduling it again")
-        return self.client.schedule(name, text, job_user=self.options.job_user, test_mode=self.options.test_mode).key
+        return self._send_schedule(name, text)
+
+    def _send_schedule(self, name: str, text: str) -> JobKey:
+        """JobSchedule with the run's JobUser, test mode and parameters; the new job's key."""
+        options = self.options
+        parameters = dict(options.parameters) or None
+        job = self.client.schedule(
+            name, text, job_user=options.job_user, test_mode=options.test_mode, parameters=parameters
+        )
+        return job.key
 
     def _save(self, state: statefile.State) -> None:
         if self.options.state_file:
@@ -298,7 +310,7 @@ class Runner:
         """
         asked = time.monotonic()
         try:
-            letter = self._status(key, seen=self.last is not None)
+            letter = self._status(key, seen=self._existed or self.last is not None)
         except _ENDURED as exc:
             if trouble.too_long(asked):
                 raise

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socket
+import ssl
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError  # requests' own transport
@@ -27,6 +29,8 @@ from appjobs.client._errors import (
 from appjobs.client._parsing import read_error
 
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_SSL_SOURCE = re.compile(r" \(_ssl\.c:\d+\)")  # where in CPython's C source: noise for a user
+_POOL = re.compile(r"\w*Connection(Pool)?\(host=[^)]*\)")  # urllib3's reprs of its pools and connections
 
 
 class Failed(Exception):
@@ -71,19 +75,54 @@ def where(method: str, url: str) -> str:
 
 def failure(method: str, url: str, exc: requests.RequestException) -> Failed:
     """What a requests exception means: was the request sent, and may it be tried again?"""
-    place = where(method, url)
+    place, why = where(method, url), reason(exc)
     if isinstance(exc, requests.exceptions.SSLError):
-        error = TransportError(f"{place}: TLS failed ({exc}); check the CA bundle and the client certificate")
+        error = TransportError(f"{place}: TLS failed ({why}); check the CA bundle and the client certificate")
         return Failed(error, exc, sent=False, retryable=False)
     if isinstance(exc, requests.exceptions.ConnectionError) and never_connected(exc):
-        return Failed(TransportError(f"{place}: cannot connect ({exc})"), exc, sent=False, retryable=True)
+        return Failed(TransportError(f"{place}: cannot connect ({why})"), exc, sent=False, retryable=True)
     if isinstance(exc, requests.exceptions.Timeout):
-        return Failed(TransportError(f"{place}: no answer in time ({exc})"), exc, sent=True, retryable=True)
+        return Failed(TransportError(f"{place}: no answer in time ({why})"), exc, sent=True, retryable=True)
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
-        return Failed(TransportError(f"{place}: the answer was cut off ({exc})"), exc, sent=True, retryable=True)
+        return Failed(TransportError(f"{place}: the answer was cut off ({why})"), exc, sent=True, retryable=True)
     if isinstance(exc, requests.exceptions.ConnectionError):
-        return Failed(TransportError(f"{place}: the connection broke ({exc})"), exc, sent=True, retryable=True)
-    return Failed(TransportError(f"{place}: {exc}"), exc, sent=True, retryable=False)
+        return Failed(TransportError(f"{place}: the connection broke ({why})"), exc, sent=True, retryable=True)
+    return Failed(TransportError(f"{place}: {why}"), exc, sent=True, retryable=False)
+
+
+def reason(exc: BaseException) -> str:
+    """The root cause of a requests exception in a few words, without urllib3's pool and connection reprs.
+
+    ``Connection refused``, ``Name or service not known``, ``timed out``,
+    ``[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: …``: the
+    innermost OS or TLS error of the chain requests and urllib3 wrap around it.
+    """
+    chain = _chain(exc)
+    for found in chain:
+        if isinstance(found, ssl.SSLError):
+            return _SSL_SOURCE.sub("", str(found))
+    for found in chain:
+        if isinstance(found, OSError) and found.strerror and not isinstance(found, requests.RequestException):
+            return found.strerror
+    for found in reversed(chain):
+        if isinstance(found, TimeoutError | socket.timeout):
+            return "timed out"
+    innermost = chain[-1]
+    return _POOL.sub("", str(innermost)).strip(" :") or type(innermost).__name__
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """*exc* and the exceptions it wraps (args, ``reason``, causes), outermost first."""
+    chain: list[BaseException] = []
+    pending: list[BaseException] = [exc]
+    while pending and len(chain) < 20:
+        current = pending.pop(0)
+        if any(current is seen for seen in chain):
+            continue
+        chain.append(current)
+        linked = (getattr(current, "reason", None), current.__cause__, current.__context__, *current.args)
+        pending += [item for item in linked if isinstance(item, BaseException)]
+    return chain
 
 
 def never_connected(exc: BaseException) -> bool:

@@ -288,7 +288,10 @@ class Client:
 def _check_service_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"the service URL must be an http(s) URL with a host, not {url!r}")
+        raise ValueError(
+            f"the service URL must be an http(s) URL with a host, not {url!r}; it looks like "
+            "https://my123456-api.scmibp.ondemand.com/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002"
+        )
     if parts.query or parts.fragment:
         raise ValueError(
             "the service URL must end with the service root (…/BC_EXT_APPJOB_MANAGEMENT;v=0002), without '?' or '#'; "

@@ -40,7 +40,7 @@ import requests
 
 from appjobs.client import _answers as answers
 from appjobs.client._config import Retry, Timeouts
-from appjobs.client._errors import AuthenticationError, CsrfError, ProtocolError, TransportError
+from appjobs.client._errors import AuthenticationError, CsrfError, NotFound, ProtocolError, TransportError
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +160,12 @@ class Transport:
                 return token
             logger.info("%s on the service root brought no CSRF token (HTTP %s)", method, response.status_code)
         assert response is not None
+        if response.status_code == 404:
+            raise NotFound(
+                f"{answers.service_error_of(response)}: the URL is not the service root; a service URL looks like "
+                "https://my123456-api.scmibp.ondemand.com/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002",
+                status=404,
+            )
         if response.status_code >= 400:
             raise answers.service_error_of(response)
         raise CsrfError(f"{answers.where('GET', url)}: the service sends no CSRF token, neither for HEAD nor for GET")

@@ -79,3 +79,8 @@ def _abort(worker: Worker, step: RunningStep, record: WorkerRecord | None, now: 
     entries.append(steps.engine_entry(step.key, None, now, reason, models.Severity.ERROR))
     entries.append(steps.engine_entry(step.key, None, now, "Job failed.", models.Severity.ERROR))
     worker.store.jobs.finish_step(step.key, step.number, models.JobStatus.ABORTED, exit_code=None, now=now, log=entries)
+
+
+def is_alive(record: WorkerRecord, now: dt.datetime, lease: float) -> bool:
+    """Whether the worker of *record* counts as alive, by the rule recovery applies (see :func:`_is_dead`)."""
+    return not _is_dead(record, now, lease)

@@ -12,13 +12,16 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 
 from appjobs import errors, models
+from appjobs.engine import recovery
 from appjobs.engine import templates as template_files
 from appjobs.models import JobKey, JobStatus
 from appjobs.storage import Store
+from appjobs.storage.workers import WorkerRecord
 
 MAX_TEXT = 120
 MAX_USER = 40
 MAX_VALUE = 255
+DEFAULT_LEASE = 30.0  #: seconds without a heartbeat after which a worker on another host counts as dead
 
 
 class JobService:
@@ -111,7 +114,7 @@ class JobService:
         if job_user and not self.store.comm.business_user_exists(job_user):
             raise errors.UserNotFound(f"User {job_user} doesn't exist or is invalid.")
         if template.business_users and (job_user or creator) not in template.business_users:
-            raise errors.NotAuthorized(f"User {job_user or creator} has no authorization to schedule the job.")
+            raise errors.NotAuthorized(_not_allowed(template, creator, job_user))
         if test_mode and not template.supports_test_mode:
             raise errors.InvalidInput(f"Job template {template.name} doesn't support test mode.")
         return job_user
@@ -146,6 +149,12 @@ class JobService:
         """Jobs created in the window, oldest first (see :meth:`JobStore.list`)."""
         return self.store.jobs.list(created_from, created_to, creator=creator, filters=filters)
 
+    def live_workers(self, *, lease: float = DEFAULT_LEASE) -> list[WorkerRecord]:
+        """The registered workers that are alive: on this host their process exists, elsewhere they
+        sent a heartbeat within *lease* seconds (the rule crash recovery applies)."""
+        now = self.clock()
+        return [r for r in self.store.workers.all().values() if recovery.is_alive(r, now, lease)]
+
     def cancel(self, key: JobKey, *, by: str) -> models.CancelOutcome:
         """SAP's JobCancel: delete a job that has not started, abort a running one."""
         outcome = self.store.jobs.cancel(key, by, self.clock())
@@ -165,6 +174,17 @@ def _step_run(key: JobKey, step: models.TemplateStep) -> models.StepRun:
     status, codes = JobStatus.SCHEDULED, step.warning_exit_codes
     return models.StepRun(
         key, step.number, step.kind, step.target, step.text, status, warning_exit_codes=codes, pass_env=step.pass_env
+    )
+
+
+def _not_allowed(template: models.Template, creator: str, job_user: str) -> str:
+    """APJ_RT/077's message, naming the cause: the JobUser (or its absence), not the communication user's logon."""
+    allowed = f"job template {template.name} runs only for the business users {', '.join(template.business_users)}"
+    if job_user:
+        return f"User {job_user} has no authorization to schedule the job: {allowed}; JobUser {job_user} is not one."
+    return (
+        f"User {creator} has no authorization to schedule the job: no JobUser was given, so the job would run for "
+        f"the communication user {creator}, but {allowed}; give one of them as JobUser."
     )
 
 

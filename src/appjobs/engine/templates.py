@@ -32,6 +32,7 @@ import tomllib
 from typing import Any
 
 from appjobs import errors, models
+from appjobs.engine import callables
 
 TEMPLATE_FIELDS = {"name", "text", "supports_test_mode", "business_users", "pass_env", "step"}
 STEP_FIELDS = {"text", "command", "callable", "parameters", "warning_exit_codes", "pass_env"}
@@ -126,6 +127,8 @@ def _step(entry: Any, where: str, number: int, pass_env: tuple[str, ...] = ()) -
         raise errors.TemplateFileError(f"{where}: needs exactly one of 'command' or 'callable'")
     if target and not CALLABLE_RE.match(target):
         raise errors.TemplateFileError(f"{where}: field 'callable': {target!r} is not of the form module:function")
+    if target and (why := callables.problem(target)):
+        raise errors.TemplateFileError(f"{where}: field 'callable': {target!r}: {why}")
     return models.TemplateStep(
         number=number,
         kind=models.StepKind.SHELL if command else models.StepKind.PYTHON,
