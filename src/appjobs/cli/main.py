@@ -105,4 +105,20 @@ def cli() -> None:
 
 
 def main() -> None:
+    check_arguments(sys.argv[1:])
     cli(prog_name="appjobs")
+
+
+def check_arguments(args: list[str]) -> None:
+    """Exit 2 when an argument is not valid UTF-8, before it reaches a database or a URL.
+
+    Python hands such bytes over as lone surrogates (``surrogateescape``), which
+    no database and no URL can carry; without this check they end in a traceback.
+    """
+    for number, arg in enumerate(args, 1):
+        try:
+            arg.encode()
+        except UnicodeEncodeError:
+            shown = arg.encode(errors="surrogateescape").decode(errors="backslashreplace")
+            click.echo(f"appjobs: error: argument {number} ({shown}) is not valid UTF-8", err=True)
+            sys.exit(exits.ExitCode.USAGE)
