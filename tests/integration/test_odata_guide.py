@@ -175,7 +175,7 @@ def test_another_users_job_does_not_exist_for_me(
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "APJ_RT/003"
     owner = tenant.session("OTHERUSER")
-    assert tenant.status(owner, someone_elses_job["JobName"], someone_elses_job["JobRunCount"]) in "SYR"
+    assert tenant.status(owner, someone_elses_job["JobName"], someone_elses_job["JobRunCount"]) in {"S", "Y", "R"}
 
 
 def test_job_list_shows_only_my_jobs(tenant: Tenant, someone_elses_job: dict) -> None:
