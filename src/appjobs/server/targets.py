@@ -10,8 +10,9 @@ split first (at slashes outside key predicates), and each piece decoded after::
 
 The service answers at ``/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002``
 and at every spelling real clients use: ``;v=2``, no version at all (as the
-guide's samples write it), an upper-case ``/SAP/``, with or without a trailing slash (also after a function import, as SAP's
-Cloud SDK sends ``HEAD …/JobSchedule/`` to fetch a CSRF token).
+guide's samples write it), an upper-case ``/SAP/``, with or without a
+trailing slash (also after a function import, as SAP's Cloud SDK sends
+``HEAD …/JobSchedule/`` to fetch a CSRF token).
 """
 
 from __future__ import annotations
