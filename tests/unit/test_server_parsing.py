@@ -23,6 +23,10 @@ ROOT = "/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002"
         (ROOT + "/$metadata", "$metadata", None),
         (ROOT + "/JobSchedule/", "JobSchedule", None),
         ("/sap/opu/odata/SAP/BC_EXT_APPJOB_MANAGEMENT;v=2/JobStatusGet", "JobStatusGet", None),
+        # Without a version, as the guide's samples write it: SAP Gateway serves that too.
+        ("/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT", "", None),
+        ("/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT/$metadata", "$metadata", None),
+        ("/sap/opu/odata/SAP/BC_EXT_APPJOB_MANAGEMENT/JobSchedule/", "JobSchedule", None),
         (ROOT + "/JobTemplateSet(JobTemplateName='%2FIBP%2FX',JobTemplateVersion='0')", "JobTemplateSet",
          "JobTemplateName='/IBP/X',JobTemplateVersion='0'"),
         (ROOT + "/JobTemplateSet(JobTemplateName='/IBP/X',JobTemplateVersion='0')", "JobTemplateSet",
@@ -44,6 +48,8 @@ def test_targets(path: str, resource: str, key: str | None) -> None:
     [
         ("/sap/opu/odata/sap/OTHER_SERVICE/x", "OTHER_SERVICE"),
         ("/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0001/", "BC_EXT_APPJOB_MANAGEMENT;v=0001"),
+        ("/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENTS/", "BC_EXT_APPJOB_MANAGEMENTS"),
+        ("/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=/", "BC_EXT_APPJOB_MANAGEMENT;v="),
         (ROOT + "/JobTemplateSet/Extra", "Extra"),
         (ROOT + "/JobTemplateSet(JobTemplateName='x')/Nav(1)", "Nav"),
     ],

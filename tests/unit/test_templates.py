@@ -172,3 +172,22 @@ def test_pass_env_of_template_and_step_are_merged() -> None:
         ("ORACLE_HOME", "TNS_ADMIN", "http_proxy"),
         ("ORACLE_HOME", "TNS_ADMIN"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('[[template]]\ntext = "a\\u0000b"\n[[template.step]]\ncommand = "a"\n', "template[1].text"),
+        ('[[template]]\ntext = "x"\n[[template.step]]\ncommand = "a\\u0000"\n', "template[1].step[1].command"),
+        (
+            '[[template]]\ntext = "x"\n[[template.step]]\ncommand = "a"\nparameters = { P = "\\U00000000" }\n',
+            "template[1].step[1].parameters.P",
+        ),
+        ('[[template]]\ntext = "x"\nbusiness_users = ["A\\u0000"]\n[[template.step]]\ncommand = "a"\n', "[1]"),
+    ],
+)
+def test_a_nul_anywhere_is_refused_with_its_place(text: str, where: str) -> None:
+    """TOML may escape a NUL; PostgreSQL cannot store one and a command line cannot carry one."""
+    message = parse_error(text)
+    assert where in message
+    assert "contains a NUL character" in message

@@ -117,6 +117,7 @@ def main() -> None:
     Schedulers keep a job's stderr in one log with other programs' output; the
     prefix says whose line it is (and greps well).
     """
+    check_arguments(sys.argv[1:])
     try:
         code = cli.main(prog_name="appjobs", standalone_mode=False)
     except _NO_ARGS_IS_HELP as exc:
@@ -137,3 +138,18 @@ def main() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def check_arguments(args: list[str]) -> None:
+    """Exit 2 when an argument is not valid UTF-8, before it reaches a database or a URL.
+
+    Python hands such bytes over as lone surrogates (``surrogateescape``), which
+    no database and no URL can carry; without this check they end in a traceback.
+    """
+    for number, arg in enumerate(args, 1):
+        try:
+            arg.encode()
+        except UnicodeEncodeError:
+            shown = arg.encode(errors="surrogateescape").decode(errors="backslashreplace")
+            click.echo(f"appjobs: error: argument {number} ({shown}) is not valid UTF-8", err=True)
+            sys.exit(exits.ExitCode.USAGE)

@@ -60,6 +60,7 @@ def parse(text: str, *, source: str, by: str, now: dt.datetime) -> list[models.T
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise errors.TemplateFileError(f"{source}: not valid TOML: {exc}") from exc
+    _check_no_nul(document, source)
     unknown = set(document) - {"template"}
     if unknown:
         raise errors.TemplateFileError(
@@ -77,6 +78,19 @@ def parse(text: str, *, source: str, by: str, now: dt.datetime) -> list[models.T
             )
         seen[template.name] = i
     return templates
+
+
+def _check_no_nul(value: Any, where: str, separator: str = ": ") -> None:
+    """Refuse a NUL (TOML's ``\\u0000``) anywhere: PostgreSQL cannot store it, nor can a command line carry it."""
+    if isinstance(value, str) and "\x00" in value:
+        raise errors.TemplateFileError(f"{where}: {value!r} contains a NUL character (\\u0000)")
+    if isinstance(value, list):
+        for number, item in enumerate(value, 1):
+            _check_no_nul(item, f"{where}[{number}]", ".")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_no_nul(key, where)
+            _check_no_nul(item, f"{where}{separator}{key}", ".")
 
 
 def _template(entry: Any, where: str, by: str, now: dt.datetime) -> models.Template:

@@ -88,7 +88,8 @@ def parse_literal(text: str, edm_type: str, *, max_length: int | None = None, na
 
     *max_length* is the MaxLength facet of an Edm.String parameter or key;
     *name* (the parameter's) only improves the error message. ``null`` is not
-    accepted: an absent parameter is how OData v2 says null.
+    accepted: an absent parameter is how OData v2 says null. A string
+    holding a NUL character is malformed too: no value here may hold one.
     """
     parse = _PARSERS.get(edm_type)
     if parse is None:
@@ -99,6 +100,9 @@ def parse_literal(text: str, edm_type: str, *, max_length: int | None = None, na
         raise errors.MalformedLiteral(
             f"{MALFORMED}: {where}{shown(text)} is not a valid {edm_type} literal (expected e.g. {EXAMPLES[edm_type]})"
         )
+    if isinstance(value, str) and "\x00" in value:
+        # No value of this service can hold a NUL (PostgreSQL's text cannot store one): refused at the edge.
+        raise errors.MalformedLiteral(f"{MALFORMED}: {where}{shown(text)} contains a NUL character (%00)")
     if max_length is not None and isinstance(value, str) and abap_length(value) > max_length:
         raise errors.MalformedLiteral(
             f"{MALFORMED}: {where}{shown(text)} has {abap_length(value)} characters, more than MaxLength {max_length}"

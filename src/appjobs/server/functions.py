@@ -18,14 +18,13 @@ outcome, by :func:`call`.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from appjobs import errors, models
 from appjobs.engine import JobService
 from appjobs.models import JobKey
-from appjobs.odata import entities, model
+from appjobs.odata import entities, jobparams, model
 from appjobs.server.errors import ScheduleFailed
 from appjobs.server.security import Caller
 
@@ -100,7 +99,8 @@ def _check_scope(creator: str, caller: Caller) -> None:
 def job_schedule(service: JobService, params: Params, caller: Caller) -> entities.SapEntity:
     """JobSchedule: start a job from a template at once; the answer's JobStatus is empty, as SAP's."""
     try:
-        values = parameter_values(text(params, "JobParameterValues") or text(params, "JobParameterValuesSimple"))
+        raw = text(params, "JobParameterValues") or text(params, "JobParameterValuesSimple")
+        values = jobparams.parse_parameter_values(raw)
         job = service.schedule(
             text(params, "JobTemplateName"),
             creator=caller.user,
@@ -155,25 +155,6 @@ def _utc(value: object) -> dt.datetime | None:
     if not isinstance(value, dt.datetime):
         return None
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def parameter_values(raw: str) -> dict[str, str]:
-    """Template parameter values from SAP's JobParameterValues JSON.
-
-    The format is ``{"VALUES": [{"STEP_NR": 1, "NAME": "P", "T_VALUE": [{"SIGN": "I",
-    "OPTION": "EQ", "LOW": "value", "HIGH": ""}]}]}``. appjobs parameters are
-    single values by name, so each entry's first ``LOW`` is taken and
-    STEP_NR is not needed: a name means the same parameter in every step.
-    """
-    if not raw or raw == "''":
-        return {}
-    try:
-        document = json.loads(raw)
-        return {
-            str(entry["NAME"]): str((entry.get("T_VALUE") or [{}])[0].get("LOW", "")) for entry in document["VALUES"]
-        }
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-        raise errors.InvalidInput(f"JobParameterValues is not valid: {exc.__class__.__name__}: {exc}") from exc
 
 
 HANDLERS: dict[str, Handler] = {

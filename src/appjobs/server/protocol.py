@@ -8,6 +8,15 @@ clients that build long JobParameterValues need to know *why*, so we send
 414 with an SAP error document instead. Every other parse error keeps
 uvicorn's answer.
 
+A header value with a carriage return that does not end its line (a "bare
+CR") is refused by the parser too, as RFC 9112 allows, before our application
+sees the request; h11 refuses it the same way. Shell scripts make such values
+when they cut a header out of curl's output and keep its CR (the SAP guide's
+sample does, for the CSRF token), and the bare ``Invalid HTTP request
+received.`` leaves their authors guessing, so that 400 says what is wrong.
+Parsing itself is not loosened: blanks and tabs around a value were always
+dropped, as HTTP says; a CR never is.
+
 uvicorn does not fill ASGI's ``tls`` extension, so the OData endpoint could
 not learn which client certificate a request came with. The TLS handshake
 is over by the time a connection is made (asyncio and uvloop call
@@ -18,12 +27,19 @@ connection there, and each request's scope gets the extension.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from appjobs.server.config import MAX_URL
 from appjobs.server.errors import UriTooLong, raw_error
 from appjobs.server.slowclients import HeadGuard
 from appjobs.server.tls import scope_extension
+
+BARE_CR = re.compile(rb"\r(?!\n)")
+BARE_CR_MESSAGE = (
+    "Invalid HTTP request received: a header value contains a carriage return (CR) that does not end its line. "
+    "Remove it from the value (a CSRF token cut from curl's output keeps the CR: pipe it through tr -d '\\r')."
+)
 
 
 class SapHttpProtocol(HeadGuard):
@@ -33,6 +49,11 @@ class SapHttpProtocol(HeadGuard):
     """
 
     tls: dict[str, Any] | None = None  #: the connection's ASGI ``tls`` extension; None on plain HTTP
+    received: bytes = b""  #: the last bytes received, to explain a 400 of the parser
+
+    def data_received(self, data: bytes) -> None:
+        self.received = data
+        super().data_received(data)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -46,7 +67,8 @@ class SapHttpProtocol(HeadGuard):
 
     def send_400_response(self, msg: str) -> None:
         if len(self.url) <= MAX_URL:
-            super().send_400_response(msg)
+            head = self.received.partition(b"\r\n\r\n")[0]
+            super().send_400_response(BARE_CR_MESSAGE if BARE_CR.search(head) else msg)
             return
         status, headers, body = raw_error(UriTooLong(too_long_message()))
         lines = [f"HTTP/1.1 {status} URI Too Long\r\n".encode()]

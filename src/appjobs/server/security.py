@@ -135,6 +135,9 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
 
     SAP user names are case-insensitive, so the name is upper-cased.
     Passwords are decoded as UTF-8, falling back to Latin-1 for old clients.
+    Credentials holding a NUL character count as none, like a header that
+    is not Base64: no user name or password can hold one, and PostgreSQL
+    could not even look such a name up. Without a session the answer is 401.
     """
     if not header or header[:6].lower() != "basic ":
         return None
@@ -147,4 +150,4 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
     user, sep, password = text.partition(":")
-    return (user.upper(), password) if sep and user else None
+    return (user.upper(), password) if sep and user and "\x00" not in text else None

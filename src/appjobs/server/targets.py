@@ -9,9 +9,10 @@ split first (at slashes outside key predicates), and each piece decoded after::
     Target(root='/sap/opu/odata/SAP/BC_EXT_APPJOB_MANAGEMENT;v=2/', resource='JobStatusGet', key=None)
 
 The service answers at ``/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002``
-and at every spelling real clients use: ``;v=2``, an upper-case ``/SAP/``,
-with or without a trailing slash (also after a function import, as SAP's
-Cloud SDK sends ``HEAD …/JobSchedule/`` to fetch a CSRF token).
+and at every spelling real clients use: ``;v=2``, no version at all (as the
+guide's samples write it), an upper-case ``/SAP/``, with or without a
+trailing slash (also after a function import, as SAP's Cloud SDK sends
+``HEAD …/JobSchedule/`` to fetch a CSRF token).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from appjobs.server.errors import ResourceNotFound
 
 SERVICE_NAME = "BC_EXT_APPJOB_MANAGEMENT"
 ODATA_PREFIX = "/sap/opu/odata/"
-_ROOT_RE = re.compile(rf"^/sap/opu/odata/(?:sap|SAP)/{SERVICE_NAME};v=(?:0002|2)(?=/|$)")
+# The version is optional: SAP Gateway serves a service named without ";v=" as well (as its version 1;
+# we have one version), and the guide's own samples leave it out.
+_ROOT_RE = re.compile(rf"^/sap/opu/odata/(?:sap|SAP)/{SERVICE_NAME}(?:;v=(?:0002|2))?(?=/|$)")
 _SEGMENT_RE = re.compile(r"^(?P<name>[^()]*)(?:\((?P<key>.*)\))?$", re.DOTALL)
 
 _ENCODED_SLASH = re.compile("%2f", re.IGNORECASE)
