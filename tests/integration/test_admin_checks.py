@@ -43,6 +43,7 @@ def stored_names(tmp_path: pathlib.Path) -> list[str]:
 # --- template names and callables ------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("initialised")  # admin commands need a data directory that exists
 @pytest.mark.parametrize(
     ("name", "why"),
     [
@@ -65,6 +66,7 @@ def callable_template(target: str) -> str:
     return f'[[template]]\nname = "/ACME/CALL"\ntext = "Call"\n[[template.step]]\ncallable = "{target}"\n'
 
 
+@pytest.mark.usefixtures("initialised")  # admin commands need a data directory that exists
 @pytest.mark.parametrize(
     ("target", "why"),
     [
@@ -85,6 +87,7 @@ def test_a_callable_that_cannot_be_called_exits_2(tmp_path: pathlib.Path, target
     assert stored_names(tmp_path) == []
 
 
+@pytest.mark.usefixtures("initialised")  # admin commands need a data directory that exists
 @pytest.mark.parametrize("target", ["json:loads", "appjobs.demo:echo", "os.path:join", "acme_jobs:load"])
 def test_a_callable_that_can_be_called_is_imported_without_running_its_module(
     tmp_path: pathlib.Path, target: str
@@ -146,6 +149,7 @@ def json_of(result: subprocess.CompletedProcess[str]):
     return json.loads(result.stdout)
 
 
+@pytest.mark.usefixtures("initialised")  # admin commands need a data directory that exists
 def test_json_output_is_exactly_one_document(tmp_path: pathlib.Path) -> None:
     """With --json, stdout of every admin command that has it is one JSON document and nothing else."""
     data_dir = tmp_path / "data"
