@@ -107,6 +107,7 @@ def open_installation(paths: Paths, *, demo: bool = False) -> Installation:
 def serve(paths: Paths, options: ServeOptions) -> None:
     """Run the server until SIGINT or SIGTERM."""
     store, password, business_user = open_installation(paths, demo=options.demo)
+    passwords.return_memory_promptly()  # bad logons must not leave their argon2 memory behind
     service = JobService(store, notify=Waker(paths.data_dir / wake.SOCKET_DIR))
     supervisor = WorkerSupervisor(paths, options)
     supervisor.start()
