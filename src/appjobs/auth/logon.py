@@ -117,7 +117,8 @@ class Authenticator:
         found = self.store.users.credentials(user)
         if found is None or found.password_hash is None:
             passwords.verify_password(_dummy_hash(), password)
-            self._failed(user, source, "unknown user or no password")
+            # Not counted (a certificate user has no password to guess), at the same cost as a count.
+            self._failed(user, source, "unknown user or no password", count=False)
             return None
         if not passwords.verify_password(found.password_hash, password):
             self._failed(user, source, "wrong password")
