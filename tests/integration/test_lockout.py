@@ -110,3 +110,34 @@ def test_lock_ends_the_sessions_opened_before_it(server: Server, data_dir: pathl
     params = {"JobTemplateName": "'/APPJOBS/DEMO_ECHO'", "$format": "json"}
     scheduled = http.post(root(server) + "JobSchedule", params=params, headers={"X-CSRF-Token": token}, timeout=10)
     assert scheduled.status_code == 401
+
+
+def lockouts(data_dir: pathlib.Path) -> list[dict[str, str]]:
+    """The lockout entries of the audit log, as ``appjobs admin audit --json`` shows them."""
+    command = [*APPJOBS, "admin", "audit", "--json", "--since", "2000-01-01", "--data-dir", str(data_dir)]
+    entries = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    return [e for e in entries if e["event"] == "lockout"]
+
+
+def test_wrong_passwords_below_the_limit_leave_sessions_alone_and_the_lockout_ends_them(
+    server: Server, data_dir: pathlib.Path
+) -> None:
+    """A wrong password is no lockout: the user's sessions go on, nothing is audited as one. The last one is."""
+    http = requests.Session()
+    fetched = http.head(root(server), auth=(USER, PASSWORD), headers={"X-CSRF-Token": "Fetch"}, timeout=10)
+    params = {"JobTemplateName": "'/APPJOBS/DEMO_ECHO'", "$format": "json"}
+    headers = {"X-CSRF-Token": fetched.headers["x-csrf-token"]}
+    job = http.post(root(server) + "JobSchedule", params=params, headers=headers, timeout=10).json()["d"]
+    poll = f"{root(server)}JobStatusGet?JobName='{job['JobName']}'&JobRunCount='{job['JobRunCount']}'&$format=json"
+    info = poll.replace("JobStatusGet", "JobinfoGet")
+
+    for _ in range(MAX_FAILED - 1):
+        assert (http.get(info, timeout=10).status_code, http.get(poll, timeout=10).status_code) == (200, 200)
+        fail(server, 1)
+        assert (http.get(poll, timeout=10).status_code, http.get(info, timeout=10).status_code) == (200, 200)
+    assert lockouts(data_dir) == []
+
+    fail(server, 1)
+    assert (http.get(poll, timeout=10).status_code, http.get(info, timeout=10).status_code) == (401, 401)
+    [lockout] = lockouts(data_dir)
+    assert (lockout["user_name"], lockout["detail"]) == (USER, f"locked after {MAX_FAILED} failed logons")

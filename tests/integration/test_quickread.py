@@ -72,7 +72,7 @@ def test_reads_at_the_same_time_get_connections_of_their_own_and_give_them_back(
         t.start()
     for t in threads:
         t.join()
-    assert [tuple(r) for r in found] == [("U", "token", now, now)] * 400  # type: ignore[arg-type]
+    assert [tuple(r) for r in found] == [("U", "token", now, now, 0)] * 400  # type: ignore[arg-type]
     opened = quick.connections
     assert 1 <= opened <= 8
     for _ in range(100):

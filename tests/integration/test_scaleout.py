@@ -21,7 +21,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 import sqlalchemy as sa
-from conftest import WORKER_ARGS, Processes, Server, free_port, wait_final, wait_for
+from conftest import APPJOBS, WORKER_ARGS, Processes, Server, free_port, wait_final, wait_for
 from tenant import ROOT_PATH
 
 from appjobs import models
@@ -170,6 +170,33 @@ def test_failed_logons_through_both_servers_add_up_to_the_lockout(cluster: Clust
         assert requests.head(f"{root}/", auth=(USER, cluster.password)).status_code == 401
     [user] = cluster.store.users.list()
     assert (user.locked, user.failed_logons) == (True, 5)
+
+
+def test_a_lock_ends_the_users_logons_on_both_servers_at_once(cluster: Cluster, tmp_path: pathlib.Path) -> None:
+    """A session and verified passwords cached on both hosts: all refused once ``users lock`` has returned.
+
+    And ``users unlock`` lets the password in again on both, but not the session the lock ended.
+    """
+    session, basic = requests.Session(), requests.Session()  # a session cookie alone; Basic alone
+    session.trust_env = basic.trust_env = False
+    basic.auth = (USER, cluster.password)
+    fetched = session.head(f"{cluster.hosts[0].root}/", auth=basic.auth, headers={"X-CSRF-Token": "Fetch"})
+    assert fetched.status_code == 200
+    key = cluster.client(0).schedule("/APPJOBS/DEMO_ECHO", "lock across").key
+    query = f"JobName='{key.name}'&JobRunCount='{key.run_count}'&$format=json"
+
+    def answers(client: requests.Session) -> list[int]:
+        """On each host, the status of a general request, then of a poll (answered from the caches if they can)."""
+        urls = [f"{h.root}/{function}?{query}" for h in cluster.hosts for function in ("JobinfoGet", "JobStatusGet")]
+        return [client.get(url, timeout=10).status_code for url in urls]
+
+    assert (answers(session), answers(basic)) == ([200] * 4, [200] * 4)
+
+    subprocess.run([*APPJOBS, "admin", "users", "lock", USER, "--data-dir", str(tmp_path / HOSTS[1])], check=True)
+    assert (answers(session), answers(basic)) == ([401] * 4, [401] * 4)
+
+    subprocess.run([*APPJOBS, "admin", "users", "unlock", USER, "--data-dir", str(tmp_path / HOSTS[0])], check=True)
+    assert (answers(session), answers(basic)) == ([401] * 4, [200] * 4)
 
 
 def test_cancel_through_the_other_server_stops_the_running_job(cluster: Cluster) -> None:

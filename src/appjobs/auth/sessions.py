@@ -19,12 +19,11 @@ timeout says.
 
 Reads are cheaper still: a session found in the database is remembered in
 this process for :data:`CACHE_FOR`, so a client polling with its cookie
-costs one session read per few seconds, not one per request. The price: a
-session ended by *another* process (a lock or a password reset done by
-``appjobs admin``) still works here for up to that long. Sessions ended
-through this manager are forgotten at once, and a lockout in this process
-is seen at once anyway, since every request also asks the Authenticator
-whether the user may still log on.
+costs one session read per few seconds, not one per request. A session
+ended by *another* process (a lock or a password reset done by ``appjobs
+admin``) is nevertheless refused at once: a session carries the credential
+version of its user when it was opened, and the server compares it with
+the stored one on every request (see :mod:`appjobs.auth.logon`).
 """
 
 from __future__ import annotations
@@ -55,6 +54,7 @@ class Session:
     id: str
     user: str
     csrf_token: str
+    version: int = 0  #: the user's credential version when the session was opened
 
     def token_matches(self, token: str | None) -> bool:
         """True when *token* is this session's CSRF token (compared in constant time)."""
@@ -90,8 +90,8 @@ class SessionManager:
         # id hash -> (session, its last_seen_at as stored, trusted until)
         self._cache: dict[str, tuple[Session, dt.datetime, dt.datetime]] = {}
 
-    def open(self, user: str) -> Session:
-        """A new session for *user*, with a fresh id and a fresh CSRF token.
+    def open(self, user: str, version: int = 0) -> Session:
+        """A new session for *user*, whose logon holds under credential *version*, with a fresh id and CSRF token.
 
         Every :data:`SWEEP_EVERY` sessions, the idle ones are deleted, so the
         table holds about as many rows as there are live clients.
@@ -100,8 +100,8 @@ class SessionManager:
         if self._opened % SWEEP_EVERY == 0:
             self.store.sessions.delete_idle(now - self.idle_timeout)
         self._opened += 1
-        session = Session(new_session_id(), user, new_csrf_token())
-        self.store.sessions.add(SessionRow(id_hash(session.id), user, session.csrf_token, now, now))
+        session = Session(new_session_id(), user, new_csrf_token(), version)
+        self.store.sessions.add(SessionRow(id_hash(session.id), user, session.csrf_token, now, now, version))
         return session
 
     def find(self, session_id: str) -> Session | None:
@@ -133,11 +133,15 @@ class SessionManager:
         if idle > TOUCH_EVERY:
             self.store.sessions.touch(key, now)
             last_seen = now
-        session = Session(session_id, row.user_name, row.csrf_token)
+        session = Session(session_id, row.user_name, row.csrf_token, row.credential_version)
         if len(self._cache) >= MAX_CACHED:
             self._cache.clear()  # crude and rare: a miss costs one read
         self._cache[key] = (session, last_seen, now + CACHE_FOR)
         return session
+
+    def forget(self, session_id: str) -> None:
+        """Drop *session_id* from this process's cache (its user's credentials changed)."""
+        self._cache.pop(id_hash(session_id), None)
 
     def end(self, session_id: str) -> None:
         key = id_hash(session_id)

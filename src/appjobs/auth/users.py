@@ -86,20 +86,22 @@ def _arrange(store: Store, conn: sa.Connection, name: str, now: dt.datetime) -> 
 
 
 def set_locked(store: Store, name: str, locked: bool) -> None:
-    """Lock or unlock *name*. Locking also ends its sessions; unlocking forgets its failed logons."""
+    """Lock or unlock *name*.
+
+    Locking ends its logons on every server at once: its sessions, and
+    passwords that servers verified lately (see :mod:`appjobs.auth.logon`).
+    Unlocking forgets its failed logons; what the lock ended stays ended.
+    """
     store.users.set_locked(name, locked, models.utcnow())
-    if locked:
-        store.sessions.delete_user(name)
     _audit(store, "locked" if locked else "unlocked", user=name)
 
 
 def reset_password(store: Store, name: str, password: str) -> None:
-    """Give *name* a new password; its sessions end."""
+    """Give *name* a new password; its logons end on every server at once (sessions, verified passwords)."""
     if len(password) < MIN_PASSWORD:
         raise errors.InvalidInput(f"the password must have at least {MIN_PASSWORD} characters")
     store.users.get(name)
     store.users.set_password(name, passwords.hash_password(password))
-    store.sessions.delete_user(name)
     _audit(store, "password reset", user=name)
 
 
@@ -126,6 +128,7 @@ def add_arrangement(store: Store, name: str, scenario: str, system_id: str, user
 
 
 def remove_arrangement(store: Store, name: str) -> None:
+    """Remove arrangement *name*; its user's logons end on every server at once (it may have lost its scope)."""
     name = name.upper()
     store.comm.remove_arrangement(name)
     _audit(store, f"removed communication arrangement {name}")

@@ -79,18 +79,18 @@ def _audit(service: JobService, event: str, caller: Caller, source: str | None, 
 def visible_job(service: JobService, key: JobKey, caller: Caller) -> models.Job:
     """The job if *caller* may see it; :class:`~appjobs.errors.JobNotFound` otherwise."""
     job = service.status(key)
-    _check_scope(job.creator, caller)
+    check_scope(job.creator, caller)
     return job
 
 
 def visible_status(service: JobService, key: JobKey, caller: Caller) -> models.JobStatus:
     """The job's status if *caller* may see the job; :class:`~appjobs.errors.JobNotFound` otherwise."""
     status, creator = service.poll(key)
-    _check_scope(creator, caller)
+    check_scope(creator, caller)
     return status
 
 
-def _check_scope(creator: str, caller: Caller) -> None:
+def check_scope(creator: str, caller: Caller) -> None:
     """The scope rule, in one place: SAP_COM_0064 users see their own jobs; SAP_COM_0326 users every job."""
     if creator != caller.user and not caller.sees_all_jobs:
         raise errors.JobNotFound()

@@ -13,11 +13,19 @@ loop: a logon may cost an argon2 check (tens of milliseconds) and a write
 may wait for the write lock. One request is answered on the event loop
 itself: the poll, a GET of JobStatusGet whose caller the gate knows from its
 caches (a session or verified credentials seen in the last seconds). It
-costs one primary-key read, which on SQLite in WAL mode never waits for a
-writer, and skipping the thread hop more than doubles the polls a server
-answers (``bench/odata_bench.py``). On PostgreSQL, where a read is a network
-round trip that must not hold up the loop, the poll takes the thread too,
-but still the short way of :mod:`.polls`.
+costs one primary-key read (which also checks that the caller's logon still
+holds), which on SQLite in WAL mode never waits for a writer, and skipping
+the thread hop more than doubles the polls a server answers
+(``bench/odata_bench.py``). On PostgreSQL, where a read is a network round
+trip that must not hold up the loop, the poll takes the thread too, but
+still the short way of :mod:`.polls`.
+
+A logon that needs an argon2 check (credentials not verified lately) does
+not wait for its turn in the thread pool: the first pass through the pool
+stops before the check, the request waits outside for one of the
+:data:`~appjobs.auth.passwords.TURNS` password checks, then passes again. A
+flood of bad logons thus holds neither the pool's threads (clients with
+sessions keep being answered) nor more than a few checks' memory.
 
 A token fetch gets its token and cookies even when a later step fails:
 clients fetch with a HEAD on whatever URL they are about to POST to.
@@ -30,6 +38,7 @@ import functools
 from collections.abc import Mapping
 from urllib.parse import unquote
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
@@ -37,6 +46,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from appjobs import errors
+from appjobs.auth import passwords
 from appjobs.engine import JobService
 from appjobs.server import polls, resources
 from appjobs.server.config import MAX_URL, ServerSettings
@@ -81,6 +91,7 @@ class ODataEndpoint:
         self.gate = gate
         self.settings = settings
         self.polls_on_loop = service.store.db.dialect == "sqlite"
+        self._turns: anyio.CapacityLimiter | None = None  # made on the event loop, at the first password check
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_path = scope.get("raw_path") or scope["path"].encode()
@@ -95,12 +106,13 @@ class ODataEndpoint:
             certificate=client_certificate(scope),
         )
         known = self._known_poller(incoming)
-        if known is None:
-            response = await run_in_threadpool(self.handle, incoming)
-        elif self.polls_on_loop:
+        response: bytes | Response | None = None
+        if known is not None and self.polls_on_loop:
             response = self._poll(incoming, known)
-        else:
+        elif known is not None:
             response = await run_in_threadpool(self._poll, incoming, known)
+        if response is None:
+            response = await self._general(incoming)
         if isinstance(response, bytes):
             # The two messages a Response would send, with headers encoded once per process.
             headers = [*_POLL_HEADERS, (b"content-length", str(len(response)).encode())]
@@ -109,10 +121,38 @@ class ODataEndpoint:
             return
         await response(scope, receive, send)
 
-    def _poll(self, incoming: Incoming, known: Caller) -> bytes | Response:
-        """A known caller's poll: the JSON body by the short way, else the general way's response."""
+    async def _general(self, incoming: Incoming) -> Response:
+        """The general way, in the thread pool; a password check waits for its turn outside the pool."""
+        response = await run_in_threadpool(self.handle, incoming, verify=False)
+        if response is None:  # the logon needs argon2
+            if self._turns is None:
+                self._turns = anyio.CapacityLimiter(passwords.TURNS)
+            response = await anyio.to_thread.run_sync(functools.partial(self.handle, incoming), limiter=self._turns)
+        assert response is not None  # with verify, handle always answers
+        return response
+
+    def _poll(self, incoming: Incoming, known: Caller) -> bytes | Response | None:
+        """A known caller's poll: the JSON body by the short way, else the general way's response.
+
+        None when the caller's cached logon no longer holds: its caches are
+        dropped, and the request must take the general way, logging on anew.
+        """
         body = self._quick_poll(incoming, known)
+        if body is polls.STALE:
+            self.gate.forget(known)
+            return None
         return body if body is not None else self.handle(incoming, known)
+
+    def _quick_poll(self, incoming: Incoming, caller: Caller) -> bytes | polls.Stale | None:
+        """The JSON body of a plain poll by :mod:`.polls`; :data:`~.polls.STALE` when the caller's logon no
+        longer holds; None when the general way must answer (for a caller whose logon holds)."""
+        try:
+            key = polls.poll_key(incoming.params, negotiate(incoming))
+        except errors.InvalidInput:
+            key = None
+        if key is None:  # more than a plain poll: checking the logon takes a read of its own
+            return None if self.gate.is_current(caller) else polls.STALE
+        return polls.answer(self.service, incoming.raw_path, incoming.origin, key, caller)
 
     def _known_poller(self, incoming: Incoming) -> Caller | None:
         """The caller of a JobStatusGet poll that the gate knows without the database, else None."""
@@ -122,24 +162,23 @@ class ODataEndpoint:
             return None  # a token fetch may open a session: a write
         return self.gate.cached_logon(incoming.headers, incoming.cookies, certificate=incoming.certificate)
 
-    def _quick_poll(self, incoming: Incoming, caller: Caller) -> bytes | None:
-        """The JSON body of a plain poll by :mod:`.polls`, or None when the general way must answer."""
-        try:
-            key = polls.poll_key(incoming.params, negotiate(incoming))
-        except errors.InvalidInput:
-            return None
-        return polls.answer(self.service, incoming.raw_path, incoming.origin, key, caller) if key else None
+    def handle(self, incoming: Incoming, known: Caller | None = None, *, verify: bool = True) -> Response | None:
+        """The response to *incoming*, errors included; *known* is its caller when the gate knew it already.
 
-    def handle(self, incoming: Incoming, known: Caller | None = None) -> Response:
-        """The response to *incoming*, errors included; *known* is its caller when the gate knew it already."""
+        Without *verify*, None when the logon needs an argon2 check: call again
+        with *verify* (in one of the password-check turns).
+        """
         fmt = negotiate(incoming)
         caller: Caller | None = known
         try:
             if len(incoming.raw_path) + 1 + len(incoming.query) > MAX_URL:
                 raise UriTooLong(too_long_message())
             caller = caller or self.gate.logon(
-                incoming.headers, incoming.cookies, certificate=incoming.certificate, source=incoming.source
-            )
+                incoming.headers, incoming.cookies, certificate=incoming.certificate, source=incoming.source,
+                verify=verify,
+            )  # fmt: skip
+            if caller is None:
+                return None
             if wants_token(incoming.method, incoming.headers):
                 caller = self.gate.fetch_token(caller)
             self.gate.check_token(incoming.method, caller, csrf_token(incoming.headers))

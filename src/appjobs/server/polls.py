@@ -15,10 +15,17 @@ for the scope (the rule itself is written once there), :mod:`appjobs.odata.entit
 for the body. Anything else (another option, Atom, a literal with escapes or
 past its MaxLength, a job that is not there or not the caller's, any error)
 returns None, and the general way answers, errors included.
+
+The caller comes from the server's caches, so the one read also fetches the
+caller's credential version (:meth:`~appjobs.storage.jobs.JobStore.poll_for`):
+when it is no longer the version the cached logon holds under (a password
+reset, a lock, an arrangement removed, by any process), the answer is
+:data:`STALE` and the request must log on anew.
 """
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Sequence
 
@@ -50,10 +57,28 @@ def poll_key(params: Sequence[tuple[str, str]], fmt: str) -> JobKey | None:
     return JobKey(name.group(1), run_count.group(1))
 
 
-def answer(service: JobService, raw_path: str, origin: str, key: JobKey, caller: Caller) -> bytes | None:
-    """The JSON body of JobStatusGet for *key*, or None to leave the request to the general way."""
+class Stale(enum.Enum):
+    """The answer to a caller whose cached logon no longer holds."""
+
+    STALE = "stale"
+
+
+STALE = Stale.STALE
+
+
+def answer(service: JobService, raw_path: str, origin: str, key: JobKey, caller: Caller) -> bytes | Stale | None:
+    """The JSON body of JobStatusGet for *key*; :data:`STALE`; or None to leave the request to the general way."""
     try:
-        status = functions.visible_status(service, key, caller)
+        found = service.store.jobs.poll_for(key, caller.user)
+    except errors.AppjobsError:
+        return STALE  # the logon could not be checked: the general way checks it, and answers the error
+    if found is None or found[0] != caller.version:
+        return STALE
+    _, status, creator = found
+    try:
+        if status is None or creator is None:
+            raise errors.JobNotFound()
+        functions.check_scope(creator, caller)
         root = parse_target(raw_path).root
     except errors.AppjobsError:
         return None  # e.g. APJ_RT/003: its error document comes from the one place that writes them

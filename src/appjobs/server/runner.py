@@ -127,6 +127,7 @@ def serve(paths: Paths, options: ServeOptions) -> None:
         for sock in sockets:
             sock.close()
         raise
+    passwords.return_memory_promptly()  # bad logons must not leave their argon2 memory behind
     service = JobService(store, notify=Waker(paths.data_dir / wake.SOCKET_DIR))
     supervisor = WorkerSupervisor(paths, options)
     supervisor.start()

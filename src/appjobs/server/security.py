@@ -12,6 +12,16 @@ same, and clients rely on it: they fetch with a HEAD on whatever URL).
 Sessions are opened only on a token fetch, not on every Basic logon: a
 session is what a CSRF token is bound to, and a cookie-less client that
 never fetches one would otherwise leave a session row behind per request.
+
+A session belongs to one user. A request that brings a session cookie and
+the Basic credentials of *another* user is logged on by the credentials
+alone, as that other user (401 when they are wrong); it is never served
+as the session's user.
+
+Every caller carries the credential version of its user that its logon
+holds under (see :mod:`appjobs.auth.logon`); a session or a cached logon
+whose version is no longer the stored one is dropped, and the request is
+logged on anew from what it brings (401 for an old session alone).
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import dataclasses
 from collections.abc import Mapping
 from urllib.parse import unquote
 
+from appjobs import errors
 from appjobs.auth.logon import Authenticator, Principal
 from appjobs.auth.sessions import Session, SessionManager
 from appjobs.server.config import ServerSettings
@@ -39,10 +50,11 @@ class Caller:
     sees_all_jobs: bool = False  #: SAP_COM_0326; else only the jobs this user created (SAP_COM_0064)
     session: Session | None = None
     opened: bool = False  #: the session was opened by this request: send its cookies
+    version: int | None = None  #: the user's credential version its logon holds under
 
     @classmethod
     def of(cls, principal: Principal, session: Session | None = None) -> Caller:
-        return cls(principal.user, principal.sees_all_jobs, session)
+        return cls(principal.user, principal.sees_all_jobs, session, version=principal.version)
 
 
 class Gate:
@@ -60,22 +72,30 @@ class Gate:
         *,
         certificate: str | None = None,
         source: str | None = None,
-    ) -> Caller:
+        verify: bool = True,
+    ) -> Caller | None:
         """The caller of a request; :class:`Unauthorized` when there is none.
 
-        Tried in order: the session cookie, the client *certificate* (its
-        fingerprint, verified by the TLS layer), Basic credentials.
+        Tried in order: the session cookie (if the session's user is the
+        Basic user, when there is one, and its credential version is the
+        stored one), the client *certificate* (its fingerprint, verified by
+        the TLS layer), Basic credentials. Without *verify*, returns None
+        instead of running argon2 for credentials not verified lately: the
+        caller then waits for a turn to verify (see :mod:`.odata`).
         """
         credentials = basic_credentials(headers.get("authorization"))
         cookie = cookies.get(self.settings.session_cookie)
         session = self.sessions.find(unquote(cookie)) if cookie else None
         if session is not None and (credentials is None or credentials[0] == session.user):
             principal = self.authenticator.principal(session.user)
-            if principal is not None:
+            if principal is not None and principal.version == session.version:
                 return Caller.of(principal, session)
+            self.sessions.forget(session.id)  # its user was locked, or its password reset, since
         if certificate is not None and credentials is None:
             principal = self.authenticator.certificate_logon(certificate, source)
         elif credentials is not None:
+            if not verify and not self.authenticator.verified_lately(*credentials):
+                return None
             principal = self.authenticator.password_logon(*credentials, source=source)
         else:
             principal = None
@@ -89,7 +109,10 @@ class Gate:
         """The caller when this process knows it from its caches alone, without a database read; else None.
 
         The event loop uses it to answer a poll at once. A miss is not a
-        refusal: :meth:`logon` then decides, in a worker thread.
+        refusal: :meth:`logon` then decides, in a worker thread. A hit is not
+        the whole answer either: the caller's credential version must still
+        be the stored one, which the poll reads with the job (:meth:`is_current`
+        says so for other requests).
         """
         credentials = basic_credentials(headers.get("authorization"))
         cookie = cookies.get(self.settings.session_cookie)
@@ -98,17 +121,37 @@ class Gate:
             if session is None or (credentials is not None and credentials[0] != session.user):
                 return None
             principal = self.authenticator.cached_principal(session.user)
-            return Caller.of(principal, session) if principal is not None else None
+            if principal is None or principal.version != session.version:
+                return None
+            return Caller.of(principal, session)
         if certificate is None and credentials is not None:
             principal = self.authenticator.cached_password_logon(*credentials)
             return Caller.of(principal) if principal is not None else None
         return None
 
+    def is_current(self, caller: Caller) -> bool:
+        """Whether *caller*'s logon still holds: its credential version is its user's (one read by key).
+
+        False too when the database cannot say: the general way then logs on anew, and answers its error.
+        """
+        try:
+            return self.authenticator.is_current(caller.user, caller.version)
+        except errors.AppjobsError:
+            return False
+
+    def forget(self, caller: Caller) -> None:
+        """Drop what this process cached of *caller*, whose credentials changed: the next request logs on anew."""
+        self.authenticator.forget(caller.user)
+        if caller.session is not None:
+            self.sessions.forget(caller.session.id)
+
     def fetch_token(self, caller: Caller) -> Caller:
         """The caller with a session, opening one when it has none."""
         if caller.session is not None:
             return caller
-        return dataclasses.replace(caller, session=self.sessions.open(caller.user), opened=True)
+        # A caller made without a version (none of the gate's) gets a session that never holds.
+        session = self.sessions.open(caller.user, -1 if caller.version is None else caller.version)
+        return dataclasses.replace(caller, session=session, opened=True)
 
     def check_token(self, method: str, caller: Caller, token: str | None) -> None:
         """:class:`CsrfRequired` when a modifying request lacks its session's token."""

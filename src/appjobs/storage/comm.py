@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -19,7 +20,46 @@ from appjobs.storage import schema
 from appjobs.storage.database import Database
 
 U, SYS, ARR, BU = schema.comm_user, schema.comm_system, schema.comm_arrangement, schema.business_user
-AUDIT = schema.audit_log
+AUDIT, SESSION = schema.audit_log, schema.http_session
+
+# The reads of every logon, built once for the quick reader (one row each, by primary key).
+_NAME = sa.bindparam("name")
+_CREDENTIALS = sa.select(U.c.password_hash, U.c.credential_version).where(U.c.name == _NAME)
+_VERSION = sa.select(U.c.credential_version).where(U.c.name == _NAME)
+_LOGON_STATE = sa.select(
+    U.c.locked,
+    U.c.credential_version,
+    sa.exists().where(ARR.c.user_name == U.c.name).label("arranged"),
+    sa.exists().where(ARR.c.user_name == U.c.name, ARR.c.scenario == sa.bindparam("any_job")).label("any_job"),
+).where(U.c.name == _NAME)
+
+
+class Credentials(NamedTuple):
+    """What a password logon checks, read together so that the version is the one the hash belongs to."""
+
+    password_hash: str | None
+    version: int  #: the user's credential version (see :func:`revoke_logons`)
+
+
+class LogonState(NamedTuple):
+    """Whether a user may log on now, and under which credential version."""
+
+    locked: bool
+    version: int
+    arranged: bool  #: it has at least one communication arrangement
+    any_job: bool  #: one of them is of SAP_COM_0326 (every job, not only its own)
+
+
+def revoke_logons(conn: sa.Connection, name: str) -> None:
+    """End every logon of user *name*, in the caller's transaction: its sessions, and what servers cached.
+
+    The credential version moves on; sessions and cached logons carry the
+    version they were made under, and every server compares it with the
+    stored one before it answers, so none of them is accepted once *conn*
+    commits, on any server of the database. The session rows go too.
+    """
+    conn.execute(U.update().where(U.c.name == name).values(credential_version=U.c.credential_version + 1))
+    conn.execute(SESSION.delete().where(SESSION.c.user_name == name))
 
 
 class UserStore:
@@ -71,37 +111,54 @@ class UserStore:
 
     def password_hash(self, name: str) -> str | None:
         """The stored hash of *name*, or None when there is no such user (or it has none)."""
-        with self.db.read() as conn:
-            return conn.scalar(sa.select(U.c.password_hash).where(U.c.name == name))
+        found = self.credentials(name)
+        return found.password_hash if found else None
+
+    def credentials(self, name: str) -> Credentials | None:
+        """The password hash of *name* with its credential version; None for an unknown user."""
+        row = self.db.one(_CREDENTIALS, {"name": name})
+        return None if row is None else Credentials(*row)
+
+    def credential_version(self, name: str) -> int | None:
+        """The credential version of *name*; None for an unknown user."""
+        row = self.db.one(_VERSION, {"name": name})
+        return None if row is None else row.credential_version
 
     def by_certificate(self, fingerprint: str) -> str | None:
         """The name of the user whose certificate has *fingerprint*, or None."""
         with self.db.read() as conn:
             return conn.scalar(sa.select(U.c.name).where(U.c.cert_fingerprint == fingerprint))
 
-    def logon_state(self, name: str) -> tuple[bool, frozenset[models.Scenario]] | None:
-        """Whether *name* is locked, and the scenarios of its arrangements; None for an unknown user."""
-        query = sa.select(U.c.locked, ARR.c.scenario).outerjoin(ARR, ARR.c.user_name == U.c.name)
-        with self.db.read() as conn:
-            rows = conn.execute(query.where(U.c.name == name)).all()
-        if not rows:
-            return None
-        return rows[0].locked, frozenset(models.Scenario(r.scenario) for r in rows if r.scenario)
+    def logon_state(self, name: str) -> LogonState | None:
+        """Whether *name* is locked, its credential version and arrangements; None for an unknown user."""
+        row = self.db.one(_LOGON_STATE, {"name": name, "any_job": models.Scenario.ANY_JOB.value})
+        return None if row is None else LogonState(bool(row.locked), row.credential_version, bool(row.arranged),
+                                                   bool(row.any_job))  # fmt: skip
 
     def failed_logons(self, name: str) -> int:
         """Failed logons of *name* since its last successful one (0 for an unknown user)."""
         with self.db.read() as conn:
             return conn.scalar(sa.select(U.c.failed_logons).where(U.c.name == name)) or 0
 
-    def record_failure(self, name: str, limit: int, now: dt.datetime) -> bool:
-        """Count a failed logon of *name*; lock it at *limit* failures in a row. True when this locked it."""
+    def record_failure(self, name: str | None, limit: int, entry: models.AuditEntry) -> bool:
+        """Count a failed logon of *name* and audit *entry*, in one transaction. True when this locked the user.
+
+        At *limit* failures in a row the user is locked, and its logons are
+        revoked in the same transaction (:func:`revoke_logons`). *name* None
+        (a refusal that must not count) and an unknown name run the same
+        statements, matching no row: every refusal costs one transaction of
+        the same shape, so response times do not tell which users exist.
+        """
         with self.db.write() as conn:
             conn.execute(U.update().where(U.c.name == name).values(failed_logons=U.c.failed_logons + 1))
             locked = conn.execute(
                 U.update()
                 .where(U.c.name == name, U.c.locked.is_(False), U.c.failed_logons >= limit)
-                .values(locked=True, locked_at=now)
+                .values(locked=True, locked_at=entry.at)
             )
+            if locked.rowcount == 1 and name is not None:
+                revoke_logons(conn, name)
+            AuditStore.insert(conn, [entry])
             return locked.rowcount == 1
 
     def record_success(self, name: str) -> None:
@@ -109,17 +166,24 @@ class UserStore:
             conn.execute(U.update().where(U.c.name == name, U.c.failed_logons != 0).values(failed_logons=0))
 
     def set_locked(self, name: str, locked: bool, now: dt.datetime) -> None:
-        """Lock or unlock *name*; unlocking also forgets its failed logons."""
+        """Lock or unlock *name*; locking revokes its logons, unlocking forgets its failed logons.
+
+        An unlock leaves the credential version as it is: the sessions and
+        cached logons that the lock revoked stay revoked.
+        """
         values = {"locked": True, "locked_at": now} if locked else {"locked": False, "locked_at": None}
-        self._update(name, values if locked else values | {"failed_logons": 0})
+        self._update(name, values if locked else values | {"failed_logons": 0}, revoke=locked)
 
     def set_password(self, name: str, password_hash: str) -> None:
-        self._update(name, {"password_hash": password_hash, "failed_logons": 0})
+        """Give *name* a new password hash; its logons (sessions, cached verifications) are revoked."""
+        self._update(name, {"password_hash": password_hash, "failed_logons": 0}, revoke=True)
 
-    def _update(self, name: str, values: dict[str, object]) -> None:
+    def _update(self, name: str, values: dict[str, object], *, revoke: bool = False) -> None:
         with self.db.write() as conn:
             if conn.execute(U.update().where(U.c.name == name).values(values)).rowcount != 1:
                 raise errors.UserNotFound(f"communication user {name} doesn't exist")
+            if revoke:
+                revoke_logons(conn, name)
 
 
 class CommStore:
@@ -169,9 +233,13 @@ class CommStore:
         ]
 
     def remove_arrangement(self, name: str) -> None:
+        """Remove arrangement *name*; its user's logons are revoked (it may have lost its scope, or every logon)."""
         with self.db.write() as conn:
-            if conn.execute(ARR.delete().where(ARR.c.name == name)).rowcount != 1:
+            user = conn.scalar(sa.select(ARR.c.user_name).where(ARR.c.name == name))
+            if user is None:
                 raise errors.NotFound(f"communication arrangement {name} doesn't exist")
+            conn.execute(ARR.delete().where(ARR.c.name == name))
+            revoke_logons(conn, user)
 
     def add_business_user(self, user_id: str, description: str, now: dt.datetime) -> None:
         try:
@@ -197,14 +265,21 @@ class AuditStore:
         self.db = db
 
     def add(self, entries: Iterable[models.AuditEntry]) -> None:
+        entries = list(entries)
+        if entries:
+            with self.db.write() as conn:
+                self.insert(conn, entries)
+
+    @staticmethod
+    def insert(conn: sa.Connection, entries: Iterable[models.AuditEntry]) -> None:
+        """Append *entries* in the caller's transaction *conn*."""
         rows = [
             {"at": e.at, "event": e.event, "user_name": e.user_name, "source": e.source, "outcome": e.outcome,
              "detail": e.detail}
             for e in entries
         ]  # fmt: skip
         if rows:
-            with self.db.write() as conn:
-                conn.execute(AUDIT.insert(), rows)
+            conn.execute(AUDIT.insert(), rows)
 
     def since(self, at: dt.datetime) -> list[models.AuditEntry]:
         query = sa.select(AUDIT).where(AUDIT.c.at >= at).order_by(AUDIT.c.id)

@@ -72,6 +72,18 @@ class JobStore:
             raise errors.JobNotFound()
         return JobStatus(row.status), row.creator
 
+    def poll_for(self, key: JobKey, caller: str) -> tuple[int, JobStatus | None, str | None] | None:
+        """*caller*'s credential version with the job's status and creator (None, None: no such job), in one read.
+
+        None when *caller* is not a user (any more). The poll a server answers
+        from its caches uses it: the version says whether the caller's cached
+        logon still holds (see :func:`appjobs.storage.comm.revoke_logons`).
+        """
+        row = self.db.one(q.JOB_POLL_FOR, q.key(key, caller=caller))
+        if row is None:
+            return None
+        return row.credential_version, None if row.status is None else JobStatus(row.status), row.creator
+
     def steps(self, key: JobKey) -> list[models.StepRun]:
         """The job's steps in order (empty when the job does not exist)."""
         with self.db.read() as conn:

@@ -50,6 +50,13 @@ def key(job: JobKey, **values: object) -> dict[str, object]:
 INSERT_JOB, INSERT_STEP, INSERT_PARAM, INSERT_LOG = J.insert(), S.insert(), P.insert(), L.insert()
 JOB = sa.select(J).where(_of_key(J))
 JOB_POLL = sa.select(J.c.status, J.c.creator).where(_of_key(J))  # all that a poll needs
+#: A poll by a caller known from a server's caches: the same, with the caller's credential version (NULL
+#: columns of the job when there is none), so that the check that its logon still holds costs no extra read.
+JOB_POLL_FOR = (
+    sa.select(schema.comm_user.c.credential_version, J.c.status, J.c.creator)
+    .select_from(schema.comm_user.outerjoin(J, _of_key(J)))
+    .where(schema.comm_user.c.name == sa.bindparam("caller"))
+)
 STEPS = sa.select(S).where(_of_key(S)).order_by(S.c.number)
 PARAMS = sa.select(P).where(_of_key(P))
 LOG = sa.select(L).where(_of_key(L)).order_by(L.c.id)

@@ -179,6 +179,10 @@ comm_user = sa.Table(
     sa.Column("cert_fingerprint", sa.String(64), unique=True),
     sa.Column("cert_subject", sa.String(500)),
     sa.Column("locked_at", Timestamp()),
+    # Moved on by every change that must end the user's logons at once (password reset, lock, lockout,
+    # an arrangement removed): sessions and cached logons carry the version they were made under, and
+    # a request whose version is not the current one is refused. See appjobs.auth.logon.
+    sa.Column("credential_version", sa.Integer, nullable=False, server_default="0"),
 )
 
 # Server-side HTTP sessions (SAP_SESSIONID cookies). Only a hash of the session id is
@@ -191,6 +195,7 @@ http_session = sa.Table(
     sa.Column("csrf_token", sa.String(64), nullable=False),
     sa.Column("created_at", Timestamp(), nullable=False),
     sa.Column("last_seen_at", Timestamp(), nullable=False),
+    sa.Column("credential_version", sa.Integer, nullable=False, server_default="0"),  # of the user, at logon
     sa.Index("ix_http_session_last_seen", "last_seen_at"),
 )
 

@@ -17,7 +17,7 @@ from appjobs.storage import schema
 from appjobs.storage.database import Database
 
 T = schema.http_session
-_GET = sa.select(T.c.user_name, T.c.csrf_token, T.c.created_at, T.c.last_seen_at).where(
+_GET = sa.select(T.c.user_name, T.c.csrf_token, T.c.created_at, T.c.last_seen_at, T.c.credential_version).where(
     T.c.id_hash == sa.bindparam("id_hash")
 )
 
@@ -31,6 +31,7 @@ class SessionRow:
     csrf_token: str
     created_at: dt.datetime
     last_seen_at: dt.datetime
+    credential_version: int = 0  #: the user's credential version when the session was opened
 
 
 class SessionStore:
@@ -56,7 +57,10 @@ class SessionStore:
             conn.execute(T.delete().where(T.c.id_hash == id_hash))
 
     def delete_user(self, user_name: str) -> int:
-        """End every session of *user_name* (after a lock or a password reset); returns how many."""
+        """End every session of *user_name*; returns how many.
+
+        (A lock or a password reset does more: :func:`appjobs.storage.comm.revoke_logons`.)
+        """
         with self.db.write() as conn:
             return conn.execute(T.delete().where(T.c.user_name == user_name)).rowcount
 

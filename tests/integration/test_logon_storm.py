@@ -1,0 +1,92 @@
+"""A storm of bad logons: the server checks a few passwords at a time, and keeps answering its good clients.
+
+Each argon2id check holds 19 MiB while it runs. Sixty bad Basic logons sent
+at once must not run sixty checks at once (the server's memory would grow by
+a gigabyte and stay there): they wait their turn, a few at a time, and they
+wait *outside* the server's thread pool, so that a client with a session is
+answered at once, not after the storm. What a client can see of that: the
+server's memory (its RSS, read from outside: bounded during the storm, and
+back where it was after it), and the order of the answers.
+
+The bench ``bench/logon_load.py`` runs the full-size storm (200 logons) and
+times unknown users against wrong passwords.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import threading
+import time
+
+import psutil
+import requests
+from tenant import Tenant
+
+STORM = 60  #: bad logons, each on a connection of its own, all sent before the good client's request
+MB = 1024 * 1024
+
+
+class PeakRss(threading.Thread):
+    """The largest RSS of a process, sampled every few milliseconds until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.process = psutil.Process(pid)
+        self.peak = self.process.memory_info().rss
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.005)
+
+
+def test_bad_logons_wait_their_turn_and_sessions_are_answered_meanwhile(tenant: Tenant) -> None:
+    http_session = tenant.session()  # logged on before the storm; its cookie alone logs on
+    cookies = dict(http_session.cookies)
+    info = tenant.root + "/?$format=json"  # the service document: the general way, through the thread pool
+    assert requests.get(info, cookies=cookies, timeout=30).status_code == 200
+    host, path = tenant.server.url.removeprefix("http://"), tenant.root.removeprefix(tenant.server.url) + "/"
+    # One bad logon first, so that what any logon loads once (the dummy hash of unknown users) is in the idle RSS.
+    assert requests.get(tenant.root + "/", auth=("NOSUCHUSER", "x"), timeout=30).status_code == 401
+    rss = PeakRss(tenant.server.proc.pid)
+    idle = rss.peak
+    rss.start()
+
+    all_sent = threading.Barrier(STORM + 1)
+    answers: list[tuple[str, int]] = []  # in the order they arrived
+
+    def bad(n: int) -> None:
+        conn = http.client.HTTPConnection(host, timeout=120)
+        try:
+            credentials = base64.b64encode(f"NOSUCHUSER{n}:wrong-{n}".encode()).decode()
+            conn.request("GET", path, headers={"Authorization": f"Basic {credentials}"})
+            all_sent.wait()
+            answers.append(("bad", conn.getresponse().status))
+        finally:
+            conn.close()
+
+    def good() -> None:
+        all_sent.wait()
+        answers.append(("good", requests.get(info, cookies=cookies, timeout=120).status_code))
+
+    threads = [threading.Thread(target=bad, args=(n,)) for n in range(STORM)] + [threading.Thread(target=good)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rss.stop.set()
+    rss.join()
+
+    after = rss.process.memory_info().rss
+    assert sorted(set(answers)) == [("bad", 401), ("good", 200)]
+    bad_before_good = answers.index(("good", 200))
+    # The checks run a few at a time: without that, each of the pool's 40 threads held 19 MiB and kept it.
+    figures = f"RSS {idle / MB:.0f} MB idle, {rss.peak / MB:.0f} MB at the peak, {after / MB:.0f} MB after"
+    assert rss.peak - idle < 100 * MB, figures
+    # And each check gives its memory back when it ends (glibc's arenas kept a check's 19 MiB per thread).
+    assert after - idle < 25 * MB, figures
+    # A session's request does not queue behind the storm: with the checks waiting in the thread pool,
+    # it waited for a thread until at least 21 of the 60 had been answered (40 threads, first come first served).
+    assert bad_before_good < STORM // 4, f"{bad_before_good} bad logons were answered before the good client"
