@@ -173,6 +173,7 @@ def main() -> None:
     data_dir = pathlib.Path(tempfile.mkdtemp(prefix="appjobs-logon-load-"))
     proc = None
     try:
+        admin(data_dir, "init")  # only serve, worker and admin init create a data directory
         admin(data_dir, "users", "add", USER, "--password-stdin", stdin=PASSWORD + "\n")
         admin(data_dir, "users", "add", GOOD, "--password-stdin", stdin=GOOD_PASSWORD + "\n")
         port = free_port()
