@@ -8,11 +8,14 @@ import os
 import pathlib
 import signal
 import threading
+import time
 from collections.abc import Callable
 
 import psutil
 import pytest
+import requests
 from conftest import WORKER_ARGS, Processes, Server, job_processes, wait_final, wait_for
+from tenant import Tenant, add_users
 
 from appjobs import errors, models
 from appjobs.engine import JobService
@@ -82,26 +85,64 @@ def test_kill_9_of_worker_is_restarted_by_server(demo: JobService, start_server:
     assert server.proc.poll() is None
 
 
-def test_no_scheduled_job_is_lost_across_crashes(demo: JobService, start_server: Callable[..., Server]) -> None:
-    """Every job that got a JobName exists after kill -9 and restart, and each ends in a final status exactly once."""
+class Scheduler:
+    """SAP's scheduler as the crash meets it: threads posting JobSchedule over HTTP, each with its own session.
+
+    ``answered`` holds the JobNames of the requests that got 200; ``cut_off`` counts the requests that
+    were sent before the server was killed and got no answer, which proves that the kill interrupted them.
+    """
+
+    def __init__(self, tenant: Tenant, threads: int, limit: int) -> None:
+        self.tenant = tenant
+        self.limit = limit
+        self.answered: list[models.JobKey] = []
+        self.cut_off = 0
+        self.killed_at = float("inf")
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.schedule_until_refused) for _ in range(threads)]
+
+    def schedule_until_refused(self) -> None:
+        http = self.tenant.session()
+        params = {"JobTemplateName": "'/APPJOBS/DEMO_ECHO'", "JobText": "'crash'", "$format": "json"}
+        while len(self.answered) < self.limit:
+            sent = time.monotonic()
+            try:
+                response = http.post(self.tenant.root + "/JobSchedule", params=params, timeout=30)
+            except requests.ConnectionError:
+                with self.lock:
+                    self.cut_off += sent < self.killed_at
+                return
+            assert response.status_code == 200, response.text
+            job = response.json()["d"]
+            with self.lock:
+                self.answered.append(models.JobKey(job["JobName"], job["JobRunCount"]))
+
+
+def test_no_scheduled_job_is_lost_across_crashes(
+    demo: JobService, data_dir: pathlib.Path, start_server: Callable[..., Server]
+) -> None:
+    """Every JobSchedule answered 200 before a kill -9 names a job that exists after the restart and runs once.
+
+    The server dies while many JobSchedule requests are in flight over HTTP, as a scheduler would send
+    them; the JobNames it answered are then looked up in what the restarted server has.
+    """
+    add_users(data_dir)
     server = start_server()
-    keys: list[models.JobKey] = []
-    stop = threading.Event()
-
-    def schedule_many() -> None:
-        while not stop.is_set() and len(keys) < 200:
-            keys.append(demo.schedule("/APPJOBS/DEMO_ECHO", creator="TESTER", parameters={"REPEAT": "0"}).key)
-
-    thread = threading.Thread(target=schedule_many)
-    thread.start()
-    wait_for(lambda: len(keys) >= 20)
-    os.killpg(server.proc.pid, signal.SIGKILL)
+    scheduler = Scheduler(Tenant(server, data_dir), threads=6, limit=400)
+    for thread in scheduler.threads:
+        thread.start()
+    wait_for(lambda: len(scheduler.answered) >= 30, timeout=60)
+    scheduler.killed_at = time.monotonic()
+    os.killpg(server.proc.pid, signal.SIGKILL)  # the server and its worker
     server.proc.wait()
-    thread.join()
+    for thread in scheduler.threads:
+        thread.join()
+    assert scheduler.cut_off >= 1, "the kill interrupted no JobSchedule request"
+    assert len(scheduler.answered) < scheduler.limit, "the server was not killed while it was scheduling"
     start_server()
-    for key in keys:
-        job = wait_final(demo, key, timeout=120)
-        assert job.status in (JobStatus.FINISHED, JobStatus.ABORTED)
+    for key in scheduler.answered:
+        job = wait_final(demo, key, timeout=120)  # raises JobNotFound for an answered job that was lost
+        assert job.status is JobStatus.FINISHED, key
         starts = [e for e in demo.log(key) if e.text.startswith("Step 1 started")]
         assert len(starts) == 1, f"{key} started {len(starts)} times"
 
