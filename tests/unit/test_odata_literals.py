@@ -533,3 +533,43 @@ def test_decimal_literals_are_only_written_for_numbers(value: object) -> None:
     """A bool, a string or a float is no Edm.Decimal: writing one is InvalidInput, not a guess."""
     with pytest.raises(errors.InvalidInput, match=r"Edm\.Decimal"):
         format_literal(value, "Edm.Decimal")
+
+
+@pytest.mark.parametrize(
+    ("text", "edm_type"),
+    [
+        ("2147483647", "Edm.Int32"),
+        ("-2147483648", "Edm.Int32"),
+        ("2147483648", "Edm.Int64"),
+        ("-2147483649", "Edm.Int64"),
+    ],
+)
+def test_infer_literal_takes_int32_up_to_its_very_ends(text: str, edm_type: str) -> None:
+    """A plain number is an Edm.Int32 up to and including both ends of its range, an Edm.Int64 past them."""
+    assert infer_literal(text) == (int(text), edm_type)
+
+
+@pytest.mark.parametrize(("hours", "minutes"), [(0, 59), (5, 45), (-3, -30), (-9, -1)])
+def test_datetimeoffset_formats_offsets_to_the_minute(hours: int, minutes: int) -> None:
+    """Offsets with any number of minutes (Nepal is +05:45) are written exactly, and read back the same."""
+    offset = dt.timedelta(hours=hours, minutes=minutes)
+    value = dt.datetime(2018, 11, 20, 12, tzinfo=dt.timezone(offset))
+    text = format_literal(value, "Edm.DateTimeOffset")
+    sign, whole = ("-", -offset) if offset < dt.timedelta(0) else ("+", offset)
+    assert (
+        text == f"datetimeoffset'2018-11-20T12:00:00{sign}{whole.seconds // 3600:02d}:{whole.seconds // 60 % 60:02d}'"
+    )
+    assert parse_literal(text, "Edm.DateTimeOffset") == value
+
+
+@pytest.mark.parametrize("value", [dt.time(12, 30, tzinfo=UTC), "12:30", None])
+def test_time_literals_are_only_written_for_naive_times(value: object) -> None:
+    """Edm.Time is a time of day without a zone: an aware time or anything else is InvalidInput."""
+    with pytest.raises(errors.InvalidInput, match=r"Edm\.Time"):
+        format_literal(value, "Edm.Time")
+
+
+def test_parse_literal_options_are_keyword_only() -> None:
+    """max_length and name are keyword-only, so a positional third argument is not silently taken as either."""
+    with pytest.raises(TypeError):
+        parse_literal("'x'", "Edm.String", 5)  # type: ignore[misc]
