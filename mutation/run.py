@@ -38,7 +38,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 HERE = ROOT / "mutation"
 WORK = HERE / ".work"
 COPIED = ("src", "tests", "pyproject.toml")
-NOT_RUN = "not run: operator not kept, or an annotation"
+NOT_RUN = "not run: operator not kept, an annotation or a keyword-only marker"
 SKIP_COPY = shutil.ignore_patterns("__pycache__", ".hypothesis", "*.egg-info", ".pytest_cache")
 
 
@@ -160,6 +160,19 @@ def annotations(source: pathlib.Path) -> list[tuple[tuple[int, int], tuple[int, 
     return found
 
 
+def not_behaviour(source: pathlib.Path, where: tuple[int, int]) -> bool:
+    """True for a mutant that changes no behaviour by construction: an annotation, or the marker ``*,``.
+
+    cosmic-ray turns the keyword-only marker of a signature (``def f(a, *, b)``) into ``/``: that
+    changes which call forms are allowed, not what any call does, and every caller in the tree still
+    works; it would be a survivor in every module with keyword-only parameters.
+    """
+    if any(a <= where < b for a, b in annotations(source)):
+        return True
+    line = source.read_text().splitlines()[where[0] - 1]
+    return line[where[1] : where[1] + 1] == "*" and line[where[1] + 1 :].lstrip().startswith(",")
+
+
 def mark_skipped(work: pathlib.Path, keep: set[str], previous: dict[tuple[str, str, int], object]) -> None:
     """Skip the operators not kept and annotations; for --again, carry over the mutants killed last time."""
     from cosmic_ray.work_db import WorkDB, use_db
@@ -169,8 +182,7 @@ def mark_skipped(work: pathlib.Path, keep: set[str], previous: dict[tuple[str, s
         for item in list(db.pending_work_items):
             (mutation,) = item.mutations
             carried = previous.get((mutation.operator_name, str(mutation.start_pos), mutation.occurrence))
-            where = tuple(mutation.start_pos)
-            if mutation.operator_name not in keep or any(a <= where < b for a, b in annotations(mutation.module_path)):
+            if mutation.operator_name not in keep or not_behaviour(mutation.module_path, tuple(mutation.start_pos)):
                 db.set_result(item.job_id, WorkResult(output=NOT_RUN, worker_outcome=WorkerOutcome.SKIPPED))
             elif carried is not None:
                 db.set_result(item.job_id, carried)
