@@ -203,9 +203,11 @@ def previous_kills(work: pathlib.Path) -> dict[tuple[str, str, int], object]:
 
 
 def change_of(diff: str) -> str:
-    removed = [line[1:].strip() for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
-    added = [line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
-    return f"{' / '.join(removed)} -> {' / '.join(added)}"
+    """``original -> mutated``: the changed lines, stripped, blank ones left out, several joined by `` / ``."""
+    lines = diff.splitlines()
+    removed = [line[1:].strip() for line in lines if line.startswith("-") and not line.startswith("---")]
+    added = [line[1:].strip() for line in lines if line.startswith("+") and not line.startswith("+++")]
+    return f"{' / '.join(filter(None, removed))} -> {' / '.join(filter(None, added))}".strip()
 
 
 def outcomes(module: str, work: pathlib.Path, equivalents: dict) -> list[Mutant]:
