@@ -344,3 +344,17 @@ def test_or_of_false_conditions_is_false() -> None:
     assert not matches(node, {"JobTemplateStepCount": 2})
     assert matches(node, {"JobTemplateStepCount": 3})
     assert not matches(parse_filter("ReturnCode eq 1 or ReturnCode eq 2", PROPERTIES), {"ReturnCode": None})
+
+
+def test_not_of_an_or_of_false_conditions_holds() -> None:
+    """``not (A or B)`` selects the entities for which neither holds: false, not null, is what ``or`` gives."""
+    node = parse_filter("not (ReturnCode eq 1 or ReturnCode eq 2)", PROPERTIES)
+    assert matches(node, {"ReturnCode": 3})
+    assert not matches(node, {"ReturnCode": 2})
+    assert matches(node, {"ReturnCode": None})  # eq with null is false (not null): neither holds
+
+
+def test_expand_error_names_the_first_segment() -> None:
+    """An unknown navigation property in ``$expand`` is named in the message, not a later path segment."""
+    with pytest.raises(errors.InvalidInput, match=r"^\$expand: 'Nowhere' is not a navigation property here$"):
+        parse_query({"$expand": "Nowhere/JobStepSet"}, PROPERTIES, navigations=NAVIGATIONS)
