@@ -7,6 +7,8 @@ import datetime as dt
 import os
 import pathlib
 import signal
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -83,6 +85,8 @@ def test_kill_9_of_worker_is_restarted_by_server(demo: JobService, start_server:
     wait_for(lambda: [pid for pid in worker_pids(server) if pid != old])
     assert_recovered(demo, job)
     assert server.proc.poll() is None
+    reason = f"Job aborted: worker pid {old} on {socket.gethostname()} stopped while step 1 was running"
+    assert any(e.text.startswith(reason) for e in demo.log(job.key)), "the log names the worker that died"
 
 
 class Scheduler:
@@ -145,6 +149,38 @@ def test_no_scheduled_job_is_lost_across_crashes(
         assert job.status is JobStatus.FINISHED, key
         starts = [e for e in demo.log(key) if e.text.startswith("Step 1 started")]
         assert len(starts) == 1, f"{key} started {len(starts)} times"
+
+
+def test_a_second_worker_leaves_the_running_jobs_of_a_live_one_alone(
+    demo: JobService, store: Store, data_dir: pathlib.Path, processes: Processes, worker: subprocess.Popen[str]
+) -> None:
+    """A worker starting on the same host while another runs a step must not take that worker for dead."""
+    job = start_sleep(demo)
+    second = processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+    wait_for(lambda: len(store.workers.all()) == 2 or second.poll() is not None)
+    (record,) = (r for r in store.workers.all().values() if r.pid == second.pid)
+    # Its first heartbeat comes after its first recovery pass: once it moved, that pass is done.
+    wait_for(lambda: store.workers.all()[record.id].heartbeat_at > record.heartbeat_at, timeout=15)
+    assert demo.status(job.key).status is JobStatus.RUNNING
+    assert job_processes(job.key), "the live worker's step was stopped"
+    assert worker.poll() is None
+
+
+def test_a_step_whose_worker_is_gone_from_the_register_is_stopped(
+    demo: JobService, store: Store, data_dir: pathlib.Path, processes: Processes, worker: subprocess.Popen[str]
+) -> None:
+    """A running step whose worker is neither alive nor registered ends A, and its processes on this host stop."""
+    job = start_sleep(demo)
+    (record,) = store.workers.all().values()
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    store.workers.unregister(record.id)
+    assert job_processes(job.key), "the step's processes outlive a kill -9 of the worker"
+    processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+    assert wait_final(demo, job.key).status is JobStatus.ABORTED
+    wait_for(lambda: not job_processes(job.key), timeout=5)
+    texts = [e.text for e in demo.log(job.key)]
+    assert any(t.startswith("Job aborted: its worker stopped while step 1 was running") for t in texts), texts
 
 
 def test_restart_of_finished_installation_keeps_history(demo: JobService, start_server: Callable[..., Server]) -> None:
