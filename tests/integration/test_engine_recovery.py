@@ -20,7 +20,7 @@ from conftest import WORKER_ARGS, Processes, Server, job_processes, wait_final, 
 from tenant import Tenant, add_users
 
 from appjobs import errors, models
-from appjobs.engine import JobService
+from appjobs.engine import JobService, templates
 from appjobs.models import JobStatus
 from appjobs.storage import Store
 from appjobs.storage.workers import WorkerRecord
@@ -181,6 +181,37 @@ def test_a_step_whose_worker_is_gone_from_the_register_is_stopped(
     wait_for(lambda: not job_processes(job.key), timeout=5)
     texts = [e.text for e in demo.log(job.key)]
     assert any(t.startswith("Job aborted: its worker stopped while step 1 was running") for t in texts), texts
+
+
+def test_a_step_that_cleared_its_environment_is_stopped_after_its_worker_died(
+    service: JobService, store: Store, data_dir: pathlib.Path, processes: Processes, worker: subprocess.Popen[str]
+) -> None:
+    """The step's own process is stopped by its recorded pid, even when it no longer carries the step's token."""
+    toml = """
+        [[template]]
+        name = "/APPJOBS/TEST_BARE_ENV"
+        text = "A step that drops its environment"
+        [[template.step]]
+        command = "exec env -i sleep 1009"
+        """
+    service.import_templates(templates.parse(toml, source="test.toml", by="TEST", now=models.utcnow()))
+    job = service.schedule("/APPJOBS/TEST_BARE_ENV", creator="TESTER")
+
+    def bare_step() -> psutil.Process | None:
+        for step in store.jobs.running_steps():
+            with contextlib.suppress(psutil.Error):
+                if step.key == job.key and step.pid and "1009" in psutil.Process(step.pid).cmdline():
+                    return psutil.Process(step.pid)
+        return None
+
+    leader = wait_for(bare_step)
+    assert isinstance(leader, psutil.Process)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    assert leader.is_running()
+    processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+    assert wait_final(service, job.key).status is JobStatus.ABORTED
+    wait_for(lambda: not leader.is_running() or leader.status() == psutil.STATUS_ZOMBIE, timeout=5)
 
 
 def test_restart_of_finished_installation_keeps_history(demo: JobService, start_server: Callable[..., Server]) -> None:
