@@ -206,12 +206,16 @@ def test_a_step_that_cleared_its_environment_is_stopped_after_its_worker_died(
 
     leader = wait_for(bare_step)
     assert isinstance(leader, psutil.Process)
-    os.kill(worker.pid, signal.SIGKILL)
-    worker.wait()
-    assert leader.is_running()
-    processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
-    assert wait_final(service, job.key).status is JobStatus.ABORTED
-    wait_for(lambda: not leader.is_running() or leader.status() == psutil.STATUS_ZOMBIE, timeout=5)
+    try:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+        assert leader.is_running()
+        processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+        assert wait_final(service, job.key).status is JobStatus.ABORTED
+        wait_for(lambda: not leader.is_running() or leader.status() == psutil.STATUS_ZOMBIE, timeout=5)
+    finally:
+        with contextlib.suppress(psutil.Error):
+            leader.kill()  # no fixture finds a process without the step's environment
 
 
 def test_restart_of_finished_installation_keeps_history(demo: JobService, start_server: Callable[..., Server]) -> None:
