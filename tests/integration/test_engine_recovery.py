@@ -218,6 +218,24 @@ def test_a_step_that_cleared_its_environment_is_stopped_after_its_worker_died(
             leader.kill()  # no fixture finds a process without the step's environment
 
 
+def test_recovery_does_not_kill_a_process_that_reused_a_dead_steps_pid(
+    demo: JobService, store: Store, data_dir: pathlib.Path, processes: Processes
+) -> None:
+    """A recorded step pid now held by another process (pid reuse: another start time) is left alone."""
+    stranger = subprocess.Popen(["sleep", "1010"], start_new_session=True)  # a group leader, as steps are
+    try:
+        job = demo.schedule("/APPJOBS/DEMO_SLEEP", creator="TESTER")
+        (work,) = store.jobs.claim("GHOST", 1, models.utcnow(), ["a-token-no-process-has"])
+        assert work.key == job.key
+        store.jobs.step_spawned(job.key, 1, stranger.pid, 1.0)  # started at 1970-01-01 00:00:01: not the stranger
+        processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+        assert wait_final(demo, job.key).status is JobStatus.ABORTED
+        assert stranger.poll() is None, "recovery killed a process that merely reused the step's pid"
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
 def test_restart_of_finished_installation_keeps_history(demo: JobService, start_server: Callable[..., Server]) -> None:
     """Jobs that ended before a crash keep their status and log after the restart."""
     server = start_server()
