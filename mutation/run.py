@@ -217,7 +217,7 @@ def outcomes(module: str, work: pathlib.Path, equivalents: dict) -> list[Mutant]
     found = []
     with use_db(str(work / "session.sqlite"), WorkDB.Mode.open) as db:
         for item, result in db.completed_work_items:
-            if result.worker_outcome is WorkerOutcome.SKIPPED and result.output == NOT_RUN:
+            if result.worker_outcome is WorkerOutcome.SKIPPED:  # not kept (NOT_RUN); carried kills are NORMAL
                 continue
             (mutation,) = item.mutations
             change = change_of(result.diff or "")
