@@ -330,3 +330,21 @@ def test_the_tree_is_made_of_frozen_values() -> None:
     assert seen == {"And", "Not", "Or", "Compare", "Call", "Property", "Literal"}
     with pytest.raises(dataclasses.FrozenInstanceError):
         odata_filter.FUNCTIONS["length"].returns = "Edm.String"  # type: ignore[misc]
+
+
+def test_literals_of_forty_characters_are_shown_whole_in_type_errors() -> None:
+    """The cut in a type error starts past 40 characters: 40 are shown whole, 41 as 40 and '...'."""
+    for length, shown in ((40, "'" + "x" * 38 + "'"), (41, "'" + "x" * 39 + "...")):
+        literal = "'" + "x" * (length - 2) + "'"
+        with pytest.raises(errors.InvalidInput) as caught:
+            parse_filter(f"{literal} and SupportsTestMode", PROPERTIES)
+        assert str(caught.value) == f"$filter: 'and' joins conditions, but {shown} is Edm.String"
+
+
+def test_depth_counts_nesting_not_groups_side_by_side() -> None:
+    """Many parenthesized groups one after another are not nested; a group closed does not buy more depth."""
+    flat = " or ".join(["(SupportsTestMode)"] * (MAX_DEPTH + 50))
+    assert isinstance(parse_filter(flat, PROPERTIES), Or)
+    too_deep = "(SupportsTestMode) and " + "(" * (MAX_DEPTH + 1) + "SupportsTestMode" + ")" * (MAX_DEPTH + 1)
+    with pytest.raises(errors.InvalidInput, match=f"nested more than {MAX_DEPTH} levels deep"):
+        parse_filter(too_deep, PROPERTIES)
