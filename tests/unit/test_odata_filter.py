@@ -348,3 +348,12 @@ def test_depth_counts_nesting_not_groups_side_by_side() -> None:
     too_deep = "(SupportsTestMode) and " + "(" * (MAX_DEPTH + 1) + "SupportsTestMode" + ")" * (MAX_DEPTH + 1)
     with pytest.raises(errors.InvalidInput, match=f"nested more than {MAX_DEPTH} levels deep"):
         parse_filter(too_deep, PROPERTIES)
+
+
+def test_tokens_are_frozen_values() -> None:
+    """tokenize gives values: the same text gives equal, hashable tokens that nobody can change."""
+    tokens = odata_filter.tokenize("SupportsTestMode eq true")
+    assert tokens == odata_filter.tokenize("SupportsTestMode eq true")
+    assert len({*tokens}) == 4
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tokens[0].text = "x"  # type: ignore[misc]
