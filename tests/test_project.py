@@ -28,13 +28,13 @@ def test_layers_are_kept() -> None:
 
 def test_ruff_finds_nothing() -> None:
     """ruff's lint rules pass on the package, the tests and the benchmarks."""
-    result = tool("ruff", "check", "src", "tests", "bench")
+    result = tool("ruff", "check", "src", "tests", "bench", "mutation")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_code_is_formatted() -> None:
     """The code is formatted as ruff format would format it."""
-    result = tool("ruff", "format", "--check", "src", "tests", "bench")
+    result = tool("ruff", "format", "--check", "src", "tests", "bench", "mutation")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -7,15 +7,20 @@ import datetime as dt
 import os
 import pathlib
 import signal
+import socket
+import subprocess
 import threading
+import time
 from collections.abc import Callable
 
 import psutil
 import pytest
+import requests
 from conftest import WORKER_ARGS, Processes, Server, job_processes, wait_final, wait_for
+from tenant import Tenant, add_users
 
 from appjobs import errors, models
-from appjobs.engine import JobService
+from appjobs.engine import JobService, templates
 from appjobs.models import JobStatus
 from appjobs.storage import Store
 from appjobs.storage.workers import WorkerRecord
@@ -80,30 +85,155 @@ def test_kill_9_of_worker_is_restarted_by_server(demo: JobService, start_server:
     wait_for(lambda: [pid for pid in worker_pids(server) if pid != old])
     assert_recovered(demo, job)
     assert server.proc.poll() is None
+    reason = f"Job aborted: worker pid {old} on {socket.gethostname()} stopped while step 1 was running"
+    assert any(e.text.startswith(reason) for e in demo.log(job.key)), "the log names the worker that died"
 
 
-def test_no_scheduled_job_is_lost_across_crashes(demo: JobService, start_server: Callable[..., Server]) -> None:
-    """Every job that got a JobName exists after kill -9 and restart, and each ends in a final status exactly once."""
+class Scheduler:
+    """SAP's scheduler as the crash meets it: threads posting JobSchedule over HTTP, each with its own session.
+
+    ``answered`` holds the JobNames of the requests that got 200; ``cut_off`` counts the requests that
+    were sent before the server was killed and got no answer, which proves that the kill interrupted them.
+    """
+
+    def __init__(self, tenant: Tenant, threads: int, limit: int) -> None:
+        self.tenant = tenant
+        self.limit = limit
+        self.answered: list[models.JobKey] = []
+        self.cut_off = 0
+        self.killed_at = float("inf")
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.schedule_until_refused) for _ in range(threads)]
+
+    def schedule_until_refused(self) -> None:
+        http = self.tenant.session()
+        params = {"JobTemplateName": "'/APPJOBS/DEMO_ECHO'", "JobText": "'crash'", "$format": "json"}
+        while len(self.answered) < self.limit:
+            sent = time.monotonic()
+            try:
+                response = http.post(self.tenant.root + "/JobSchedule", params=params, timeout=30)
+            except requests.ConnectionError:
+                with self.lock:
+                    self.cut_off += sent < self.killed_at
+                return
+            assert response.status_code == 200, response.text
+            job = response.json()["d"]
+            with self.lock:
+                self.answered.append(models.JobKey(job["JobName"], job["JobRunCount"]))
+
+
+def test_no_scheduled_job_is_lost_across_crashes(
+    demo: JobService, data_dir: pathlib.Path, start_server: Callable[..., Server]
+) -> None:
+    """Every JobSchedule answered 200 before a kill -9 names a job that exists after the restart and runs once.
+
+    The server dies while many JobSchedule requests are in flight over HTTP, as a scheduler would send
+    them; the JobNames it answered are then looked up in what the restarted server has.
+    """
+    add_users(data_dir)
     server = start_server()
-    keys: list[models.JobKey] = []
-    stop = threading.Event()
-
-    def schedule_many() -> None:
-        while not stop.is_set() and len(keys) < 200:
-            keys.append(demo.schedule("/APPJOBS/DEMO_ECHO", creator="TESTER", parameters={"REPEAT": "0"}).key)
-
-    thread = threading.Thread(target=schedule_many)
-    thread.start()
-    wait_for(lambda: len(keys) >= 20)
-    os.killpg(server.proc.pid, signal.SIGKILL)
+    scheduler = Scheduler(Tenant(server, data_dir), threads=6, limit=400)
+    for thread in scheduler.threads:
+        thread.start()
+    wait_for(lambda: len(scheduler.answered) >= 30, timeout=60)
+    scheduler.killed_at = time.monotonic()
+    os.killpg(server.proc.pid, signal.SIGKILL)  # the server and its worker
     server.proc.wait()
-    thread.join()
+    for thread in scheduler.threads:
+        thread.join()
+    assert scheduler.cut_off >= 1, "the kill interrupted no JobSchedule request"
+    assert len(scheduler.answered) < scheduler.limit, "the server was not killed while it was scheduling"
     start_server()
-    for key in keys:
-        job = wait_final(demo, key, timeout=120)
-        assert job.status in (JobStatus.FINISHED, JobStatus.ABORTED)
+    for key in scheduler.answered:
+        job = wait_final(demo, key, timeout=120)  # raises JobNotFound for an answered job that was lost
+        assert job.status is JobStatus.FINISHED, key
         starts = [e for e in demo.log(key) if e.text.startswith("Step 1 started")]
         assert len(starts) == 1, f"{key} started {len(starts)} times"
+
+
+def test_a_second_worker_leaves_the_running_jobs_of_a_live_one_alone(
+    demo: JobService, store: Store, data_dir: pathlib.Path, processes: Processes, worker: subprocess.Popen[str]
+) -> None:
+    """A worker starting on the same host while another runs a step must not take that worker for dead."""
+    job = start_sleep(demo)
+    second = processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+    wait_for(lambda: len(store.workers.all()) == 2 or second.poll() is not None)
+    (record,) = (r for r in store.workers.all().values() if r.pid == second.pid)
+    # Its first heartbeat comes after its first recovery pass: once it moved, that pass is done.
+    wait_for(lambda: store.workers.all()[record.id].heartbeat_at > record.heartbeat_at, timeout=15)
+    assert demo.status(job.key).status is JobStatus.RUNNING
+    assert job_processes(job.key), "the live worker's step was stopped"
+    assert worker.poll() is None
+
+
+def test_a_step_whose_worker_is_gone_from_the_register_is_stopped(
+    demo: JobService, store: Store, data_dir: pathlib.Path, processes: Processes, worker: subprocess.Popen[str]
+) -> None:
+    """A running step whose worker is neither alive nor registered ends A, and its processes on this host stop."""
+    job = start_sleep(demo)
+    (record,) = store.workers.all().values()
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    store.workers.unregister(record.id)
+    assert job_processes(job.key), "the step's processes outlive a kill -9 of the worker"
+    processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+    assert wait_final(demo, job.key).status is JobStatus.ABORTED
+    wait_for(lambda: not job_processes(job.key), timeout=5)
+    texts = [e.text for e in demo.log(job.key)]
+    assert any(t.startswith("Job aborted: its worker stopped while step 1 was running") for t in texts), texts
+
+
+def test_a_step_that_cleared_its_environment_is_stopped_after_its_worker_died(
+    service: JobService, store: Store, data_dir: pathlib.Path, processes: Processes, worker: subprocess.Popen[str]
+) -> None:
+    """The step's own process is stopped by its recorded pid, even when it no longer carries the step's token."""
+    toml = """
+        [[template]]
+        name = "/APPJOBS/TEST_BARE_ENV"
+        text = "A step that drops its environment"
+        [[template.step]]
+        command = "exec env -i sleep 1009"
+        """
+    service.import_templates(templates.parse(toml, source="test.toml", by="TEST", now=models.utcnow()))
+    job = service.schedule("/APPJOBS/TEST_BARE_ENV", creator="TESTER")
+
+    def bare_step() -> psutil.Process | None:
+        for step in store.jobs.running_steps():
+            with contextlib.suppress(psutil.Error):
+                if step.key == job.key and step.pid and "1009" in psutil.Process(step.pid).cmdline():
+                    return psutil.Process(step.pid)
+        return None
+
+    leader = wait_for(bare_step)
+    assert isinstance(leader, psutil.Process)
+    try:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+        assert leader.is_running()
+        processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+        assert wait_final(service, job.key).status is JobStatus.ABORTED
+        wait_for(lambda: not leader.is_running() or leader.status() == psutil.STATUS_ZOMBIE, timeout=5)
+    finally:
+        with contextlib.suppress(psutil.Error):
+            leader.kill()  # no fixture finds a process without the step's environment
+
+
+def test_recovery_does_not_kill_a_process_that_reused_a_dead_steps_pid(
+    demo: JobService, store: Store, data_dir: pathlib.Path, processes: Processes
+) -> None:
+    """A recorded step pid now held by another process (pid reuse: another start time) is left alone."""
+    stranger = subprocess.Popen(["sleep", "1010"], start_new_session=True)  # a group leader, as steps are
+    try:
+        job = demo.schedule("/APPJOBS/DEMO_SLEEP", creator="TESTER")
+        (work,) = store.jobs.claim("GHOST", 1, models.utcnow(), ["a-token-no-process-has"])
+        assert work.key == job.key
+        store.jobs.step_spawned(job.key, 1, stranger.pid, 1.0)  # started at 1970-01-01 00:00:01: not the stranger
+        processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+        assert wait_final(demo, job.key).status is JobStatus.ABORTED
+        assert stranger.poll() is None, "recovery killed a process that merely reused the step's pid"
+    finally:
+        stranger.kill()
+        stranger.wait()
 
 
 def test_restart_of_finished_installation_keeps_history(demo: JobService, start_server: Callable[..., Server]) -> None:

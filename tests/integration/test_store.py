@@ -22,6 +22,7 @@ from appjobs.engine import JobService, templates
 from appjobs.settings import Paths
 from appjobs.storage import Store, schema
 from appjobs.storage.database import MIGRATIONS
+from appjobs.storage.jobs import RunningStep
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -258,6 +259,20 @@ def test_a_failed_batch_changes_nothing(service: JobService, store: Store) -> No
     assert service.status(first).status is models.JobStatus.RUNNING
     assert service.steps(first)[0].status is models.JobStatus.RUNNING
     assert service.status(second).status is models.JobStatus.READY
+
+
+def test_running_steps_name_their_worker_process_and_token(service: JobService, store: Store) -> None:
+    """What crash recovery reads: each step in R with the worker that claimed it, its process and its token."""
+    service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
+    key = service.schedule("/T/ONE", creator="T").key
+    assert store.jobs.running_steps() == []
+    (work,) = store.jobs.claim("W1", 1, models.utcnow(), ["token-1"])
+    assert (work.key, work.number, work.token) == (key, 1, "token-1")
+    assert store.jobs.running_steps() == [RunningStep(key, 1, "W1", None, None, "token-1")]
+    store.jobs.step_spawned(key, 1, 4242, 12.5)
+    assert store.jobs.running_steps() == [RunningStep(key, 1, "W1", 4242, 12.5, "token-1")]
+    store.jobs.finish_step(key, 1, models.JobStatus.FINISHED, exit_code=0, now=models.utcnow())
+    assert store.jobs.running_steps() == []
 
 
 def test_a_template_replaced_by_another_process_is_used_at_once(service: JobService, store: Store) -> None:

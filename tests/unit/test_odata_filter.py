@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import decimal
 import re
@@ -288,3 +289,71 @@ def test_deep_nesting_fuzz_never_overflows_the_stack(depth: int, opener: str) ->
     closer = ")" * depth
     with contextlib.suppress(errors.InvalidInput):
         parse_filter(opener * depth + "SupportsTestMode" + closer, PROPERTIES)
+
+
+# --- edges of the error messages: what they quote, and where they cut ----------------------------
+
+
+def test_error_messages_quote_forty_character_tokens_whole_and_cut_longer_ones() -> None:
+    """A token of up to 40 characters is quoted whole in an error; a longer one is cut after 40, with '...'."""
+    for length in (40, 41):
+        name = "P" * length
+        with pytest.raises(errors.InvalidInput) as caught:
+            parse_filter(f"{name} eq 1", PROPERTIES)
+        shown = repr(name) if length == 40 else repr(name[:40]) + "..."
+        assert str(caught.value) == f"$filter: unknown property {shown} at position 1"
+
+
+def test_long_literals_are_cut_in_type_errors() -> None:
+    """A literal longer than 40 characters is shown by its first 40 and '...' when its type is wrong."""
+    literal = "'" + "x" * 50 + "'"
+    with pytest.raises(errors.InvalidInput) as caught:
+        parse_filter(f"{literal} and SupportsTestMode", PROPERTIES)
+    assert str(caught.value) == f"$filter: 'and' joins conditions, but {literal[:40]}... is Edm.String"
+
+
+def test_the_tree_is_made_of_frozen_values() -> None:
+    """As the module promises, a parsed filter is a tree of frozen dataclasses: hashable, equal when
+    parsed from the same text, and not to be changed by whoever evaluates it (nor are the functions)."""
+    text = "not (length(tolower(JobTemplateText)) gt 3 or ReturnCode eq 1) and SupportsTestMode eq true"
+    tree = parse_filter(text, PROPERTIES)
+    assert hash(tree) == hash(parse_filter(text, PROPERTIES))
+    nodes, seen = [tree], set()
+    while nodes:
+        node = nodes.pop()
+        seen.add(type(node).__name__)
+        field = dataclasses.fields(node)[0].name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(node, field, None)
+        for value in vars(node).values():
+            nodes.extend(v for v in (value if isinstance(value, tuple) else (value,)) if dataclasses.is_dataclass(v))
+    assert seen == {"And", "Not", "Or", "Compare", "Call", "Property", "Literal"}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        odata_filter.FUNCTIONS["length"].returns = "Edm.String"  # type: ignore[misc]
+
+
+def test_literals_of_forty_characters_are_shown_whole_in_type_errors() -> None:
+    """The cut in a type error starts past 40 characters: 40 are shown whole, 41 as 40 and '...'."""
+    for length, shown in ((40, "'" + "x" * 38 + "'"), (41, "'" + "x" * 39 + "...")):
+        literal = "'" + "x" * (length - 2) + "'"
+        with pytest.raises(errors.InvalidInput) as caught:
+            parse_filter(f"{literal} and SupportsTestMode", PROPERTIES)
+        assert str(caught.value) == f"$filter: 'and' joins conditions, but {shown} is Edm.String"
+
+
+def test_depth_counts_nesting_not_groups_side_by_side() -> None:
+    """Many parenthesized groups one after another are not nested; a group closed does not buy more depth."""
+    flat = " or ".join(["(SupportsTestMode)"] * (MAX_DEPTH + 50))
+    assert isinstance(parse_filter(flat, PROPERTIES), Or)
+    too_deep = "(SupportsTestMode) and " + "(" * (MAX_DEPTH + 1) + "SupportsTestMode" + ")" * (MAX_DEPTH + 1)
+    with pytest.raises(errors.InvalidInput, match=f"nested more than {MAX_DEPTH} levels deep"):
+        parse_filter(too_deep, PROPERTIES)
+
+
+def test_tokens_are_frozen_values() -> None:
+    """tokenize gives values: the same text gives equal, hashable tokens that nobody can change."""
+    tokens = odata_filter.tokenize("SupportsTestMode eq true")
+    assert tokens == odata_filter.tokenize("SupportsTestMode eq true")
+    assert len({*tokens}) == 4
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tokens[0].text = "x"  # type: ignore[misc]

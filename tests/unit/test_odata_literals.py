@@ -473,3 +473,114 @@ def test_infer_literal_never_fails_unexpectedly(text: str) -> None:
     """Any text, including near-literals, either infers to a value or raises an appjobs error."""
     with contextlib.suppress(errors.AppjobsError):
         infer_literal(text)
+
+
+# --- edges: each one a line that a mistake in the parser or formatter would cross ----------------
+
+# The ranges as OData v2 defines them (spelled out: the module's own table is what is tested).
+EDM_INT_EDGES = {
+    "Edm.Byte": (0, 255),
+    "Edm.SByte": (-128, 127),
+    "Edm.Int16": (-32768, 32767),
+    "Edm.Int32": (-2147483648, 2147483647),
+    "Edm.Int64": (-9223372036854775808, 9223372036854775807),
+}
+
+
+@pytest.mark.parametrize("edm_type", sorted(EDM_INT_EDGES))
+def test_integer_ranges_end_exactly_where_odata_says(edm_type: str) -> None:
+    """Both ends of each integer type are accepted, read and written; one past either end is refused."""
+    low, high = EDM_INT_EDGES[edm_type]
+    suffix = "L" if edm_type == "Edm.Int64" else ""
+    for value in (low, high):
+        assert parse_literal(f"{value}{suffix}", edm_type) == value
+        assert format_literal(value, edm_type) == f"{value}{suffix}"
+    for value in (low - 1, high + 1):
+        with pytest.raises(errors.MalformedLiteral, match=re.escape(edm_type)):
+            parse_literal(f"{value}{suffix}", edm_type)
+        with pytest.raises(errors.InvalidInput, match=re.escape(edm_type)):
+            format_literal(value, edm_type)
+
+
+def test_error_message_quotes_sixty_characters_whole_and_cuts_longer_ones() -> None:
+    """Input of up to 60 characters is quoted whole in the message; longer input is cut there, with '...'."""
+    for length, cut in ((60, False), (61, True)):
+        with pytest.raises(errors.MalformedLiteral) as caught:
+            parse_literal("x" * length, "Edm.String")
+        assert ("..." in str(caught.value)) is cut
+        assert repr("x" * 60) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("offset", "delta"),
+    [("-05:30", dt.timedelta(hours=-5, minutes=-30)), ("+23:59", dt.timedelta(hours=23, minutes=59))],
+)
+def test_datetimeoffset_offsets_keep_their_sign_up_to_a_day(offset: str, delta: dt.timedelta) -> None:
+    """A negative offset is behind UTC, and offsets up to 23:59 either way are accepted."""
+    value = parse_literal(f"datetimeoffset'2018-11-20T00:00:00{offset}'", "Edm.DateTimeOffset")
+    assert isinstance(value, dt.datetime)
+    assert value.utcoffset() == delta
+    assert value == dt.datetime(2018, 11, 20, tzinfo=UTC) - delta
+
+
+@pytest.mark.parametrize("hours", [-23, -12, -1, 5, 14, 23])
+def test_datetimeoffset_formats_whole_hour_offsets(hours: int) -> None:
+    """Offsets are written as signed hours and minutes, and read back as the same offset."""
+    value = dt.datetime(2018, 11, 20, 1, 2, 3, tzinfo=dt.timezone(dt.timedelta(hours=hours, minutes=0)))
+    text = format_literal(value, "Edm.DateTimeOffset")
+    assert text.endswith(f"{'-' if hours < 0 else '+'}{abs(hours):02d}:00'")
+    assert parse_literal(text, "Edm.DateTimeOffset").utcoffset() == value.utcoffset()
+
+
+def test_time_literals_without_hours_start_at_midnight() -> None:
+    """Missing parts of an Edm.Time are zero: ``PT30M`` is half past midnight."""
+    assert parse_literal("time'PT30M'", "Edm.Time") == dt.time(0, 30)
+    assert parse_literal("time'PT12H'", "Edm.Time") == dt.time(12, 0)
+    assert parse_literal("time'PT5S'", "Edm.Time") == dt.time(0, 0, 5)
+
+
+@pytest.mark.parametrize("value", [True, False, "1.5", 1.5, None])
+def test_decimal_literals_are_only_written_for_numbers(value: object) -> None:
+    """A bool, a string or a float is no Edm.Decimal: writing one is InvalidInput, not a guess."""
+    with pytest.raises(errors.InvalidInput, match=r"Edm\.Decimal"):
+        format_literal(value, "Edm.Decimal")
+
+
+@pytest.mark.parametrize(
+    ("text", "edm_type"),
+    [
+        ("2147483647", "Edm.Int32"),
+        ("-2147483648", "Edm.Int32"),
+        ("2147483648", "Edm.Int64"),
+        ("-2147483649", "Edm.Int64"),
+    ],
+)
+def test_infer_literal_takes_int32_up_to_its_very_ends(text: str, edm_type: str) -> None:
+    """A plain number is an Edm.Int32 up to and including both ends of its range, an Edm.Int64 past them."""
+    assert infer_literal(text) == (int(text), edm_type)
+
+
+@pytest.mark.parametrize(("hours", "minutes"), [(0, 59), (5, 45), (-3, -30), (-9, -1)])
+def test_datetimeoffset_formats_offsets_to_the_minute(hours: int, minutes: int) -> None:
+    """Offsets with any number of minutes (Nepal is +05:45) are written exactly, and read back the same."""
+    offset = dt.timedelta(hours=hours, minutes=minutes)
+    value = dt.datetime(2018, 11, 20, 12, tzinfo=dt.timezone(offset))
+    text = format_literal(value, "Edm.DateTimeOffset")
+    sign, whole = ("-", -offset) if offset < dt.timedelta(0) else ("+", offset)
+    assert (
+        text == f"datetimeoffset'2018-11-20T12:00:00{sign}{whole.seconds // 3600:02d}:{whole.seconds // 60 % 60:02d}'"
+    )
+    assert parse_literal(text, "Edm.DateTimeOffset") == value
+
+
+@pytest.mark.parametrize("value", [dt.time(12, 30, tzinfo=UTC), "12:30", None])
+def test_time_literals_are_only_written_for_naive_times(value: object) -> None:
+    """Edm.Time is a time of day without a zone: an aware time or anything else is InvalidInput."""
+    with pytest.raises(errors.InvalidInput, match=r"Edm\.Time"):
+        format_literal(value, "Edm.Time")
+
+
+def test_parse_literal_options_are_keyword_only() -> None:
+    """max_length and name are keyword-only, so a positional third argument is not silently taken as either."""
+    with pytest.raises(TypeError):
+        parse_literal("'x'", "Edm.String", 5)  # type: ignore[misc]

@@ -145,6 +145,8 @@ def test_atom_entry_is_one_line_with_gateway_attribute_order() -> None:
     assert b"\n" not in ours
     assert b"<d:JobStatus/>" in ours
     assert b'<category term="BC_EXT_APPJOB_MANAGEMENT.JobScheduleStatus" scheme=' in ours
+    # A single entry declares its namespaces once, on <entry>; only feed entries re-declare them.
+    assert b'<content type="application/xml"><m:properties><d:JobName>' in ours
 
 
 def test_atom_entry_status_letter_is_element_text() -> None:

@@ -307,3 +307,54 @@ def test_other_options_fuzz_parse_or_raise_appjobs_errors(name: str, text: str) 
     """Any value of any option either parses or raises an appjobs error; nothing else."""
     with contextlib.suppress(errors.AppjobsError):
         parse_query([(name, text)], PROPERTIES, navigations=NAVIGATIONS)
+
+
+# --- edges: each one a line that a mistake in parsing or evaluating would cross ------------------
+
+
+def test_a_parameter_without_dollar_does_not_hide_the_options_after_it() -> None:
+    """``sap-client`` first, then ``$top``: the foreign parameter is skipped and the option still counts."""
+    options = parse_query([("sap-client", "100"), ("$top", "5"), ("JobName", "x"), ("$skip", "2")], PROPERTIES)
+    assert (options.top, options.skip) == (5, 2)
+
+
+def test_an_option_of_exactly_the_bound_is_accepted() -> None:
+    """8192 characters is allowed, 8193 is not: the bound is inclusive, as its message says."""
+    head = "JobTemplateText eq '"
+    exact = head + "x" * (8192 - len(head) - 1) + "'"
+    assert len(exact) == 8192
+    assert parse_query({"$filter": exact}, PROPERTIES).filter is not None
+    with pytest.raises(errors.InvalidInput, match="longer than 8192"):
+        parse_query({"$filter": exact[:-1] + "x'"}, PROPERTIES)
+
+
+def test_error_messages_quote_forty_characters_whole_and_cut_longer_names() -> None:
+    """A name of up to 40 characters is quoted whole; a longer one is cut after 40, marked with '...'."""
+    for length in (40, 41):
+        name = "$" + "o" * (length - 1)
+        with pytest.raises(errors.InvalidInput) as caught:
+            parse_query({name: "1"}, PROPERTIES)
+        shown = repr(name) if length == 40 else repr(name[:40]) + "..."
+        assert str(caught.value) == f"{shown} is not a valid system query option"
+
+
+def test_or_of_false_conditions_is_false() -> None:
+    """``A or B`` matches only where one of them holds: an entity for which both are false is not selected."""
+    node = parse_filter("JobTemplateStepCount eq 1 or JobTemplateStepCount eq 3", PROPERTIES)
+    assert not matches(node, {"JobTemplateStepCount": 2})
+    assert matches(node, {"JobTemplateStepCount": 3})
+    assert not matches(parse_filter("ReturnCode eq 1 or ReturnCode eq 2", PROPERTIES), {"ReturnCode": None})
+
+
+def test_not_of_an_or_of_false_conditions_holds() -> None:
+    """``not (A or B)`` selects the entities for which neither holds: false, not null, is what ``or`` gives."""
+    node = parse_filter("not (ReturnCode eq 1 or ReturnCode eq 2)", PROPERTIES)
+    assert matches(node, {"ReturnCode": 3})
+    assert not matches(node, {"ReturnCode": 2})
+    assert matches(node, {"ReturnCode": None})  # eq with null is false (not null): neither holds
+
+
+def test_expand_error_names_the_first_segment() -> None:
+    """An unknown navigation property in ``$expand`` is named in the message, not a later path segment."""
+    with pytest.raises(errors.InvalidInput, match=r"^\$expand: 'Nowhere' is not a navigation property here$"):
+        parse_query({"$expand": "Nowhere/JobStepSet"}, PROPERTIES, navigations=NAVIGATIONS)
