@@ -218,3 +218,13 @@ def test_a_new_arrangement_widens_the_scope_of_a_running_servers_users(tenant: T
     # Polls only, answered from the caches while the server trusts them: the scope must still be read anew
     # within a few seconds, well before the password the server verified (a minute) would be checked again.
     wait_for(lambda: get(tenant, poll(job), monitor.basic()) == 200, timeout=20, interval=0.2)
+
+
+def test_right_passwords_of_a_user_without_arrangement_do_not_lock_it(user: Scheduler) -> None:
+    """Refused for want of an arrangement is no failed logon: given one later, the user logs on at once."""
+    job = user.logon().schedule()
+    user.admin("arrangements", "remove", f"{user.name}_0064")
+    for _ in range(7):  # more than any lockout limit the module's server may have
+        assert get(user.tenant, info(job), user.basic()) == 401
+    user.admin("arrangements", "add", f"{user.name}_AGAIN", "--system", f"{user.name}_SYSTEM", "--user", user.name)
+    assert get(user.tenant, info(job), user.basic()) == 200
