@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import itertools
+import json
 
 import pytest
 import requests
@@ -228,3 +229,14 @@ def test_right_passwords_of_a_user_without_arrangement_do_not_lock_it(user: Sche
         assert get(user.tenant, info(job), user.basic()) == 401
     user.admin("arrangements", "add", f"{user.name}_AGAIN", "--system", f"{user.name}_SYSTEM", "--user", user.name)
     assert get(user.tenant, info(job), user.basic()) == 200
+
+
+def test_a_locked_users_right_password_is_audited_as_refused_even_when_verified_lately(user: Scheduler) -> None:
+    """Every refused logon leaves an audit entry that says why, also when the server had the password verified."""
+    job = user.logon().schedule()
+    warm_basic(user, job)
+    user.admin("users", "lock", user.name)
+    assert get(user.tenant, info(job), user.basic()) == 401
+    done = admin(user.tenant.data_dir, "audit", "--json", "--since", "2000-01-01")
+    refusals = [e for e in json.loads(done.stdout) if e["user_name"] == user.name and e["outcome"] == "failure"]
+    assert [e["detail"] for e in refusals] == ["locked, or no communication arrangement"]
