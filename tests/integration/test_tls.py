@@ -208,6 +208,23 @@ def test_certificate_of_our_ca_that_no_user_has_gets_401(server: TlsServer, pki:
     assert answer.headers["www-authenticate"].startswith("Basic ")
 
 
+def test_password_guesses_do_not_lock_a_certificate_user_and_basic_beside_a_certificate_decides(
+    server: TlsServer, pki: Pki
+) -> None:
+    """A certificate user has no password to guess: wrong ones are refused, uncounted, and never lock it out.
+
+    And a request that brings both a certificate and Basic credentials is logged on by the credentials.
+    """
+    for _ in range(7):  # more than the server's lockout limit (5 by default)
+        answer = requests.get(server.root + "/", auth=(CERT_USER, "a-guess"), verify=server.ca, timeout=10)
+        assert answer.status_code == 401
+    assert requests.get(server.root + "/", cert=pki.registered, verify=server.ca, timeout=10).status_code == 200
+    both = requests.get(server.root + "/", cert=pki.registered, auth=(USER, "not-the-password"), verify=server.ca)
+    assert both.status_code == 401
+    both = requests.get(server.root + "/", cert=pki.registered, auth=(USER, PASSWORD), verify=server.ca, timeout=10)
+    assert both.status_code == 200
+
+
 def raw_get(server: TlsServer, context: ssl.SSLContext) -> bytes:
     """The first bytes of the answer to a GET of the service root; b"" when the server hangs up instead."""
     request = f"GET {ROOT_PATH}/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
