@@ -240,3 +240,13 @@ def test_a_locked_users_right_password_is_audited_as_refused_even_when_verified_
     done = admin(user.tenant.data_dir, "audit", "--json", "--since", "2000-01-01")
     refusals = [e for e in json.loads(done.stdout) if e["user_name"] == user.name and e["outcome"] == "failure"]
     assert [e["detail"] for e in refusals] == ["locked, or no communication arrangement"]
+
+
+def test_a_password_verified_lately_is_not_verified_and_audited_again(user: Scheduler) -> None:
+    """Within the cache time a cookie-less Basic client is logged on from what the server verified: one logon."""
+    job = user.logon().schedule()  # a token fetch with Basic credentials: the one verified, audited logon
+    for _ in range(3):
+        warm_basic(user, job)
+    done = admin(user.tenant.data_dir, "audit", "--json", "--since", "2000-01-01")
+    logons = [e for e in json.loads(done.stdout) if e["user_name"] == user.name and e["event"] == "logon"]
+    assert [e["outcome"] for e in logons] == ["success"]
