@@ -254,11 +254,13 @@ def test_a_password_verified_lately_is_not_verified_and_audited_again(user: Sche
 
 def test_after_a_lock_the_general_way_then_a_poll_with_the_password_are_both_refused(user: Scheduler) -> None:
     """The order a scheduler's requests come in does not matter: after a lock, every one of them gets 401."""
-    session = user.logon()
+    session, other_session = user.logon(), user.logon()
     job = session.schedule()
     warm_basic(user, job)
     warm(session, job)
+    warm(other_session, job)
     user.admin("users", "lock", user.name)
     assert session.get(info(job)) == 401  # the general way first: it learns that the user may not log on
     assert (get(user.tenant, poll(job), user.basic()), session.get(poll(job))) == (401, 401)
+    assert other_session.get(poll(job)) == 401
     assert get(user.tenant, info(job), user.basic()) == 401
