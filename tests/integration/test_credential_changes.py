@@ -264,3 +264,15 @@ def test_after_a_lock_the_general_way_then_a_poll_with_the_password_are_both_ref
     assert (get(user.tenant, poll(job), user.basic()), session.get(poll(job))) == (401, 401)
     assert other_session.get(poll(job)) == 401
     assert get(user.tenant, info(job), user.basic()) == 401
+
+
+def test_a_poll_in_atom_right_after_a_lock_is_refused(user: Scheduler) -> None:
+    """A poll that is more than the plain JSON one (here: Atom, the default format) is refused after a lock too."""
+    session = user.logon()
+    job = session.schedule()
+    warm_basic(user, job)
+    warm(session, job)
+    atom = poll(job).removesuffix("&$format=json")
+    assert (session.get(atom), get(user.tenant, atom, user.basic())) == (200, 200)
+    user.admin("users", "lock", user.name)
+    assert (session.get(atom), get(user.tenant, atom, user.basic())) == (401, 401)
