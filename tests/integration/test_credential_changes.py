@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import itertools
+import json
 
 import pytest
 import requests
@@ -218,3 +219,60 @@ def test_a_new_arrangement_widens_the_scope_of_a_running_servers_users(tenant: T
     # Polls only, answered from the caches while the server trusts them: the scope must still be read anew
     # within a few seconds, well before the password the server verified (a minute) would be checked again.
     wait_for(lambda: get(tenant, poll(job), monitor.basic()) == 200, timeout=20, interval=0.2)
+
+
+def test_right_passwords_of_a_user_without_arrangement_do_not_lock_it(user: Scheduler) -> None:
+    """Refused for want of an arrangement is no failed logon: given one later, the user logs on at once."""
+    job = user.logon().schedule()
+    user.admin("arrangements", "remove", f"{user.name}_0064")
+    for _ in range(7):  # more than any lockout limit the module's server may have
+        assert get(user.tenant, info(job), user.basic()) == 401
+    user.admin("arrangements", "add", f"{user.name}_AGAIN", "--system", f"{user.name}_SYSTEM", "--user", user.name)
+    assert get(user.tenant, info(job), user.basic()) == 200
+
+
+def test_a_locked_users_right_password_is_audited_as_refused_even_when_verified_lately(user: Scheduler) -> None:
+    """Every refused logon leaves an audit entry that says why, also when the server had the password verified."""
+    job = user.logon().schedule()
+    warm_basic(user, job)
+    user.admin("users", "lock", user.name)
+    assert get(user.tenant, info(job), user.basic()) == 401
+    done = admin(user.tenant.data_dir, "audit", "--json", "--since", "2000-01-01")
+    refusals = [e for e in json.loads(done.stdout) if e["user_name"] == user.name and e["outcome"] == "failure"]
+    assert [e["detail"] for e in refusals] == ["locked, or no communication arrangement"]
+
+
+def test_a_password_verified_lately_is_not_verified_and_audited_again(user: Scheduler) -> None:
+    """Within the cache time a cookie-less Basic client is logged on from what the server verified: one logon."""
+    job = user.logon().schedule()  # a token fetch with Basic credentials: the one verified, audited logon
+    for _ in range(3):
+        warm_basic(user, job)
+    done = admin(user.tenant.data_dir, "audit", "--json", "--since", "2000-01-01")
+    logons = [e for e in json.loads(done.stdout) if e["user_name"] == user.name and e["event"] == "logon"]
+    assert [e["outcome"] for e in logons] == ["success"]
+
+
+def test_after_a_lock_the_general_way_then_a_poll_with_the_password_are_both_refused(user: Scheduler) -> None:
+    """The order a scheduler's requests come in does not matter: after a lock, every one of them gets 401."""
+    session, other_session = user.logon(), user.logon()
+    job = session.schedule()
+    warm_basic(user, job)
+    warm(session, job)
+    warm(other_session, job)
+    user.admin("users", "lock", user.name)
+    assert session.get(info(job)) == 401  # the general way first: it learns that the user may not log on
+    assert (get(user.tenant, poll(job), user.basic()), session.get(poll(job))) == (401, 401)
+    assert other_session.get(poll(job)) == 401
+    assert get(user.tenant, info(job), user.basic()) == 401
+
+
+def test_a_poll_in_atom_right_after_a_lock_is_refused(user: Scheduler) -> None:
+    """A poll that is more than the plain JSON one (here: Atom, the default format) is refused after a lock too."""
+    session = user.logon()
+    job = session.schedule()
+    warm_basic(user, job)
+    warm(session, job)
+    atom = poll(job).removesuffix("&$format=json")
+    assert (session.get(atom), get(user.tenant, atom, user.basic())) == (200, 200)
+    user.admin("users", "lock", user.name)
+    assert (session.get(atom), get(user.tenant, atom, user.basic())) == (401, 401)

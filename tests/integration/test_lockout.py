@@ -141,3 +141,16 @@ def test_wrong_passwords_below_the_limit_leave_sessions_alone_and_the_lockout_en
     assert (http.get(poll, timeout=10).status_code, http.get(info, timeout=10).status_code) == (401, 401)
     [lockout] = lockouts(data_dir)
     assert (lockout["user_name"], lockout["detail"]) == (USER, f"locked after {MAX_FAILED} failed logons")
+
+
+def test_a_server_started_without_the_option_locks_at_the_fifth_failure(
+    start_server: Callable[..., Server], data_dir: pathlib.Path
+) -> None:
+    """The documented default: four wrong passwords in a row are forgiven by a good one, the fifth locks."""
+    add_users(data_dir)
+    server = start_server()
+    fail(server, 4)
+    assert logon(server, PASSWORD).status_code == 200
+    fail(server, 5)
+    assert user_state(data_dir)[0] is True
+    assert logon(server, PASSWORD).status_code == 401

@@ -18,10 +18,11 @@ import base64
 import http.client
 import threading
 import time
+from collections.abc import Callable
 
 import psutil
 import requests
-from tenant import Tenant
+from tenant import USERS, Tenant
 
 STORM = 60  #: bad logons, each on a connection of its own, all sent before the good client's request
 MB = 1024 * 1024
@@ -42,18 +43,9 @@ class PeakRss(threading.Thread):
             time.sleep(0.005)
 
 
-def test_bad_logons_wait_their_turn_and_sessions_are_answered_meanwhile(tenant: Tenant) -> None:
-    http_session = tenant.session()  # logged on before the storm; its cookie alone logs on
-    cookies = dict(http_session.cookies)
-    info = tenant.root + "/?$format=json"  # the service document: the general way, through the thread pool
-    assert requests.get(info, cookies=cookies, timeout=30).status_code == 200
+def storm(tenant: Tenant, good_request: Callable[[], int]) -> list[tuple[str, int]]:
+    """Send :data:`STORM` bad logons of unknown users, then *good_request*: the answers in the order they came."""
     host, path = tenant.server.url.removeprefix("http://"), tenant.root.removeprefix(tenant.server.url) + "/"
-    # One bad logon first, so that what any logon loads once (the dummy hash of unknown users) is in the idle RSS.
-    assert requests.get(tenant.root + "/", auth=("NOSUCHUSER", "x"), timeout=30).status_code == 401
-    rss = PeakRss(tenant.server.proc.pid)
-    idle = rss.peak
-    rss.start()
-
     all_sent = threading.Barrier(STORM + 1)
     answers: list[tuple[str, int]] = []  # in the order they arrived
 
@@ -69,13 +61,28 @@ def test_bad_logons_wait_their_turn_and_sessions_are_answered_meanwhile(tenant: 
 
     def good() -> None:
         all_sent.wait()
-        answers.append(("good", requests.get(info, cookies=cookies, timeout=120).status_code))
+        answers.append(("good", good_request()))
 
     threads = [threading.Thread(target=bad, args=(n,)) for n in range(STORM)] + [threading.Thread(target=good)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return answers
+
+
+def test_bad_logons_wait_their_turn_and_sessions_are_answered_meanwhile(tenant: Tenant) -> None:
+    http_session = tenant.session()  # logged on before the storm; its cookie alone logs on
+    cookies = dict(http_session.cookies)
+    info = tenant.root + "/?$format=json"  # the service document: the general way, through the thread pool
+    assert requests.get(info, cookies=cookies, timeout=30).status_code == 200
+    # One bad logon first, so that what any logon loads once (the dummy hash of unknown users) is in the idle RSS.
+    assert requests.get(tenant.root + "/", auth=("NOSUCHUSER", "x"), timeout=30).status_code == 401
+    rss = PeakRss(tenant.server.proc.pid)
+    idle = rss.peak
+    rss.start()
+
+    answers = storm(tenant, lambda: requests.get(info, cookies=cookies, timeout=120).status_code)
     rss.stop.set()
     rss.join()
 
@@ -89,4 +96,18 @@ def test_bad_logons_wait_their_turn_and_sessions_are_answered_meanwhile(tenant: 
     assert after - idle < 25 * MB, figures
     # A session's request does not queue behind the storm: with the checks waiting in the thread pool,
     # it waited for a thread until at least 21 of the 60 had been answered (40 threads, first come first served).
+    assert bad_before_good < STORM // 4, f"{bad_before_good} bad logons were answered before the good client"
+
+
+def test_a_password_verified_lately_is_not_checked_again_behind_a_storm(tenant: Tenant) -> None:
+    """A cookie-less Basic client pays argon2 once a minute, not per request: it does not wait behind bad logons.
+
+    Two users verified one after the other are both remembered (not only the last one verified).
+    """
+    info = tenant.root + "/?$format=json"
+    for user in USERS:
+        assert requests.get(info, auth=tenant.auth(user), timeout=30).status_code == 200
+    answers = storm(tenant, lambda: requests.get(info, auth=tenant.auth(tenant.user), timeout=120).status_code)
+    assert sorted(set(answers)) == [("bad", 401), ("good", 200)]
+    bad_before_good = answers.index(("good", 200))
     assert bad_before_good < STORM // 4, f"{bad_before_good} bad logons were answered before the good client"

@@ -79,6 +79,15 @@ def test_garbage_authorization_header_is_401(tenant: Tenant) -> None:
         assert response.status_code == 401, header
 
 
+def test_good_credentials_with_a_character_that_is_not_base64_are_401(tenant: Tenant) -> None:
+    """The header must be Base64 as a whole: a stray character is not skipped over to find credentials."""
+    encoded = base64.b64encode(":".join(tenant.auth()).encode()).decode()
+    assert requests.get(tenant.root + "/", headers={"Authorization": "Basic " + encoded}, timeout=10).status_code == 200
+    for stray in (encoded[:8] + "*" + encoded[8:], encoded[:8] + "." + encoded[8:], encoded + "!"):
+        response = requests.get(tenant.root + "/", headers={"Authorization": "Basic " + stray}, timeout=10)
+        assert response.status_code == 401, stray
+
+
 # --- CSRF and sessions -----------------------------------------------------------------
 
 

@@ -27,6 +27,8 @@ import trustme
 from conftest import APPJOBS, Processes, free_port, wait_for
 from tenant import ROOT_PATH, USERS, add_users
 
+from appjobs.auth import certificates
+
 CERT_USER = "CERTUSER"
 USER, PASSWORD = next(iter(USERS.items()))
 
@@ -70,6 +72,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 class TlsServer:
     port: int
     ca: str
+    data_dir: pathlib.Path
 
     @property
     def root(self) -> str:
@@ -98,7 +101,7 @@ def server(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsSe
     with log.open("w") as stderr:
         args = ["serve", "--data-dir", str(data_dir), "--port", str(port), "--grace", "1", *tls_args(pki)]
         proc = processes.start(*args, stderr=stderr)
-    tls = TlsServer(port, str(pki.ca))
+    tls = TlsServer(port, str(pki.ca), data_dir)
     try:
         wait_for(lambda: tls.healthy() or proc.poll() is not None)
         assert proc.poll() is None, f"serve exited: {log.read_text()}"
@@ -206,6 +209,36 @@ def test_certificate_of_our_ca_that_no_user_has_gets_401(server: TlsServer, pki:
     answer = requests.get(server.root + "/", cert=pki.stranger, verify=server.ca, timeout=10)
     assert answer.status_code == 401
     assert answer.headers["www-authenticate"].startswith("Basic ")
+
+
+def test_password_guesses_do_not_lock_a_certificate_user_and_basic_beside_a_certificate_decides(
+    server: TlsServer, pki: Pki
+) -> None:
+    """A certificate user has no password to guess: wrong ones are refused, uncounted, and never lock it out.
+
+    And a request that brings both a certificate and Basic credentials is logged on by the credentials.
+    """
+    for _ in range(7):  # more than the server's lockout limit (5 by default)
+        answer = requests.get(server.root + "/", auth=(CERT_USER, "a-guess"), verify=server.ca, timeout=10)
+        assert answer.status_code == 401
+    assert requests.get(server.root + "/", cert=pki.registered, verify=server.ca, timeout=10).status_code == 200
+    both = requests.get(server.root + "/", cert=pki.registered, auth=(USER, "not-the-password"), verify=server.ca)
+    assert both.status_code == 401
+    both = requests.get(server.root + "/", cert=pki.registered, auth=(USER, PASSWORD), verify=server.ca, timeout=10)
+    assert both.status_code == 200
+
+
+def test_a_refused_certificate_is_audited_by_its_fingerprint_and_an_accepted_one_is_not(
+    server: TlsServer, pki: Pki
+) -> None:
+    assert requests.get(server.root + "/", cert=pki.stranger, verify=server.ca, timeout=10).status_code == 401
+    assert requests.get(server.root + "/", cert=pki.registered, verify=server.ca, timeout=10).status_code == 200
+    command = [*APPJOBS, "admin", "audit", "--json", "--since", "2000-01-01", "--data-dir", str(server.data_dir)]
+    entries = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    refused = [e["detail"] for e in entries if e["outcome"] == "failure" and e["detail"].startswith("certificate ")]
+    stranger, registered = (certificates.load(pem).fingerprint for pem in (pki.stranger[0], pki.registered[0]))
+    assert f"certificate {stranger[:16]}… not accepted" in refused
+    assert not any(registered[:16] in detail for detail in refused)
 
 
 def raw_get(server: TlsServer, context: ssl.SSLContext) -> bytes:
