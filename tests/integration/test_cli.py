@@ -204,3 +204,17 @@ def test_schedule_of_unknown_template_exits_2(tmp_path: pathlib.Path) -> None:
     bad = run("admin", "jobs", "schedule", "/APPJOBS/DEMO_ECHO", "-p", "NOEQUALS", data_dir=data_dir)
     assert bad.returncode == 2
     assert "NAME=VALUE" in bad.stderr
+
+
+def test_a_broken_database_exits_1_not_as_a_refused_logon(tmp_path: pathlib.Path) -> None:
+    """A database the server side cannot read is the operator's problem: exit 1, the reason on stderr.
+
+    Not 5 (a scheduler would report a logon refused and have someone reset a password), not 2 (the
+    command line was fine: retrying it once the database is repaired will work).
+    """
+    data_dir = tmp_path / "data"
+    init(data_dir)
+    (data_dir / "appjobs.db").write_bytes(b"this is no SQLite database\n" * 200)
+    result = run("admin", "jobs", "list", data_dir=data_dir)
+    assert result.returncode == 1, result.stderr
+    assert "database" in result.stderr
