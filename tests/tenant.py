@@ -138,3 +138,14 @@ def saved_key(state: pathlib.Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return saved if saved.get("run_count") else None
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Wait for *proc* (an ``appjobs run`` started with pipes) and return what it printed; kill it after *timeout*."""
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)

@@ -23,7 +23,7 @@ import pytest
 from conftest import APPJOBS, Processes, Server, free_port, job_processes, wait_for
 from faultproxy import FaultProxy, drop_response, garbage, html_page, reset, truncate, unavailable
 from faultproxy import delay as slow
-from tenant import USERS, Tenant, add_users, saved_key
+from tenant import USERS, Tenant, add_users, finish, saved_key
 
 from appjobs.models import JobKey
 
@@ -60,16 +60,6 @@ def run(root: str, template: str, *args: str, timeout: float = 180) -> subproces
 def start_run(root: str, template: str, *args: str) -> subprocess.Popen[str]:
     command = [*APPJOBS, "run", template, "--json", *args]
     return subprocess.Popen(command, env=env_through(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 def report(result: subprocess.CompletedProcess[str]) -> dict:

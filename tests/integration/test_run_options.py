@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import pytest
 from conftest import APPJOBS, Server, free_port, job_processes, wait_for
-from tenant import USERS, Tenant, add_users, admin
+from tenant import USERS, Tenant, add_users, admin, finish
 
 from appjobs import models
 
@@ -39,16 +39,6 @@ def start(tenant: Tenant, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*APPJOBS, *args], env=env_for(tenant), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 def report(result: subprocess.CompletedProcess[str]) -> dict:
