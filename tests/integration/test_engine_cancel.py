@@ -12,12 +12,13 @@ from collections.abc import Iterator
 
 import psutil
 import pytest
+import sqlalchemy as sa
 from conftest import WORKER_ARGS, Processes, job_processes, wait_final, wait_for
 
 from appjobs import errors, models
 from appjobs.engine import JobService, cgroups, templates
 from appjobs.models import JobStatus
-from appjobs.storage import Store
+from appjobs.storage import Store, schema
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -260,17 +261,40 @@ def test_recovery_stops_escapees_of_a_dead_worker(
 
 
 def test_empty_step_cgroups_left_by_a_killed_worker_are_removed(
-    processes: Processes, data_dir: pathlib.Path, store: Store
+    service: JobService, processes: Processes, data_dir: pathlib.Path, store: Store
 ) -> None:
-    """A step cgroup a killed worker could not remove (empty, its step no longer running) goes at the next start."""
+    """A step cgroup a killed worker could not remove (empty, its step ended) goes at the next start.
+
+    An empty step cgroup this installation knows nothing of stays: another installation on the
+    host may share the cgroup base, and its new step's cgroup is empty until the step enters it.
+    """
     require("cgroup2")
     tracking = cgroups.detect("cgroup2")
     assert tracking.base is not None
-    leftover = tracking.base / f"{cgroups.PREFIX}{random.randrange(16**32):032x}"
-    leftover.mkdir()
+    add_template(service, "/TEST/QUICK", "true")
+    job = service.schedule("/TEST/QUICK", creator="TESTER")
+    first = processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+    assert wait_final(service, job.key).status is JobStatus.FINISHED
+    first.kill()  # as if it was killed after the step ended, before it removed the step's cgroup
+    first.wait()
+    (token,) = step_tokens(store, job.key)
+    leftover = tracking.base / f"{cgroups.PREFIX}{token}"
+    foreign = tracking.base / f"{cgroups.PREFIX}{random.randrange(16**32):032x}"
+    leftover.mkdir(exist_ok=True)  # the killed worker may not have removed it
+    foreign.mkdir()
     try:
         processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
         wait_for(lambda: not leftover.exists())
+        assert foreign.is_dir(), "a cgroup of no step of this installation was removed"
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            leftover.rmdir()
+        for path in (leftover, foreign):
+            with contextlib.suppress(FileNotFoundError):
+                path.rmdir()
+
+
+def step_tokens(store: Store, key: models.JobKey) -> list[str]:
+    """The tokens of *key*'s steps, as the store keeps them."""
+    steps = schema.job_step
+    query = sa.select(steps.c.token).where(steps.c.job_name == key.name, steps.c.run_count == key.run_count)
+    with store.db.read() as conn:
+        return list(conn.execute(query).scalars())

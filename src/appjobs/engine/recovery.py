@@ -52,10 +52,11 @@ def recover(worker: Worker) -> None:
             _abort(worker, step, workers.get(step.worker_id or ""), now)
     for wid in dead:
         worker.store.workers.unregister(wid)
-    tokens = {step.token for step in running}
-    for token, group in empty.items():  # cgroups of steps whose worker was killed before it could remove them
-        if token not in tokens:
-            group.remove()
+    # Cgroups of steps whose worker was killed before it could remove them. Only those of steps this
+    # installation has ended: another installation on this host may share the cgroup base, and its
+    # step's cgroup is empty for a moment between being made and being entered.
+    for token in worker.store.jobs.ended_step_tokens(empty):
+        empty[token].remove()
 
 
 def _is_dead(record: WorkerRecord, now: dt.datetime, lease: float) -> bool:

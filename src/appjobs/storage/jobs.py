@@ -211,6 +211,14 @@ class JobStore:
         with self.batch() as batch:
             return batch.finish_step(key, number, status, exit_code=exit_code, now=now, log=log, next_token=next_token)
 
+    def ended_step_tokens(self, tokens: Iterable[str]) -> set[str]:
+        """Which of *tokens* belong to steps of this installation that have ended (not to foreign or running ones)."""
+        wanted = list(tokens)
+        if not wanted:
+            return set()
+        with self.db.read() as conn:
+            return set(conn.execute(q.ENDED_STEP_TOKENS, {"tokens": wanted}).scalars())
+
     def running_steps(self) -> list[RunningStep]:
         """Every step in status R, with the worker and process recorded for it."""
         with self.db.read() as conn:
