@@ -77,7 +77,7 @@ def load_equivalents() -> dict[tuple[str, str, str], str]:
 
 
 def test_command(tests: list[str]) -> str:
-    return shlex.join([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests])
+    return shlex.join([sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider", *tests])
 
 
 def prepare(module: str, spec: dict) -> pathlib.Path:

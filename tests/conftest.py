@@ -10,6 +10,7 @@ ends.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import pathlib
 import signal
@@ -63,10 +64,27 @@ def job_processes(key: models.JobKey) -> list[psutil.Process]:
     return found
 
 
+#: Ports for the servers the tests start: below the kernel's ephemeral range (32768-60999 by
+#: default), so that no outgoing connection takes one between free_port() and the server's bind,
+#: and a block of its own for each xdist worker, so that two workers never pick the same port.
+PORT_BASE, PORT_BLOCK = 20_000, 600
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_next_port = itertools.cycle(range(PORT_BASE + _WORKER * PORT_BLOCK, PORT_BASE + (_WORKER + 1) * PORT_BLOCK))
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port on 127.0.0.1 that nothing listens on now, from this worker's block."""
+    for _ in range(PORT_BLOCK):
+        port = next(_next_port)
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.bind(("127.0.0.1", port))
+            return port
+    raise RuntimeError(f"no free port in {PORT_BASE + _WORKER * PORT_BLOCK} + {PORT_BLOCK}")
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers per core, at most 8. The tests mostly wait on servers, steps and timeouts."""
+    return min(8, 2 * (os.cpu_count() or 1))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

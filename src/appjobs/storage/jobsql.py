@@ -118,7 +118,9 @@ RUNNING_STEPS = (
     .where(S.c.status == RUNNING)
 )
 
-ENDED_STEP_TOKENS = sa.select(S.c.token).where(S.c.token.in_(sa.bindparam("tokens", expanding=True)), S.c.status != RUNNING)
+ENDED_STEP_TOKENS = sa.select(S.c.token).where(
+    S.c.token.in_(sa.bindparam("tokens", expanding=True)), S.c.status != RUNNING
+)
 
 # --- rows and models -----------------------------------------------------------------------------------------
 
