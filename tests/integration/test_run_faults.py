@@ -16,7 +16,6 @@ import pathlib
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -57,9 +56,12 @@ def run(root: str, template: str, *args: str, timeout: float = 180) -> subproces
     )
 
 
-def start_run(root: str, template: str, *args: str) -> subprocess.Popen[str]:
+def start_run(root: str, template: str, *args: str, stderr: pathlib.Path | None = None) -> subprocess.Popen[str]:
+    """``appjobs run TEMPLATE --json ARGS`` against *root*; its stderr into the file *stderr* if given, to watch it."""
     command = [*APPJOBS, "run", template, "--json", *args]
-    return subprocess.Popen(command, env=env_through(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with contextlib.ExitStack() as files:
+        err = files.enter_context(stderr.open("w")) if stderr else subprocess.PIPE
+        return subprocess.Popen(command, env=env_through(root), stdout=subprocess.PIPE, stderr=err, text=True)
 
 
 def report(result: subprocess.CompletedProcess[str]) -> dict:
@@ -295,18 +297,18 @@ def test_server_killed_while_the_job_runs(restartable: Restartable, tmp_path: pa
     R for ever, never run twice), so the true outcome is A, and run exits 1.
     """
     tenant = restartable.tenant()
-    state = tmp_path / "state.json"
-    proc = start_run(tenant.root, "/APPJOBS/DEMO_SLEEP", "--poll-interval", "1", "--state-file", str(state))
+    state, stderr = tmp_path / "state.json", tmp_path / "run.err"
+    args = ("--poll-interval", "1", "--state-file", str(state))
+    proc = start_run(tenant.root, "/APPJOBS/DEMO_SLEEP", *args, stderr=stderr)
     try:
         key = wait_for(lambda: saved_key(state))
         wait_for(lambda: tenant.status(tenant.session(), key["job_name"], key["run_count"]) == "R")
         restartable.kill()
-        time.sleep(3)  # run polls a dead server: connections refused
+        wait_for(lambda: "cannot connect" in stderr.read_text(), timeout=60)  # run polled the dead server
         tenant = Tenant(restartable.start(), restartable.data_dir)
     finally:
         result = finish(proc)
-    assert result.returncode == 1, result.stderr
-    assert "cannot connect" in result.stderr  # run polled the dead server, and went on
+    assert result.returncode == 1, stderr.read_text()
     assert (report(result)["job_name"], report(result)["status"]) == (key["job_name"], "A")
     assert true_status(tenant, report(result)) == "A"
     wait_for(lambda: not job_processes(JobKey(key["job_name"], key["run_count"])), timeout=10)
