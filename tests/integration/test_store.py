@@ -11,6 +11,7 @@ import sys
 import uuid
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -21,7 +22,7 @@ from appjobs import errors, models
 from appjobs.engine import JobService, templates
 from appjobs.settings import Paths
 from appjobs.storage import Store, schema
-from appjobs.storage.database import MIGRATIONS
+from appjobs.storage.database import MIGRATIONS, head_revision
 from appjobs.storage.jobs import RunningStep
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
@@ -47,6 +48,37 @@ def test_database_is_wal_and_durable(store: Store, data_dir: pathlib.Path) -> No
     cfg.set_main_option("script_location", str(MIGRATIONS))
     head = ScriptDirectory.from_config(cfg).get_current_head()
     assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == (head,)
+
+
+def test_a_database_of_an_older_revision_is_brought_to_the_newest(data_dir: pathlib.Path) -> None:
+    """A database left at an older schema (an appjobs before an upgrade) is migrated on open, not taken as current.
+
+    Opening skips alembic when the recorded revision is the newest (see Database.migrate): this is
+    the other case, and the newest revision must be the one alembic's scripts end with.
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    scripts = ScriptDirectory.from_config(cfg)
+    assert head_revision() == scripts.get_current_head()
+    previous = scripts.get_revision(head_revision()).down_revision
+    paths = Paths.resolve(str(data_dir))
+    paths.create()
+    url = paths.database_url
+    store = Store.open(url, migrate=False)
+    try:
+        with store.db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, previous)
+        assert store.db._revision() == previous
+    finally:
+        store.close()
+    store = Store.open(url)
+    try:
+        assert store.db._revision() == head_revision()
+        with store.db.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), schema.metadata) == []
+    finally:
+        store.close()
 
 
 def test_migrate_twice_is_harmless(store: Store) -> None:
