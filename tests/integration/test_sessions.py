@@ -66,14 +66,64 @@ def test_idle_clock_is_written_at_most_once_a_minute(store: Store) -> None:
 
 
 def test_opening_sweeps_idle_sessions(store: Store) -> None:
+    """The table does not grow with dead sessions: an idle one is gone by the 100th session opened after it.
+
+    The first open of a server sweeps, then every 100th; a sweep deletes the idle sessions only.
+    """
     clock = Clock()
     manager = sessions.SessionManager(store, idle_timeout=dt.timedelta(minutes=5), clock=clock)
-    stale = manager.open("U")  # the first open sweeps (nothing yet), then every SWEEP_EVERY-th
-    for _ in range(sessions.SWEEP_EVERY - 1):
+    stale = manager.open("U")  # the first open sweeps (nothing yet), then every 100th
+    for _ in range(98):
         manager.open("U")
-    clock.now += dt.timedelta(minutes=10)
-    manager.open("U")
+    alive = manager.open("U")  # the 100th
+    clock.now += dt.timedelta(minutes=4)
+    assert manager.find(alive.id) is not None  # used, so not idle when the sweep comes
+    clock.now += dt.timedelta(minutes=4)
+    manager.open("U")  # the 101st: sweeps the sessions idle for more than 5 minutes
     assert store.sessions.get(sessions.id_hash(stale.id)) is None
+    assert manager.find(alive.id) is not None
+    assert store.sessions.get(sessions.id_hash(alive.id)) is not None
+
+
+def test_the_idle_clock_moves_only_after_a_full_minute(store: Store) -> None:
+    """Written back when more than 60 s passed since it was last written: not at 60 s, at once after."""
+    clock = Clock()
+    manager = sessions.SessionManager(store, clock=clock)
+    session = manager.open("U")
+    opened = clock.now
+    clock.now += dt.timedelta(seconds=60)
+    assert manager.find(session.id) is not None
+    assert store.sessions.get(sessions.id_hash(session.id)).last_seen_at == opened
+    clock.now += dt.timedelta(microseconds=1)
+    assert manager.find(session.id) is not None
+    assert store.sessions.get(sessions.id_hash(session.id)).last_seen_at == clock.now
+
+
+def test_a_client_polling_with_its_cookie_costs_one_session_read_per_5_seconds(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session read is trusted for 5 s: a poll every half second for 30 s reads the session 6 times, not 60."""
+    reads = []
+    get = store.sessions.get
+    monkeypatch.setattr(store.sessions, "get", lambda key: reads.append(key) or get(key))
+    clock = Clock()
+    manager = sessions.SessionManager(store, clock=clock)
+    session = manager.open("U")
+    for _ in range(60):
+        assert manager.find(session.id) == session
+        clock.now += dt.timedelta(seconds=0.5)
+    assert len(reads) == 6
+
+
+def test_a_session_ended_by_another_server_is_refused_once_its_5_seconds_of_trust_are_over(store: Store) -> None:
+    """Another server (a sweep, a logoff) deleted the row: this one refuses the cookie when its read is 5 s old."""
+    clock = Clock()
+    manager = sessions.SessionManager(store, clock=clock)
+    session = manager.open("U")
+    assert manager.find(session.id) is not None  # read, and trusted for 5 s
+    sessions.SessionManager(store, clock=clock).end(session.id)  # another process ends it
+    clock.now += dt.timedelta(seconds=5)
+    assert manager.find(session.id) is None
 
 
 def test_ending_sessions(store: Store) -> None:
