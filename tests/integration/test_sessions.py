@@ -52,6 +52,17 @@ def test_idle_session_expires(store: Store) -> None:
     assert store.sessions.get(sessions.id_hash(session.id)) is None
 
 
+def test_a_session_unused_exactly_its_idle_time_lives_and_a_moment_longer_ends(store: Store) -> None:
+    """The idle time is how long a session may go unused: at 5 minutes it is alive, after them it is not."""
+    clock = Clock()
+    manager = sessions.SessionManager(store, idle_timeout=dt.timedelta(minutes=5), clock=clock)
+    alive, ended = manager.open("U"), manager.open("U")
+    clock.now += dt.timedelta(minutes=5)
+    assert manager.find(alive.id) is not None
+    clock.now += dt.timedelta(microseconds=1)
+    assert manager.find(ended.id) is None
+
+
 def test_idle_clock_is_written_at_most_once_a_minute(store: Store) -> None:
     clock = Clock()
     manager = sessions.SessionManager(store, clock=clock)
