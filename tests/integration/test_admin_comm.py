@@ -26,7 +26,9 @@ from commcli import (
     run,
 )
 
+from appjobs import errors
 from appjobs.auth import passwords
+from appjobs.auth import users as comm
 from appjobs.settings import Paths
 from appjobs.storage import Store
 
@@ -305,3 +307,17 @@ def test_limits_are_inclusive(data_dir: pathlib.Path) -> None:
     described = "d" * 80
     ok("business-users", "add", "CB9980000003", "--description", described, data_dir=data_dir)
     assert [b["description"] for b in listing("business-users", "list", data_dir=data_dir)] == [described]
+
+
+def test_the_python_api_refuses_an_unknown_scenario_naming_the_known_ones(data_dir: pathlib.Path) -> None:
+    """``users.add_arrangement`` is also the API of the web pages to come, which have no click.Choice in front:
+    an unknown scenario is refused as bad input that names the scenarios there are, and nothing is stored."""
+    ok("users", "add", "SCHED1", "--password-stdin", "--no-arrangement", data_dir=data_dir, stdin=BASE_PASSWORD)
+    store = Store.open(Paths.resolve(str(data_dir)).database_url)
+    try:
+        with pytest.raises(errors.InvalidInput, match=r"'SAP_COM_0999' is not a communication scenario of this "
+                           r"service \(SAP_COM_0064, SAP_COM_0326\)"):  # fmt: skip
+            comm.add_arrangement(store, "SCHED1_0999", "SAP_COM_0999", "SCHED1_SYSTEM", "SCHED1")
+        assert list(store.comm.arrangements()) == []
+    finally:
+        store.close()
