@@ -96,6 +96,17 @@ def test_opening_sweeps_idle_sessions(store: Store) -> None:
     assert store.sessions.get(sessions.id_hash(alive.id)) is not None
 
 
+def test_a_sweep_costs_one_delete_per_100_sessions_opened(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sweeping is lazy: the first open and then every 100th delete idle sessions, not every logon."""
+    sweeps = []
+    delete_idle = store.sessions.delete_idle
+    monkeypatch.setattr(store.sessions, "delete_idle", lambda before: sweeps.append(before) or delete_idle(before))
+    manager = sessions.SessionManager(store, clock=Clock())
+    for _ in range(250):
+        manager.open("U")
+    assert len(sweeps) == 3  # at the 1st, 101st and 201st
+
+
 def test_the_idle_clock_moves_only_after_a_full_minute(store: Store) -> None:
     """Written back when more than 60 s passed since it was last written: not at 60 s, at once after."""
     clock = Clock()
