@@ -124,7 +124,8 @@ def test_the_idle_clock_moves_only_after_a_full_minute(store: Store) -> None:
 def test_a_client_polling_with_its_cookie_costs_one_session_read_per_5_seconds(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A session read is trusted for 5 s: a poll every half second for 30 s reads the session 6 times, not 60.
+    """A session read is trusted for 5 s: a poll every half second for 30 s reads the session 6 times, not 60,
+    and so does another client's, polling alongside (each session is remembered, not only the last one read).
 
     Past a minute the idle clock is due: the poll that finds it so reads (and writes it), and only that one.
     """
@@ -133,18 +134,20 @@ def test_a_client_polling_with_its_cookie_costs_one_session_read_per_5_seconds(
     monkeypatch.setattr(store.sessions, "get", lambda key: reads.append(key) or get(key))
     clock = Clock()
     manager = sessions.SessionManager(store, clock=clock)
-    session = manager.open("U")
+    session, other = manager.open("U"), manager.open("V")
     for _ in range(60):
         assert manager.find(session.id) == session
+        assert manager.find(other.id) == other
         clock.now += dt.timedelta(seconds=0.5)
-    assert len(reads) == 6
+    assert len(reads) == 12
+    reads.clear()
     # From 32 s on: reads at 32 s, 37 s, ... 57 s (trusted until 62 s), none at 60 s (the idle clock is 60 s old:
     # not due yet), one at 60.25 s (due: the read writes it).
     clock.now += dt.timedelta(seconds=2)
     for _ in range(114):
         assert manager.find(session.id) == session
         clock.now += dt.timedelta(seconds=0.25)
-    assert len(reads) == 6 + 6 + 1
+    assert len(reads) == 6 + 1
     assert store.sessions.get(sessions.id_hash(session.id)).last_seen_at > Clock().now
 
 
