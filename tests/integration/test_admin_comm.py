@@ -26,7 +26,9 @@ from commcli import (
     run,
 )
 
+from appjobs import errors
 from appjobs.auth import passwords
+from appjobs.auth import users as comm
 from appjobs.settings import Paths
 from appjobs.storage import Store
 
@@ -87,7 +89,8 @@ def test_users_add_creates_user_system_and_0064_arrangement(data_dir: pathlib.Pa
     }
     hashed = stored_hash(data_dir, "SCHED1")
     assert hashed is not None
-    assert hashed.startswith("$argon2id$")
+    # argon2id with OWASP's minimum cost, as the README says (19 MiB, 2 passes, 1 lane): a cheaper hash is weaker.
+    assert hashed.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert passwords.verify_password(hashed, BASE_PASSWORD)
     assert ok("users", "list", data_dir=data_dir) == "SCHED1\tpassword\tactive\tfailed logons: 0\n"
 
@@ -287,3 +290,34 @@ def test_audit_since(data_dir: pathlib.Path) -> None:
     assert len(listing("audit", data_dir=data_dir)) == 2  # the default: the last 24 hours
     tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%Y-%m-%d")
     assert listing("audit", "--since", tomorrow, data_dir=data_dir) == []
+
+
+def test_limits_are_inclusive(data_dir: pathlib.Path) -> None:
+    """What the rules allow at their edges is accepted: an 8-character password (added and reset), a 40-character
+    user name, whose system id is cut to 40 characters, and an 80-character business user description."""
+    eight, name = "8-chars!", "U" * 40
+    ok("users", "add", name, "--password-stdin", data_dir=data_dir, stdin=eight + "\n")
+    assert passwords.verify_password(stored_hash(data_dir, name) or "", eight)
+    ok("users", "reset-password", name, "--password-stdin", data_dir=data_dir, stdin="8-again!\n")
+    assert passwords.verify_password(stored_hash(data_dir, name) or "", "8-again!")
+    [system] = listing("systems", "list", data_dir=data_dir)
+    assert system["id"] == (name + "_SYSTEM")[:40] == name
+    [arrangement] = listing("arrangements", "list", data_dir=data_dir)
+    assert (arrangement["name"], arrangement["system_id"], arrangement["user_name"]) == (f"{name}_0064", name, name)
+    described = "d" * 80
+    ok("business-users", "add", "CB9980000003", "--description", described, data_dir=data_dir)
+    assert [b["description"] for b in listing("business-users", "list", data_dir=data_dir)] == [described]
+
+
+def test_the_python_api_refuses_an_unknown_scenario_naming_the_known_ones(data_dir: pathlib.Path) -> None:
+    """``users.add_arrangement`` is also the API of the web pages to come, which have no click.Choice in front:
+    an unknown scenario is refused as bad input that names the scenarios there are, and nothing is stored."""
+    ok("users", "add", "SCHED1", "--password-stdin", "--no-arrangement", data_dir=data_dir, stdin=BASE_PASSWORD)
+    store = Store.open(Paths.resolve(str(data_dir)).database_url)
+    try:
+        with pytest.raises(errors.InvalidInput, match=r"'SAP_COM_0999' is not a communication scenario of this "
+                           r"service \(SAP_COM_0064, SAP_COM_0326\)"):  # fmt: skip
+            comm.add_arrangement(store, "SCHED1_0999", "SAP_COM_0999", "SCHED1_SYSTEM", "SCHED1")
+        assert list(store.comm.arrangements()) == []
+    finally:
+        store.close()

@@ -89,9 +89,15 @@ CASES = {
     "short password": (["users", "add", "NEW", "--password-stdin"], SHORT_PASSWORD, r"at least 8 characters"),
     "empty stdin": (["users", "add", "NEW", "--password-stdin"], "", r"no password on standard input"),
     "empty line on stdin": (["users", "add", "NEW", "--password-stdin"], "\n", r"no password on standard input"),
+    "password of 7 characters": (["users", "add", "NEW", "--password-stdin"], "7-chars", r"at least 8 characters"),
     "reset to a short password": (
         ["users", "reset-password", "BASE", "--password-stdin"],
         SHORT_PASSWORD + "\n",
+        r"at least 8 characters",
+    ),
+    "reset to 7 characters": (
+        ["users", "reset-password", "BASE", "--password-stdin"],
+        "7-chars\n",
         r"at least 8 characters",
     ),
     "reset from empty stdin": (["users", "reset-password", "BASE", "--password-stdin"], "", r"no password on standard"),

@@ -156,6 +156,9 @@ def test_serve_sets_up_a_fresh_data_directory(start_server: Callable[..., Server
     assert password is not None
     store = Store.open(f"sqlite:///{data_dir / 'appjobs.db'}")
     assert passwords.verify_password(store.users.password_hash("JOBSCHEDULERUSER") or "", password.group(1))
+    # 32 characters without look-alikes (no I, O, l, 0, 1), like the passwords SAP generates: typed or read aloud
+    # without mistakes, and 32 x log2(57) = 186 bits of entropy.
+    assert re.fullmatch(r"[A-HJ-NP-Za-km-z2-9]{32}", password.group(1)), password.group(1)
     assert sorted(template_names(data_dir)) == [
         "/APPJOBS/DEMO_CHAIN",
         "/APPJOBS/DEMO_ECHO",

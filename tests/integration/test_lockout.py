@@ -18,6 +18,9 @@ import requests
 from conftest import APPJOBS, Server
 from tenant import ROOT_PATH, USERS, add_users
 
+from appjobs.settings import Paths
+from appjobs.storage import Store
+
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 MAX_FAILED = 3
@@ -154,3 +157,23 @@ def test_a_server_started_without_the_option_locks_at_the_fifth_failure(
     fail(server, 5)
     assert user_state(data_dir)[0] is True
     assert logon(server, PASSWORD).status_code == 401
+
+
+def test_a_user_whose_stored_hash_is_no_argon2_hash_is_refused_like_a_wrong_password(
+    server: Server, data_dir: pathlib.Path
+) -> None:
+    """A garbled hash in the database (a bad restore, another tool's format) refuses the logon with 401, not 500.
+
+    The refusal counts as a failed logon, as a wrong password does, and the other users go on logging on.
+    """
+    store = Store.open(Paths.resolve(str(data_dir)).database_url, migrate=False)
+    try:
+        store.users.set_password(USER, "$2b$12$not-an-argon2-hash-at-all")
+    finally:
+        store.close()
+    wrong = logon(server, "not-the-password", user=OTHER)
+    garbled = logon(server, PASSWORD)
+    assert shape(garbled) == shape(wrong)
+    assert garbled.status_code == 401
+    assert user_state(data_dir) == (False, 1)
+    assert logon(server, USERS[OTHER], user=OTHER).status_code == 200

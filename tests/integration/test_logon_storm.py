@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import base64
 import http.client
+import os
+import pathlib
 import threading
 import time
 from collections.abc import Callable
 
 import psutil
+import pytest
 import requests
-from tenant import USERS, Tenant
+from conftest import Processes, Server, free_port, wait_for
+from tenant import USERS, Tenant, add_users
 
 STORM = 60  #: bad logons, each on a connection of its own, all sent before the good client's request
 MB = 1024 * 1024
@@ -111,3 +115,40 @@ def test_a_password_verified_lately_is_not_checked_again_behind_a_storm(tenant: 
     assert sorted(set(answers)) == [("bad", 401), ("good", 200)]
     bad_before_good = answers.index(("good", 200))
     assert bad_before_good < STORM // 4, f"{bad_before_good} bad logons were answered before the good client"
+
+
+@pytest.fixture
+def one_cpu_tenant(data_dir: pathlib.Path, processes: Processes, tmp_path: pathlib.Path) -> Tenant:
+    """``appjobs serve`` (with :data:`USERS`) allowed to run on one CPU only, as under ``taskset -c N``."""
+    cpu = min(os.sched_getaffinity(0))
+    add_users(data_dir)
+    port, log = free_port(), tmp_path / "serve.log"
+    args = ["serve", "--data-dir", str(data_dir), "--port", str(port), "--grace", "1"]
+    with log.open("w") as stderr:
+        proc = processes.start(*args, stderr=stderr, preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+    server = Server(proc, port, log)
+    wait_for(lambda: server.healthy() or proc.poll() is not None)
+    assert proc.poll() is None, f"serve exited: {server.output()}"
+    return Tenant(server, data_dir)
+
+
+def test_a_server_allowed_one_cpu_checks_one_password_at_a_time(one_cpu_tenant: Tenant) -> None:
+    """One check per core *the server may use* (its CPU affinity, not the machine's count): on one CPU, one at a time.
+
+    Each check holds 19 MiB while it runs: the peak RSS of a storm tells one check at a time (about 19 MiB over
+    idle) from two (about 38 MiB, as the 2-core storm above shows).
+    """
+    tenant = one_cpu_tenant
+    info = tenant.root + "/?$format=json"
+    assert requests.get(info, auth=tenant.auth(), timeout=30).status_code == 200
+    # One bad logon first, so that what any logon loads once (the dummy hash of unknown users) is in the idle RSS.
+    assert requests.get(tenant.root + "/", auth=("NOSUCHUSER", "x"), timeout=30).status_code == 401
+    rss = PeakRss(tenant.server.proc.pid)
+    idle = rss.peak
+    rss.start()
+    answers = storm(tenant, lambda: requests.get(info, auth=tenant.auth(), timeout=120).status_code)
+    rss.stop.set()
+    rss.join()
+    assert sorted(set(answers)) == [("bad", 401), ("good", 200)]
+    figures = f"RSS {idle / MB:.0f} MB idle, {rss.peak / MB:.0f} MB at the peak"
+    assert rss.peak - idle < 29 * MB, figures  # one check's 19 MiB and a margin; two checks would be 38 MiB

@@ -101,6 +101,13 @@ def test_token_fetch_opens_a_session_shaped_like_a_tenants(tenant: Tenant) -> No
     assert "sap-usercontext=sap-client=100; path=/" in cookies
     assert "SAP_SESSIONID_APJ_100=" in cookies
     assert "%3d; path=/; HttpOnly; SameSite=Strict" in cookies
+    # Like a tenant's: the session id is 32 random bytes in URL-safe base64, its one "=" sent as %3d.
+    value = cookies.split("SAP_SESSIONID_APJ_100=", 1)[1].split(";", 1)[0]
+    assert len(value) == 46
+    assert value.endswith("%3d")
+    assert not value.endswith("%3d%3d")
+    assert len(base64.urlsafe_b64decode(value.replace("%3d", "="))) == 32
+    assert len(base64.urlsafe_b64decode(token)) == 16
 
 
 @pytest.mark.parametrize(

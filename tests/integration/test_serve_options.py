@@ -63,3 +63,21 @@ def test_session_idle_ends_sessions_unused_longer_than_it(
     # A server may trust what it read of a session for a few seconds; the end must come, within a deadline.
     wait_for(lambda: stale.get(tenant.root + "/", timeout=10).status_code == 401, timeout=30, interval=0.5)
     assert fresh.get(tenant.root + "/", timeout=10).status_code == 200
+
+
+def test_without_session_idle_sessions_end_after_30_minutes_unused(
+    start_server: Callable[..., Server], data_dir: pathlib.Path
+) -> None:
+    """The documented default, SAP's ``http/security_session_timeout``: unused 30½ minutes ends, 29½ lives on."""
+    add_users(data_dir)
+    tenant = Tenant(start_server(), data_dir)
+    stale, stale_id = open_session(tenant)
+    fresh, fresh_id = open_session(tenant)
+    store = Store.open(Paths.resolve(str(data_dir)).database_url, migrate=False)
+    try:
+        last_request_ago(store, stale_id, dt.timedelta(minutes=30, seconds=30))
+        last_request_ago(store, fresh_id, dt.timedelta(minutes=29, seconds=30))
+    finally:
+        store.close()
+    wait_for(lambda: stale.get(tenant.root + "/", timeout=10).status_code == 401, timeout=30, interval=0.5)
+    assert fresh.get(tenant.root + "/", timeout=10).status_code == 200
