@@ -30,8 +30,8 @@ _M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's malloc.h
 MMAP_THRESHOLD = 4 * 1024 * 1024  # bytes from which glibc serves an allocation with a mapping of its own
 
 
-def return_memory_promptly() -> bool:
-    """Have glibc give a password check's 19 MiB back to the system when the check ends; False where it cannot.
+def return_memory_promptly() -> None:
+    """Have glibc give a password check's 19 MiB back to the system when the check ends (where glibc is).
 
     glibc serves a large allocation with a mapping of its own, unmapped when
     freed, but after the first such free it raises that threshold (its
@@ -44,15 +44,16 @@ def return_memory_promptly() -> bool:
     time: peak 379 MB and kept before, 56 MB and back to 17 MB after. The
     price is fresh pages for every check, about 10 ms on that VM (page faults
     are dear there), paid once per session or per verified-credential cache
-    miss. A process-wide setting: called once by ``appjobs serve``.
+    miss. A process-wide setting: called once by ``appjobs serve``. Off Linux,
+    or with a libc without mallopt (musl), it does nothing.
     """
     if not sys.platform.startswith("linux"):
-        return False
+        return
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+        return
+    mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def hash_password(password: str) -> str:
