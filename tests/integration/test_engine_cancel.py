@@ -6,6 +6,7 @@ import contextlib
 import os
 import pathlib
 import random
+import shutil
 import signal
 import subprocess
 import time
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 
 import psutil
 import pytest
-from conftest import WORKER_ARGS, Processes, job_processes, wait_final, wait_for
+from conftest import APPJOBS, WORKER_ARGS, Processes, job_processes, wait_final, wait_for
 
 from appjobs import errors, models
 from appjobs.engine import JobService, cgroups, templates
@@ -361,3 +362,37 @@ def test_a_step_that_signals_its_own_process_group_does_not_reach_the_worker(
     assert worker.poll() is None, "the step's kill 0 reached the worker"
     after = service.schedule("/APPJOBS/TEST_KILL0", creator="TESTER")
     assert wait_final(service, after.key).status is JobStatus.FINISHED
+
+
+def test_token_tracking_survives_step_processes_it_may_not_signal(
+    service: JobService, processes: Processes, data_dir: pathlib.Path, store: Store
+) -> None:
+    """A step process the worker may not signal (another user's, and the worker lacks CAP_KILL) breaks nothing.
+
+    The worker runs as root without CAP_KILL (a hardened service unit); the step leaves a process running as
+    nobody in its process group, and one that left the session after it. Cancel stops what it may (the other
+    escapee too), the job ends A, and the worker goes on running jobs.
+    """
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv (util-linux) to run a step process as another user")
+    other = f"1011.{random.randrange(10**6):06d}"
+    _MARKS.append(other)
+    nobody = f"setpriv --reuid=65534 --regid=65534 --clear-groups sleep {other} &"
+    command = [*WORKER_ARGS, "--process-tracking", "token"]
+    worker = subprocess.Popen(
+        ["setpriv", "--bounding-set", "-kill", "--", *APPJOBS, "worker", "--data-dir", str(data_dir), *command],
+        start_new_session=True,
+        text=True,
+    )
+    processes.started.append(worker)
+    wait_for(lambda: store.workers.all() or worker.poll() is not None)
+    job, mark = escaping_job(service, nobody + "\n" + ESCAPES["setsid"])
+    wait_for(lambda: marked_sleeps(other))
+    service.cancel(job.key, by="TESTER")
+    assert wait_final(service, job.key).status is JobStatus.ABORTED
+    assert_gone_within(mark, GRACE + 5)
+    assert marked_sleeps(other), "a process of another user cannot have been stopped by this worker"
+    add_template(service, "/APPJOBS/TEST_AFTER", "echo after")
+    after = service.schedule("/APPJOBS/TEST_AFTER", creator="TESTER")
+    assert wait_final(service, after.key).status is JobStatus.FINISHED
+    assert worker.poll() is None
