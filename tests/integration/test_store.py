@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import os
 import pathlib
 import sqlite3
 import subprocess
@@ -287,3 +288,81 @@ def test_a_template_replaced_by_another_process_is_used_at_once(service: JobServ
     assert job.step_count == 2
     assert service.parameters(job.key) == {2: {"P": "given"}}
     assert service.template("/T/ONE") == service.templates()[0]
+
+
+# --- opening databases ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.backends("sqlite")
+def test_reads_are_answered_while_another_process_holds_the_write_lock(
+    service: JobService, store: Store, data_dir: pathlib.Path
+) -> None:
+    """WAL: a reader does not wait for a writer, even one that keeps its write transaction open (the sqlite3 shell)."""
+    service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
+    writer = sqlite3.connect(data_dir / "appjobs.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("DELETE FROM template")  # not committed: readers still see the template
+        assert [t.name for t in store.templates.list()] == ["/T/ONE"]
+        assert set(store.templates.names()) == {"/T/ONE"}
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_an_in_memory_database_works_in_one_process() -> None:
+    """``sqlite://`` (in memory, no file, no lock file): migrated, written and read back like a file."""
+    store = Store.open("sqlite://")
+    try:
+        service = JobService(store)
+        service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
+        job = service.schedule("/T/ONE", creator="TESTER")
+        assert service.status(job.key).status is models.JobStatus.SCHEDULED
+        assert [t.name for t in store.templates.list()] == ["/T/ONE"]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("postgresql+psycopg2://admin:s3cret@127.0.0.1/jobs", "postgresql+psycopg2://admin:***@127.0.0.1/jobs"),
+        ("oracle+nosuchdriver://admin:s3cret@db.example/jobs", "oracle+nosuchdriver://admin:***@db.example/jobs"),
+        ("not a database URL", "<unparsable URL>"),
+    ],
+    ids=["driver not installed", "unknown driver", "not a URL"],
+)
+def test_a_database_url_that_cannot_be_opened_exits_2_and_keeps_its_password(
+    tmp_path: pathlib.Path, url: str, said: str
+) -> None:
+    """A wrong APPJOBS_DATABASE_URL is a configuration error (exit 2) that names it, its password hidden."""
+    env = {**os.environ, "APPJOBS_DATABASE_URL": url}
+    done = subprocess.run(
+        [sys.executable, "-m", "appjobs", "admin", "users", "list", "--data-dir", str(tmp_path / "data")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"appjobs: error: cannot open database {said}: " in done.stderr
+    assert "s3cret" not in done.stderr + done.stdout
+
+
+@pytest.mark.backends("sqlite")
+def test_a_lock_file_that_cannot_be_opened_leaves_the_database_working(
+    service: JobService, data_dir: pathlib.Path
+) -> None:
+    """When the file lock cannot be had (its path is taken by a folder), SQLite's own locking orders the writers."""
+    (data_dir / "other").mkdir()
+    url = f"sqlite:///{data_dir / 'other' / 'jobs.db'}"
+    (data_dir / "other" / "jobs.db-writelock").mkdir()
+    store = Store.open(url)
+    try:
+        other = JobService(store)
+        other.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
+        job = other.schedule("/T/ONE", creator="TESTER")
+        assert other.status(job.key).status is models.JobStatus.SCHEDULED
+    finally:
+        store.close()
