@@ -310,9 +310,13 @@ def test_reads_are_answered_while_another_process_holds_the_write_lock(
         writer.close()
 
 
-def test_an_in_memory_database_works_in_one_process() -> None:
-    """``sqlite://`` (in memory, no file, no lock file): migrated, written and read back like a file."""
-    store = Store.open("sqlite://")
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_database_works_in_one_process(
+    url: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An in-memory SQLite database is migrated, written and read back like a file, and leaves no file behind."""
+    monkeypatch.chdir(tmp_path)  # where a relative file (a database, a lock file) would land
+    store = Store.open(url)
     try:
         service = JobService(store)
         service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
@@ -321,6 +325,7 @@ def test_an_in_memory_database_works_in_one_process() -> None:
         assert [t.name for t in store.templates.list()] == ["/T/ONE"]
     finally:
         store.close()
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
