@@ -371,3 +371,21 @@ def test_a_lock_file_that_cannot_be_opened_leaves_the_database_working(
         assert other.status(job.key).status is models.JobStatus.SCHEDULED
     finally:
         store.close()
+
+
+def test_a_database_file_left_open_to_others_is_made_private_when_opened(tmp_path: pathlib.Path) -> None:
+    """A database and its side files that others may read (a copy, an older appjobs) are narrowed to 0600."""
+    path = tmp_path / "jobs.db"
+    made = sqlite3.connect(path)
+    made.execute("PRAGMA journal_mode=WAL")
+    made.execute("CREATE TABLE t (x)")  # and left open, so that -wal and -shm exist
+    (tmp_path / "jobs.db-journal").write_bytes(b"")
+    for name, mode in (("jobs.db", 0o644), ("jobs.db-wal", 0o660), ("jobs.db-shm", 0o606), ("jobs.db-journal", 0o601)):
+        (tmp_path / name).chmod(mode)  # any right of the group or of others, however small, is taken away
+    try:
+        Store.open(f"sqlite:///{path}").close()
+        modes = {p.name: oct(p.stat().st_mode & 0o777) for p in tmp_path.iterdir()}  # while -wal and -shm exist
+    finally:
+        made.close()
+    names = ["jobs.db", "jobs.db-wal", "jobs.db-shm", "jobs.db-journal", "jobs.db-writelock"]
+    assert modes == dict.fromkeys(names, "0o600")
