@@ -9,6 +9,7 @@ import pathlib
 import sqlite3
 import subprocess
 import sys
+import threading
 import uuid
 
 import pytest
@@ -151,6 +152,7 @@ def test_status_letters_know_whether_they_are_final() -> None:
 
 OPENER = """
 import sys
+import threading
 from appjobs.server.runner import open_installation
 from appjobs.settings import Paths
 print("ready", flush=True)
@@ -389,3 +391,33 @@ def test_a_database_file_left_open_to_others_is_made_private_when_opened(tmp_pat
         made.close()
     names = ["jobs.db", "jobs.db-wal", "jobs.db-shm", "jobs.db-journal", "jobs.db-writelock"]
     assert modes == dict.fromkeys(names, "0o600")
+
+
+@pytest.mark.backends("sqlite")
+def test_a_write_that_reads_first_waits_for_a_writer_outside_appjobs_and_then_succeeds(
+    service: JobService, store: Store, data_dir: pathlib.Path
+) -> None:
+    """A cancel (it reads the status, then deletes) queues behind the sqlite3 shell's open transaction, then works.
+
+    Taking the write lock at BEGIN is what makes this work: a transaction that read first and only then
+    asked for the lock would find its snapshot stale once the other writer commits, and fail.
+    """
+    service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
+    job, other = (service.schedule("/T/ONE", creator="TESTER") for _ in range(2))
+    writer = sqlite3.connect(data_dir / "appjobs.db", isolation_level=None)
+    outcomes: list[models.CancelOutcome] = []
+    cancelling = threading.Thread(target=lambda: outcomes.append(service.cancel(job.key, by="TESTER")))
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE job SET text = 'changed meanwhile' WHERE name = ?", (other.key.name,))
+        cancelling.start()
+        cancelling.join(0.5)  # the other writer's transaction lasts this long, whatever the cancel does meanwhile
+        assert cancelling.is_alive(), "the cancel did not wait for the write lock"
+        writer.execute("COMMIT")
+        cancelling.join(30)
+    finally:
+        writer.close()
+    assert [o.deleted for o in outcomes] == [True]
+    with pytest.raises(errors.JobNotFound):
+        service.status(job.key)
+    assert service.status(other.key).text == "changed meanwhile"
