@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import os
@@ -421,3 +422,38 @@ def test_a_write_that_reads_first_waits_for_a_writer_outside_appjobs_and_then_su
     with pytest.raises(errors.JobNotFound):
         service.status(job.key)
     assert service.status(other.key).text == "changed meanwhile"
+
+
+@pytest.mark.parametrize("lock_file", [True, False], ids=["lock file", "no lock file"])
+def test_closing_a_store_gives_back_its_files_and_only_those(tmp_path: pathlib.Path, lock_file: bool) -> None:
+    """A process that opens and closes stores (a test, an embedding program) keeps no file of theirs open, and loses
+    none of its own (stdin, stdout), also when the lock file could not be opened (its path is taken by a folder)."""
+    if not lock_file:
+        (tmp_path / "jobs.db-writelock").mkdir()
+
+    def open_files() -> set[tuple[int, str]]:
+        found = set()
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):  # the descriptor listdir itself used is gone by now
+                found.add((int(fd), os.readlink(f"/proc/self/fd/{fd}")))
+        return found
+
+    before = open_files()
+    for _ in range(3):
+        store = Store.open(f"sqlite:///{tmp_path / 'jobs.db'}")
+        service = JobService(store)
+        service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()), replace=True)
+        job = service.schedule("/T/ONE", creator="TESTER")
+        assert service.status(job.key).status is models.JobStatus.SCHEDULED
+        store.close()
+    assert open_files() == before
+
+
+def test_a_file_that_is_no_database_is_a_storage_error_that_says_so(tmp_path: pathlib.Path) -> None:
+    """The driver's error reaches the caller as a StorageError naming the driver's own words, not as a full disk."""
+    path = tmp_path / "jobs.db"
+    path.write_bytes(b"this is no SQLite database\n" * 200)
+    with pytest.raises(errors.StorageError) as caught:
+        Store.open(f"sqlite:///{path}")
+    assert not isinstance(caught.value, errors.StorageFull)
+    assert str(caught.value) == "database error: DatabaseError: file is not a database"
