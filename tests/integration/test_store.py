@@ -457,3 +457,19 @@ def test_a_file_that_is_no_database_is_a_storage_error_that_says_so(tmp_path: pa
         Store.open(f"sqlite:///{path}")
     assert not isinstance(caught.value, errors.StorageFull)
     assert str(caught.value) == "database error: DatabaseError: file is not a database"
+
+
+def test_a_new_database_is_private_from_the_start_whatever_the_umask(tmp_path: pathlib.Path) -> None:
+    """A database that opening creates is 0600 at once, and so are its side files: not only at the next opening."""
+    old = os.umask(0o022)
+    try:
+        store = Store.open(f"sqlite:///{tmp_path / 'jobs.db'}")
+    finally:
+        os.umask(old)
+    try:
+        with store.db.write() as conn:  # -wal and -shm exist while the store is open
+            conn.exec_driver_sql("CREATE TABLE scratch (x)")
+        modes = {p.name: oct(p.stat().st_mode & 0o777) for p in tmp_path.iterdir()}
+    finally:
+        store.close()
+    assert modes == dict.fromkeys(["jobs.db", "jobs.db-wal", "jobs.db-shm", "jobs.db-writelock"], "0o600")
