@@ -313,7 +313,7 @@ def test_token_tracking_stops_what_a_finished_step_left_in_its_group_with_sigter
     """Without cgroups, a process a step left behind (in its process group) gets SIGTERM, and nothing before it."""
     got = tmp_path / "signals"
     leftover = (
-        f"sh -c 'trap \"echo HUP >> {got}\" HUP; trap \"echo TERM >> {got}; exit 0\" TERM; "
+        f'sh -c \'trap "echo HUP >> {got}" HUP; trap "echo TERM >> {got}; exit 0" TERM; '
         "while :; do sleep 1000 & wait; done' >/dev/null 2>&1 &\necho left one behind"
     )
     add_template(service, "/APPJOBS/TEST_LEAVES", leftover)

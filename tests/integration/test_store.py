@@ -473,3 +473,54 @@ def test_a_new_database_is_private_from_the_start_whatever_the_umask(tmp_path: p
     finally:
         store.close()
     assert modes == dict.fromkeys(["jobs.db", "jobs.db-wal", "jobs.db-shm", "jobs.db-writelock"], "0o600")
+
+
+LOCK_HOLDER = """
+import os, pathlib, sys, time
+from appjobs.storage import Store
+
+def wait_for(name):
+    while not pathlib.Path(sys.argv[2], name).exists():
+        time.sleep(0.02)
+
+store = Store.open(sys.argv[1])
+with store.db.write():
+    print("writing", flush=True)
+    wait_for("go")
+print("written", flush=True)
+wait_for("close")
+store.close()
+try:
+    os.fstat(0)
+    print("kept its lock file open", flush=True)
+except OSError:
+    print("closed its lock file", flush=True)
+"""
+
+
+@pytest.mark.backends("sqlite")
+def test_a_process_started_without_stdin_takes_the_lock_file_in_turn(store: Store, data_dir: pathlib.Path) -> None:
+    """Started with stdin closed (`<&-`), a process's lock file is its descriptor 0: it is locked all the same."""
+    url = f"sqlite:///{data_dir / 'appjobs.db'}"
+    child = subprocess.Popen(
+        ["/bin/sh", "-c", 'exec "$@" <&-', "sh", sys.executable, "-c", LOCK_HOLDER, url, str(data_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    try:
+        with (data_dir / "appjobs.db-writelock").open("rb") as other:
+            assert child.stdout.readline() == "writing\n"
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            (data_dir / "go").touch()
+            assert child.stdout.readline() == "written\n"
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(other, fcntl.LOCK_UN)
+        (data_dir / "close").touch()
+        assert child.stdout.readline() == "closed its lock file\n"
+        assert child.wait(timeout=30) == 0
+    finally:
+        child.kill()
+        child.wait()
+        child.stdout.close()
