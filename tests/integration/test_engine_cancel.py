@@ -295,6 +295,7 @@ def token_worker(processes: Processes, data_dir: pathlib.Path, store: Store) -> 
     return proc
 
 
+@pytest.mark.backends("sqlite")  # processes, not the database: once is enough
 @pytest.mark.usefixtures("token_worker")
 def test_token_tracking_cancel_stops_setsid_and_term_ignoring_descendants(service: JobService) -> None:
     """Without cgroups, the token finds the grandchild that left the session; SIGKILL after the grace stops them."""
@@ -307,6 +308,7 @@ def test_token_tracking_cancel_stops_setsid_and_term_ignoring_descendants(servic
     assert wait_final(service, job.key).status is JobStatus.ABORTED
 
 
+@pytest.mark.backends("sqlite")  # processes, not the database: once is enough
 def test_token_tracking_stops_what_a_finished_step_left_in_its_group_with_sigterm(
     service: JobService, token_worker: subprocess.Popen[str], tmp_path: pathlib.Path
 ) -> None:
@@ -325,6 +327,7 @@ def test_token_tracking_stops_what_a_finished_step_left_in_its_group_with_sigter
     assert token_worker.poll() is None
 
 
+@pytest.mark.backends("sqlite")  # processes, not the database: once is enough
 @pytest.mark.usefixtures("token_worker")
 def test_token_tracking_stops_a_setsid_escapee_of_a_finished_step(service: JobService, tmp_path: pathlib.Path) -> None:
     """Without cgroups, a process that left the session (keeping its environment) is adopted by the worker and stopped.
@@ -338,6 +341,7 @@ def test_token_tracking_stops_a_setsid_escapee_of_a_finished_step(service: JobSe
     assert_gone_within(mark, GRACE + 5)  # the worker looks for adopted orphans each second; a margin for load
 
 
+@pytest.mark.backends("sqlite")  # processes, not the database: once is enough
 @pytest.mark.usefixtures("token_worker")
 def test_token_tracking_stops_what_a_finished_step_left_in_its_group_without_its_environment(
     service: JobService, tmp_path: pathlib.Path
@@ -349,6 +353,7 @@ def test_token_tracking_stops_what_a_finished_step_left_in_its_group_without_its
     assert_gone_within(mark, GRACE + 5)  # found by its process group, the step's own: the worker's is not it
 
 
+@pytest.mark.backends("sqlite")  # processes, not the database: once is enough
 @pytest.mark.usefixtures("worker")
 def test_a_step_that_signals_its_own_process_group_does_not_reach_the_worker(
     service: JobService, worker: subprocess.Popen[str]
@@ -364,6 +369,7 @@ def test_a_step_that_signals_its_own_process_group_does_not_reach_the_worker(
     assert wait_final(service, after.key).status is JobStatus.FINISHED
 
 
+@pytest.mark.backends("sqlite")  # processes, not the database: once is enough
 def test_token_tracking_survives_step_processes_it_may_not_signal(
     service: JobService, processes: Processes, data_dir: pathlib.Path, store: Store
 ) -> None:

@@ -183,6 +183,7 @@ def test_a_step_whose_worker_is_gone_from_the_register_is_stopped(
     assert any(t.startswith("Job aborted: its worker stopped while step 1 was running") for t in texts), texts
 
 
+@pytest.mark.backends("sqlite")  # processes, not the database: once is enough
 def test_a_killed_worker_its_parent_has_not_collected_yet_counts_as_dead(
     demo: JobService, store: Store, data_dir: pathlib.Path, processes: Processes, worker: subprocess.Popen[str]
 ) -> None:

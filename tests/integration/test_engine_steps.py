@@ -142,6 +142,7 @@ def test_demo_echo_repeat_is_bounded(demo: JobService) -> None:
     assert log_texts(demo, job.key).count("MESSAGE=hi") == 3
 
 
+@pytest.mark.backends("sqlite")  # processes, not the database: once is enough
 def test_a_step_reads_nothing_from_the_workers_stdin(
     service: JobService, processes: Processes, data_dir: pathlib.Path, store: Store
 ) -> None:
