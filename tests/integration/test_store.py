@@ -13,6 +13,7 @@ import sys
 import threading
 import uuid
 
+import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -524,3 +525,21 @@ def test_a_process_started_without_stdin_takes_the_lock_file_in_turn(store: Stor
         child.kill()
         child.wait()
         child.stdout.close()
+
+
+@pytest.mark.backends("postgresql")
+def test_the_first_write_after_the_server_ended_the_pooled_connections_works(service: JobService, store: Store) -> None:
+    """PostgreSQL restarted (or an administrator ended the sessions): the next transaction gets a fresh connection."""
+    service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
+    assert [t.name for t in store.templates.list()] == ["/T/ONE"]  # a pooled connection now exists
+    url = store.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as admin_conn:
+        ended = admin_conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    assert ended
+    assert all(ok for (ok,) in ended)
+    job = service.schedule("/T/ONE", creator="TESTER")
+    assert [t.name for t in store.templates.list()] == ["/T/ONE"]
+    assert service.status(job.key).status is models.JobStatus.SCHEDULED
