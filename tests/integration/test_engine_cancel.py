@@ -298,14 +298,24 @@ def token_worker(processes: Processes, data_dir: pathlib.Path, store: Store) -> 
 @pytest.mark.backends("sqlite")  # processes, not the database: once is enough
 @pytest.mark.usefixtures("token_worker")
 def test_token_tracking_cancel_stops_setsid_and_term_ignoring_descendants(service: JobService) -> None:
-    """Without cgroups, the token finds the grandchild that left the session; SIGKILL after the grace stops them."""
-    add_template(service, "/APPJOBS/TEST_STUBBORN", STUBBORN_TREE)
-    job = service.schedule("/APPJOBS/TEST_STUBBORN", creator="TESTER")
-    wait_running(service, job.key)
-    wait_for(lambda: len(job_processes(job.key)) >= 5)
-    service.cancel(job.key, by="TESTER")
-    assert_tree_gone_within(job.key, GRACE + 1)
-    assert wait_final(service, job.key).status is JobStatus.ABORTED
+    """Without cgroups, the token finds the grandchild that left the session; SIGKILL after the grace stops them.
+
+    A zombie on the machine (another program's child it has not collected yet), older than the step's processes,
+    does not hide them: the worker looks past a process whose environment cannot be read.
+    """
+    zombie = subprocess.Popen(["true"])  # not waited for until the end: a zombie meanwhile
+    try:
+        wait_for(lambda: psutil.Process(zombie.pid).status() == psutil.STATUS_ZOMBIE)
+        add_template(service, "/APPJOBS/TEST_STUBBORN", STUBBORN_TREE)
+        job = service.schedule("/APPJOBS/TEST_STUBBORN", creator="TESTER")
+        wait_running(service, job.key)
+        wait_for(lambda: len(job_processes(job.key)) >= 5)
+        service.cancel(job.key, by="TESTER")
+        assert_tree_gone_within(job.key, GRACE + 1)
+        assert wait_final(service, job.key).status is JobStatus.ABORTED
+        assert psutil.Process(zombie.pid).status() == psutil.STATUS_ZOMBIE, "still there: the case under test"
+    finally:
+        zombie.wait()
 
 
 @pytest.mark.backends("sqlite")  # processes, not the database: once is enough
