@@ -76,8 +76,13 @@ def load_equivalents() -> dict[tuple[str, str, str], str]:
     return found
 
 
-def test_command(tests: list[str]) -> str:
-    return shlex.join([sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider", *tests])
+def test_command(tests: list[str], *, isolate: bool) -> str:
+    """The command that runs *tests*; with *isolate*, in a PID namespace of its own (see ``isolate.py``)."""
+    pytest = [sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider", *tests]
+    if isolate:
+        unshare = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
+        pytest = [*unshare, sys.executable, str(HERE / "isolate.py"), *pytest]
+    return shlex.join(pytest)
 
 
 def prepare(module: str, spec: dict) -> pathlib.Path:
@@ -97,7 +102,7 @@ def prepare(module: str, spec: dict) -> pathlib.Path:
         f'module-path = "{target}"',
         f"timeout = {float(spec['timeout'])}",
         "excluded-modules = []",
-        f"test-command = {test_command(spec['tests'])!r}",
+        f"test-command = {test_command(spec['tests'], isolate=spec.get('isolate', False))!r}",
         "[cosmic-ray.distributor]",
         'name = "local"',
     ]
@@ -130,7 +135,12 @@ def baseline(work: pathlib.Path, spec: dict) -> float:
         sys.exit(f"the tests would import {where.stdout.strip() or where.stderr}, not the copy in {work}")
     start = time.monotonic()
     run = subprocess.run(
-        shlex.split(test_command(spec["tests"])), cwd=work, env=env, capture_output=True, text=True, check=False
+        shlex.split(test_command(spec["tests"], isolate=spec.get("isolate", False))),
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if run.returncode != 0:
         sys.exit(f"the tests fail without any mutant; fix them first:\n{run.stdout[-3000:]}")

@@ -6,14 +6,16 @@ import contextlib
 import os
 import pathlib
 import random
+import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 
 import psutil
 import pytest
 import sqlalchemy as sa
-from conftest import WORKER_ARGS, Processes, job_processes, wait_final, wait_for
+from conftest import APPJOBS, WORKER_ARGS, Processes, job_processes, wait_final, wait_for
 
 from appjobs import errors, models
 from appjobs.engine import JobService, cgroups, templates
@@ -298,3 +300,139 @@ def step_tokens(store: Store, key: models.JobKey) -> list[str]:
     query = sa.select(steps.c.token).where(steps.c.job_name == key.name, steps.c.run_count == key.run_count)
     with store.db.read() as conn:
         return list(conn.execute(query).scalars())
+
+
+# --- without cgroups: the environment token and the child subreaper (--process-tracking token) -----------------
+
+
+def end_when(go: pathlib.Path) -> str:
+    """The end of a step that finishes once the test creates *go* (after it has seen what the step started)."""
+    return f"while [ ! -e {go} ]; do sleep 0.05; done\necho done"
+
+
+@pytest.fixture
+def token_worker(processes: Processes, data_dir: pathlib.Path, store: Store) -> subprocess.Popen[str]:
+    """A worker that tracks step processes by the token alone, as on a machine without usable cgroups."""
+    proc = processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS, "--process-tracking", "token")
+    wait_for(lambda: store.workers.all() or proc.poll() is not None)
+    assert proc.poll() is None, "worker exited at start"
+    return proc
+
+
+@pytest.mark.backends("sqlite")  # processes, not the database: once is enough
+@pytest.mark.usefixtures("token_worker")
+def test_token_tracking_cancel_stops_setsid_and_term_ignoring_descendants(service: JobService) -> None:
+    """Without cgroups, the token finds the grandchild that left the session; SIGKILL after the grace stops them.
+
+    A zombie on the machine (another program's child it has not collected yet), older than the step's processes,
+    does not hide them: the worker looks past a process whose environment cannot be read.
+    """
+    zombie = subprocess.Popen(["true"])  # not waited for until the end: a zombie meanwhile
+    try:
+        wait_for(lambda: psutil.Process(zombie.pid).status() == psutil.STATUS_ZOMBIE)
+        add_template(service, "/APPJOBS/TEST_STUBBORN", STUBBORN_TREE)
+        job = service.schedule("/APPJOBS/TEST_STUBBORN", creator="TESTER")
+        wait_running(service, job.key)
+        wait_for(lambda: len(job_processes(job.key)) >= 5)
+        service.cancel(job.key, by="TESTER")
+        assert_tree_gone_within(job.key, GRACE + 1)
+        assert wait_final(service, job.key).status is JobStatus.ABORTED
+        assert psutil.Process(zombie.pid).status() == psutil.STATUS_ZOMBIE, "still there: the case under test"
+    finally:
+        zombie.wait()
+
+
+@pytest.mark.backends("sqlite")  # processes, not the database: once is enough
+def test_token_tracking_stops_what_a_finished_step_left_in_its_group_with_sigterm(
+    service: JobService, token_worker: subprocess.Popen[str], tmp_path: pathlib.Path
+) -> None:
+    """Without cgroups, a process a step left behind (in its process group) gets SIGTERM, and nothing before it."""
+    got = tmp_path / "signals"
+    leftover = (
+        f'sh -c \'trap "echo HUP >> {got}" HUP; trap "echo TERM >> {got}; exit 0" TERM; '
+        "while :; do sleep 1000 & wait; done' >/dev/null 2>&1 &\necho left one behind"
+    )
+    add_template(service, "/APPJOBS/TEST_LEAVES", leftover)
+    job = service.schedule("/APPJOBS/TEST_LEAVES", creator="TESTER")
+    assert wait_final(service, job.key).status is JobStatus.FINISHED
+    wait_for(lambda: got.exists() and "TERM" in got.read_text())
+    assert got.read_text().split() == ["TERM"]
+    assert_tree_gone_within(job.key, GRACE + 1)
+    assert token_worker.poll() is None
+
+
+@pytest.mark.backends("sqlite")  # processes, not the database: once is enough
+@pytest.mark.usefixtures("token_worker")
+def test_token_tracking_stops_a_setsid_escapee_of_a_finished_step(service: JobService, tmp_path: pathlib.Path) -> None:
+    """Without cgroups, a process that left the session (keeping its environment) is adopted by the worker and stopped.
+
+    Its parent, the step's shell, has ended: only the worker being a child subreaper keeps it among the worker's
+    descendants, where the worker looks for orphans of steps that are no longer running.
+    """
+    job, mark = escaping_job(service, ESCAPES["setsid"], then=end_when(go := tmp_path / "go"))
+    go.touch()
+    assert wait_final(service, job.key).status is JobStatus.FINISHED
+    assert_gone_within(mark, GRACE + 5)  # the worker looks for adopted orphans each second; a margin for load
+
+
+@pytest.mark.backends("sqlite")  # processes, not the database: once is enough
+@pytest.mark.usefixtures("token_worker")
+def test_token_tracking_stops_what_a_finished_step_left_in_its_group_without_its_environment(
+    service: JobService, tmp_path: pathlib.Path
+) -> None:
+    """Without cgroups, a leftover that cleared its environment but stayed in the step's process group is stopped."""
+    job, mark = escaping_job(service, "env -i sleep {mark} &", then=end_when(go := tmp_path / "go"))
+    go.touch()
+    assert wait_final(service, job.key).status is JobStatus.FINISHED
+    assert_gone_within(mark, GRACE + 5)  # found by its process group, the step's own: the worker's is not it
+
+
+@pytest.mark.backends("sqlite")  # processes, not the database: once is enough
+@pytest.mark.usefixtures("worker")
+def test_a_step_that_signals_its_own_process_group_does_not_reach_the_worker(
+    service: JobService, worker: subprocess.Popen[str]
+) -> None:
+    """`kill 0` (a common clean-up idiom: `trap 'kill 0' EXIT`) signals the step's processes, never the worker."""
+    add_template(service, "/APPJOBS/TEST_KILL0", "sleep 1000 &\ntrap '' TERM\nkill 0\necho still here")
+    job = service.schedule("/APPJOBS/TEST_KILL0", creator="TESTER")
+    assert wait_final(service, job.key).status is JobStatus.FINISHED
+    assert "still here" in [e.text for e in service.log(job.key)]
+    assert_tree_gone_within(job.key, GRACE + 5)
+    assert worker.poll() is None, "the step's kill 0 reached the worker"
+    after = service.schedule("/APPJOBS/TEST_KILL0", creator="TESTER")
+    assert wait_final(service, after.key).status is JobStatus.FINISHED
+
+
+@pytest.mark.backends("sqlite")  # processes, not the database: once is enough
+def test_token_tracking_survives_step_processes_it_may_not_signal(
+    service: JobService, processes: Processes, data_dir: pathlib.Path, store: Store
+) -> None:
+    """A step process the worker may not signal (another user's, and the worker lacks CAP_KILL) breaks nothing.
+
+    The worker runs as root without CAP_KILL (a hardened service unit); the step leaves a process running as
+    nobody in its process group, and one that left the session after it. Cancel stops what it may (the other
+    escapee too), the job ends A, and the worker goes on running jobs.
+    """
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv (util-linux) to run a step process as another user")
+    other = f"1011.{random.randrange(10**6):06d}"
+    _MARKS.append(other)
+    nobody = f"setpriv --reuid=65534 --regid=65534 --clear-groups sleep {other} &"
+    command = [*WORKER_ARGS, "--process-tracking", "token"]
+    worker = subprocess.Popen(
+        ["setpriv", "--bounding-set", "-kill", "--", *APPJOBS, "worker", "--data-dir", str(data_dir), *command],
+        start_new_session=True,
+        text=True,
+    )
+    processes.started.append(worker)
+    wait_for(lambda: store.workers.all() or worker.poll() is not None)
+    job, mark = escaping_job(service, nobody + "\n" + ESCAPES["setsid"])
+    wait_for(lambda: marked_sleeps(other))
+    service.cancel(job.key, by="TESTER")
+    assert wait_final(service, job.key).status is JobStatus.ABORTED
+    assert_gone_within(mark, GRACE + 5)
+    assert marked_sleeps(other), "a process of another user cannot have been stopped by this worker"
+    add_template(service, "/APPJOBS/TEST_AFTER", "echo after")
+    after = service.schedule("/APPJOBS/TEST_AFTER", creator="TESTER")
+    assert wait_final(service, after.key).status is JobStatus.FINISHED
+    assert worker.poll() is None

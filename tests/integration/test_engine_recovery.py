@@ -187,6 +187,24 @@ def test_a_step_whose_worker_is_gone_from_the_register_is_stopped(
     assert any(t.startswith("Job aborted: its worker stopped while step 1 was running") for t in texts), texts
 
 
+@pytest.mark.backends("sqlite")  # processes, not the database: once is enough
+def test_a_killed_worker_its_parent_has_not_collected_yet_counts_as_dead(
+    demo: JobService, store: Store, data_dir: pathlib.Path, processes: Processes, worker: subprocess.Popen[str]
+) -> None:
+    """A worker killed -9 is dead at once, even while its pid lingers as a zombie its parent has not reaped.
+
+    Its heartbeat is set an hour ahead, so the lease cannot decide: only the look at its process can.
+    """
+    job = start_sleep(demo)
+    (record,) = store.workers.all().values()
+    os.kill(worker.pid, signal.SIGKILL)  # not reaped: this test is its parent, and waits for it only at the end
+    wait_for(lambda: psutil.Process(worker.pid).status() == psutil.STATUS_ZOMBIE)
+    store.workers.heartbeat(record.id, models.utcnow() + dt.timedelta(hours=1))
+    processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+    assert_recovered(demo, job)
+    assert psutil.Process(worker.pid).status() == psutil.STATUS_ZOMBIE, "still not reaped: the case under test"
+
+
 def test_a_step_that_cleared_its_environment_is_stopped_after_its_worker_died(
     service: JobService, store: Store, data_dir: pathlib.Path, processes: Processes, worker: subprocess.Popen[str]
 ) -> None:
@@ -222,16 +240,22 @@ def test_a_step_that_cleared_its_environment_is_stopped_after_its_worker_died(
             leader.kill()  # no fixture finds a process without the step's environment
 
 
+@pytest.mark.parametrize("earlier", [0.5, None], ids=["half a second earlier", "in 1970"])
 def test_recovery_does_not_kill_a_process_that_reused_a_dead_steps_pid(
-    demo: JobService, store: Store, data_dir: pathlib.Path, processes: Processes
+    demo: JobService, store: Store, data_dir: pathlib.Path, processes: Processes, earlier: float | None
 ) -> None:
-    """A recorded step pid now held by another process (pid reuse: another start time) is left alone."""
+    """A recorded step pid now held by another process (pid reuse: another start time) is left alone.
+
+    The step may have started long before, or just before the stranger (a pid reused soon after the step died):
+    a start time half a second off, fifty clock ticks, is another process all the same.
+    """
     stranger = subprocess.Popen(["sleep", "1010"], start_new_session=True)  # a group leader, as steps are
     try:
         job = demo.schedule("/APPJOBS/DEMO_SLEEP", creator="TESTER")
         (work,) = store.jobs.claim("GHOST", 1, models.utcnow(), ["a-token-no-process-has"])
         assert work.key == job.key
-        store.jobs.step_spawned(job.key, 1, stranger.pid, 1.0)  # started at 1970-01-01 00:00:01: not the stranger
+        step_started = 1.0 if earlier is None else psutil.Process(stranger.pid).create_time() - earlier
+        store.jobs.step_spawned(job.key, 1, stranger.pid, step_started)
         processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
         assert wait_final(demo, job.key).status is JobStatus.ABORTED
         assert stranger.poll() is None, "recovery killed a process that merely reused the step's pid"

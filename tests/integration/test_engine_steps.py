@@ -140,3 +140,24 @@ def test_demo_echo_repeat_is_bounded(demo: JobService) -> None:
     job = demo.schedule("/APPJOBS/DEMO_ECHO", creator="TESTER", parameters={"REPEAT": "3", "MESSAGE": "hi"})
     assert wait_final(demo, job.key).status is JobStatus.FINISHED
     assert log_texts(demo, job.key).count("MESSAGE=hi") == 3
+
+
+@pytest.mark.backends("sqlite")  # processes, not the database: once is enough
+def test_a_step_reads_nothing_from_the_workers_stdin(
+    service: JobService, processes: Processes, data_dir: pathlib.Path, store: Store
+) -> None:
+    """A step's stdin is empty: `cat` ends at once, and what waits on the worker's own stdin stays there."""
+    worker = processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS, stdin=subprocess.PIPE)
+    assert worker.stdin is not None
+    with worker.stdin:  # kept open while the step runs, as a terminal or a supervisor's pipe would be
+        worker.stdin.write("meant for the worker, not its steps\n")
+        worker.stdin.flush()
+        wait_for(lambda: store.workers.all() or worker.poll() is not None)
+        command = "cat; echo eof"
+        toml = f'[[template]]\nname = "/APPJOBS/TEST_CAT"\ntext = "Cat"\n[[template.step]]\ncommand = "{command}"\n'
+        add_template(service, toml)
+        job = service.schedule("/APPJOBS/TEST_CAT", creator="TESTER")
+        assert wait_final(service, job.key).status is JobStatus.FINISHED
+    texts = log_texts(service, job.key)
+    assert "eof" in texts
+    assert "meant for the worker, not its steps" not in texts

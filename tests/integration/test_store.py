@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
+import os
 import pathlib
 import sqlite3
 import subprocess
 import sys
+import threading
 import uuid
 
+import psycopg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -182,6 +186,7 @@ def test_status_letters_know_whether_they_are_final() -> None:
 
 OPENER = """
 import sys
+import threading
 from appjobs.server.runner import open_installation
 from appjobs.settings import Paths
 print("ready", flush=True)
@@ -319,3 +324,254 @@ def test_a_template_replaced_by_another_process_is_used_at_once(service: JobServ
     assert job.step_count == 2
     assert service.parameters(job.key) == {2: {"P": "given"}}
     assert service.template("/T/ONE") == service.templates()[0]
+
+
+# --- opening databases ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.backends("sqlite")
+def test_reads_are_answered_while_another_process_holds_the_write_lock(
+    service: JobService, store: Store, data_dir: pathlib.Path
+) -> None:
+    """WAL: a reader does not wait for a writer, even one that keeps its write transaction open (the sqlite3 shell)."""
+    service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
+    writer = sqlite3.connect(data_dir / "appjobs.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("DELETE FROM template")  # not committed: readers still see the template
+        assert [t.name for t in store.templates.list()] == ["/T/ONE"]
+        assert set(store.templates.names()) == {"/T/ONE"}
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_database_works_in_one_process(
+    url: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An in-memory SQLite database is migrated, written and read back like a file, and leaves no file behind."""
+    monkeypatch.chdir(tmp_path)  # where a relative file (a database, a lock file) would land
+    store = Store.open(url)
+    try:
+        service = JobService(store)
+        service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
+        job = service.schedule("/T/ONE", creator="TESTER")
+        assert service.status(job.key).status is models.JobStatus.SCHEDULED
+        assert [t.name for t in store.templates.list()] == ["/T/ONE"]
+    finally:
+        store.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("postgresql+psycopg2://admin:s3cret@127.0.0.1/jobs", "postgresql+psycopg2://admin:***@127.0.0.1/jobs"),
+        ("oracle+nosuchdriver://admin:s3cret@db.example/jobs", "oracle+nosuchdriver://admin:***@db.example/jobs"),
+        ("not a database URL", "<unparsable URL>"),
+    ],
+    ids=["driver not installed", "unknown driver", "not a URL"],
+)
+def test_a_database_url_that_cannot_be_opened_exits_2_and_keeps_its_password(
+    tmp_path: pathlib.Path, url: str, said: str
+) -> None:
+    """A wrong APPJOBS_DATABASE_URL is a configuration error (exit 2) that names it, its password hidden."""
+    env = {**os.environ, "APPJOBS_DATABASE_URL": url}
+    done = subprocess.run(
+        [sys.executable, "-m", "appjobs", "admin", "users", "list", "--data-dir", str(tmp_path / "data")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"appjobs: error: cannot open database {said}: " in done.stderr
+    assert "s3cret" not in done.stderr + done.stdout
+
+
+@pytest.mark.backends("sqlite")
+def test_a_lock_file_that_cannot_be_opened_leaves_the_database_working(
+    service: JobService, data_dir: pathlib.Path
+) -> None:
+    """When the file lock cannot be had (its path is taken by a folder), SQLite's own locking orders the writers."""
+    (data_dir / "other").mkdir()
+    url = f"sqlite:///{data_dir / 'other' / 'jobs.db'}"
+    (data_dir / "other" / "jobs.db-writelock").mkdir()
+    store = Store.open(url)
+    try:
+        other = JobService(store)
+        other.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
+        job = other.schedule("/T/ONE", creator="TESTER")
+        assert other.status(job.key).status is models.JobStatus.SCHEDULED
+    finally:
+        store.close()
+
+
+def test_a_database_file_left_open_to_others_is_made_private_when_opened(tmp_path: pathlib.Path) -> None:
+    """A database and its side files that others may read (a copy, an older appjobs) are narrowed to 0600."""
+    path = tmp_path / "jobs.db"
+    made = sqlite3.connect(path)
+    made.execute("PRAGMA journal_mode=WAL")
+    made.execute("CREATE TABLE t (x)")  # and left open, so that -wal and -shm exist
+    (tmp_path / "jobs.db-journal").write_bytes(b"")
+    for name, mode in (("jobs.db", 0o644), ("jobs.db-wal", 0o660), ("jobs.db-shm", 0o606), ("jobs.db-journal", 0o601)):
+        (tmp_path / name).chmod(mode)  # any right of the group or of others, however small, is taken away
+    try:
+        Store.open(f"sqlite:///{path}").close()
+        modes = {p.name: oct(p.stat().st_mode & 0o777) for p in tmp_path.iterdir()}  # while -wal and -shm exist
+    finally:
+        made.close()
+    names = ["jobs.db", "jobs.db-wal", "jobs.db-shm", "jobs.db-journal", "jobs.db-writelock"]
+    assert modes == dict.fromkeys(names, "0o600")
+
+
+@pytest.mark.backends("sqlite")
+def test_a_write_that_reads_first_waits_for_a_writer_outside_appjobs_and_then_succeeds(
+    service: JobService, store: Store, data_dir: pathlib.Path
+) -> None:
+    """A cancel (it reads the status, then deletes) queues behind the sqlite3 shell's open transaction, then works.
+
+    Taking the write lock at BEGIN is what makes this work: a transaction that read first and only then
+    asked for the lock would find its snapshot stale once the other writer commits, and fail.
+    """
+    service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
+    job, other = (service.schedule("/T/ONE", creator="TESTER") for _ in range(2))
+    writer = sqlite3.connect(data_dir / "appjobs.db", isolation_level=None)
+    outcomes: list[models.CancelOutcome] = []
+    cancelling = threading.Thread(target=lambda: outcomes.append(service.cancel(job.key, by="TESTER")))
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE job SET text = 'changed meanwhile' WHERE name = ?", (other.key.name,))
+        cancelling.start()
+        cancelling.join(0.5)  # the other writer's transaction lasts this long, whatever the cancel does meanwhile
+        assert cancelling.is_alive(), "the cancel did not wait for the write lock"
+        writer.execute("COMMIT")
+        cancelling.join(30)
+    finally:
+        writer.close()
+    assert [o.deleted for o in outcomes] == [True]
+    with pytest.raises(errors.JobNotFound):
+        service.status(job.key)
+    assert service.status(other.key).text == "changed meanwhile"
+
+
+@pytest.mark.parametrize("lock_file", [True, False], ids=["lock file", "no lock file"])
+def test_closing_a_store_gives_back_its_files_and_only_those(tmp_path: pathlib.Path, lock_file: bool) -> None:
+    """A process that opens and closes stores (a test, an embedding program) keeps no file of theirs open, and loses
+    none of its own (stdin, stdout), also when the lock file could not be opened (its path is taken by a folder)."""
+    if not lock_file:
+        (tmp_path / "jobs.db-writelock").mkdir()
+
+    def open_files() -> set[tuple[int, str]]:
+        found = set()
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):  # the descriptor listdir itself used is gone by now
+                found.add((int(fd), os.readlink(f"/proc/self/fd/{fd}")))
+        return found
+
+    before = open_files()
+    for _ in range(3):
+        store = Store.open(f"sqlite:///{tmp_path / 'jobs.db'}")
+        service = JobService(store)
+        service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()), replace=True)
+        job = service.schedule("/T/ONE", creator="TESTER")
+        assert service.status(job.key).status is models.JobStatus.SCHEDULED
+        store.close()
+    assert open_files() == before
+
+
+def test_a_file_that_is_no_database_is_a_storage_error_that_says_so(tmp_path: pathlib.Path) -> None:
+    """The driver's error reaches the caller as a StorageError naming the driver's own words, not as a full disk."""
+    path = tmp_path / "jobs.db"
+    path.write_bytes(b"this is no SQLite database\n" * 200)
+    with pytest.raises(errors.StorageError) as caught:
+        Store.open(f"sqlite:///{path}")
+    assert not isinstance(caught.value, errors.StorageFull)
+    assert str(caught.value) == "database error: DatabaseError: file is not a database"
+
+
+def test_a_new_database_is_private_from_the_start_whatever_the_umask(tmp_path: pathlib.Path) -> None:
+    """A database that opening creates is 0600 at once, and so are its side files: not only at the next opening."""
+    old = os.umask(0o022)
+    try:
+        store = Store.open(f"sqlite:///{tmp_path / 'jobs.db'}")
+    finally:
+        os.umask(old)
+    try:
+        with store.db.write() as conn:  # -wal and -shm exist while the store is open
+            conn.exec_driver_sql("CREATE TABLE scratch (x)")
+        modes = {p.name: oct(p.stat().st_mode & 0o777) for p in tmp_path.iterdir()}
+    finally:
+        store.close()
+    assert modes == dict.fromkeys(["jobs.db", "jobs.db-wal", "jobs.db-shm", "jobs.db-writelock"], "0o600")
+
+
+LOCK_HOLDER = """
+import os, pathlib, sys, time
+from appjobs.storage import Store
+
+def wait_for(name):
+    while not pathlib.Path(sys.argv[2], name).exists():
+        time.sleep(0.02)
+
+store = Store.open(sys.argv[1])
+with store.db.write():
+    print("writing", flush=True)
+    wait_for("go")
+print("written", flush=True)
+wait_for("close")
+store.close()
+try:
+    os.fstat(0)
+    print("kept its lock file open", flush=True)
+except OSError:
+    print("closed its lock file", flush=True)
+"""
+
+
+@pytest.mark.backends("sqlite")
+def test_a_process_started_without_stdin_takes_the_lock_file_in_turn(store: Store, data_dir: pathlib.Path) -> None:
+    """Started with stdin closed (`<&-`), a process's lock file is its descriptor 0: it is locked all the same."""
+    url = f"sqlite:///{data_dir / 'appjobs.db'}"
+    child = subprocess.Popen(
+        ["/bin/sh", "-c", 'exec "$@" <&-', "sh", sys.executable, "-c", LOCK_HOLDER, url, str(data_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    try:
+        with (data_dir / "appjobs.db-writelock").open("rb") as other:
+            assert child.stdout.readline() == "writing\n"
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            (data_dir / "go").touch()
+            assert child.stdout.readline() == "written\n"
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(other, fcntl.LOCK_UN)
+        (data_dir / "close").touch()
+        assert child.stdout.readline() == "closed its lock file\n"
+        assert child.wait(timeout=30) == 0
+    finally:
+        child.kill()
+        child.wait()
+        child.stdout.close()
+
+
+@pytest.mark.backends("postgresql")
+def test_the_first_write_after_the_server_ended_the_pooled_connections_works(service: JobService, store: Store) -> None:
+    """PostgreSQL restarted (or an administrator ended the sessions): the next transaction gets a fresh connection."""
+    service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
+    assert [t.name for t in store.templates.list()] == ["/T/ONE"]  # a pooled connection now exists
+    url = store.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as admin_conn:
+        ended = admin_conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    assert ended
+    assert all(ok for (ok,) in ended)
+    job = service.schedule("/T/ONE", creator="TESTER")
+    assert [t.name for t in store.templates.list()] == ["/T/ONE"]
+    assert service.status(job.key).status is models.JobStatus.SCHEDULED
