@@ -74,7 +74,8 @@ def test_user_names_are_case_insensitive(tenant: Tenant) -> None:
 
 
 def test_garbage_authorization_header_is_401(tenant: Tenant) -> None:
-    for header in ("Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(), "Bearer abc"):
+    # Not Base64 at all, no colon, another scheme, and letters beyond ASCII (sent as Latin-1, as HTTP allows).
+    for header in ("Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(), "Bearer abc", "Basic \xe9t\xe9"):
         response = requests.get(tenant.root + "/", headers={"Authorization": header}, timeout=10)
         assert response.status_code == 401, header
 

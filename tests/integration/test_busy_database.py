@@ -1,0 +1,75 @@
+"""A scheduler's polls are answered while the requests that write wait for the database.
+
+On SQLite a server answers the poll of a caller it knows from the last seconds
+(its session cookie, or Basic credentials it verified lately) on its event loop,
+from its caches and one read that never waits for a writer (see README,
+"A poll from a known caller takes the short way"). So while something holds the
+database's write lock (an operator's ``sqlite3`` shell taking a backup, say) and
+the requests that write fill every thread of the server's pool waiting for it,
+the schedulers polling their jobs keep getting answers. What a client can see of
+that: the polls are answered before the lock is let go, and the writes succeed
+once it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import sqlite3
+
+import requests
+from tenant import Tenant
+
+WRITERS = 60  #: JobSchedule requests that wait for the lock: more than the server pool's 40 threads
+ANSWER_WITHIN = 30  #: seconds to wait for a poll while the writers wait: it comes at once, or not before the release
+
+
+def test_polls_of_known_clients_are_answered_while_writers_wait_for_the_database(tenant: Tenant) -> None:
+    http_session = tenant.session()
+    job = tenant.schedule(http_session)
+    cookies = dict(http_session.cookies.items())
+    cookie_header = "; ".join(f"{name}={value}" for name, value in cookies.items())
+    token = http_session.headers["X-CSRF-Token"]
+    basic = "Basic " + base64.b64encode(f"{tenant.user}:{tenant.password}".encode()).decode()
+    host = tenant.server.url.removeprefix("http://")
+    path = tenant.root.removeprefix(tenant.server.url)
+    poll = f"{path}/JobStatusGet?JobName='{job['JobName']}'&JobRunCount='{job['JobRunCount']}'&$format=json"
+    schedule = f"{path}/JobSchedule?JobTemplateName='/APPJOBS/DEMO_ECHO'&$format=json"
+    writers = [http.client.HTTPConnection(host, timeout=120) for _ in range(WRITERS)]
+    pollers = {"cookie": http.client.HTTPConnection(host, timeout=ANSWER_WITHIN),
+               "basic": http.client.HTTPConnection(host, timeout=ANSWER_WITHIN)}  # fmt: skip
+    for conn in [*writers, *pollers.values()]:
+        conn.connect()
+    # The server gets to know both clients: the session's and the password's logon, by the general way.
+    info = poll.replace("JobStatusGet", "JobinfoGet")
+    assert requests.get(tenant.server.url + info, cookies=cookies, timeout=10).status_code == 200
+    assert requests.get(tenant.server.url + info, headers={"Authorization": basic}, timeout=10).status_code == 200
+
+    database = sqlite3.connect(tenant.data_dir / "appjobs.db", isolation_level=None)
+    answers: dict[str, int] = {}
+    try:
+        database.execute("BEGIN IMMEDIATE")  # the write lock, as a sqlite3 shell's backup holds it
+        for conn in writers:
+            conn.request("POST", schedule, headers={"Cookie": cookie_header, "X-CSRF-Token": token})
+        pollers["cookie"].request("GET", poll, headers={"Cookie": cookie_header})
+        pollers["basic"].request("GET", poll, headers={"Authorization": basic})
+        for name, conn in pollers.items():
+            response = conn.getresponse()  # a poll stuck behind the writers times out here
+            body = response.read()
+            answers[name] = response.status
+            assert response.status == 200, body
+            assert json.loads(body)["d"]["JobName"] == job["JobName"]
+    finally:
+        database.execute("ROLLBACK")
+        database.close()
+        http_session.close()
+        for conn in pollers.values():
+            conn.close()
+        # The writers only waited: each is answered, and schedules its job, once the lock is let go.
+        statuses = []
+        for conn in writers:
+            statuses.append(conn.getresponse().status)
+            conn.close()
+    assert answers == {"cookie": 200, "basic": 200}
+    assert statuses == [200] * WRITERS
