@@ -1,4 +1,4 @@
-"""A scheduler's polls are answered while the requests that write wait for the database.
+"""A scheduler's polls while the database is busy, or cannot answer.
 
 On SQLite a server answers the poll of a caller it knows from the last seconds
 (its session cookie, or Basic credentials it verified lately) on its event loop,
@@ -8,7 +8,7 @@ database's write lock (an operator's ``sqlite3`` shell taking a backup, say) and
 the requests that write fill every thread of the server's pool waiting for it,
 the schedulers polling their jobs keep getting answers. What a client can see of
 that: the polls are answered before the lock is let go, and the writes succeed
-once it is.
+once it is. And when a read fails, a poll gets the SAP error document any other request gets.
 """
 
 from __future__ import annotations
@@ -73,3 +73,28 @@ def test_polls_of_known_clients_are_answered_while_writers_wait_for_the_database
             conn.close()
     assert answers == {"cookie": 200, "basic": 200}
     assert statuses == [200] * WRITERS
+
+
+def test_a_poll_whose_database_cannot_answer_gets_an_sap_error_document(tenant: Tenant) -> None:
+    """Every failure under the service root is an SAP error document, the polls a server knows included."""
+    http_session = tenant.session()
+    job = tenant.schedule(http_session)
+    cookies = dict(http_session.cookies.items())
+    poll = f"{tenant.root}/JobStatusGet?JobName='{job['JobName']}'&JobRunCount='{job['JobRunCount']}'"
+    info = poll.replace("JobStatusGet", "JobinfoGet")
+    database = sqlite3.connect(tenant.data_dir / "appjobs.db", isolation_level=None)
+    try:
+        for url in (poll + "&$format=json", poll, info):  # the short way, a poll it leaves alone, the general way
+            assert requests.get(url, cookies=cookies, timeout=10).status_code == 200  # known to the server now
+            database.execute("ALTER TABLE comm_user RENAME TO comm_user_away")  # the user's state cannot be read
+            try:
+                answer = requests.get(url, cookies=cookies, timeout=10)
+            finally:
+                database.execute("ALTER TABLE comm_user_away RENAME TO comm_user")
+            kind = "application/json" if url.endswith("json") else "application/xml"
+            assert (answer.status_code, answer.headers["content-type"].split(";")[0]) == (500, kind), answer.text
+            assert "An internal error occurred; the server log has the transaction id" in answer.text, answer.text
+    finally:
+        database.close()
+        http_session.close()
+    assert requests.get(poll, cookies=cookies, timeout=10).status_code == 200  # and all is well again
