@@ -37,8 +37,10 @@ def test_polls_of_known_clients_are_answered_while_writers_wait_for_the_database
     poll = f"{path}/JobStatusGet?JobName='{job['JobName']}'&JobRunCount='{job['JobRunCount']}'&$format=json"
     schedule = f"{path}/JobSchedule?JobTemplateName='/APPJOBS/DEMO_ECHO'&$format=json"
     writers = [http.client.HTTPConnection(host, timeout=120) for _ in range(WRITERS)]
-    pollers = {"cookie": http.client.HTTPConnection(host, timeout=ANSWER_WITHIN),
-               "basic": http.client.HTTPConnection(host, timeout=ANSWER_WITHIN)}  # fmt: skip
+    # A client with its cookie, one with Basic credentials only, and one that sends both (as requests.Session does).
+    polls = {"cookie": {"Cookie": cookie_header}, "basic": {"Authorization": basic},
+             "both": {"Cookie": cookie_header, "Authorization": basic}}  # fmt: skip
+    pollers = {name: http.client.HTTPConnection(host, timeout=ANSWER_WITHIN) for name in polls}
     for conn in [*writers, *pollers.values()]:
         conn.connect()
     # The server gets to know both clients: the session's and the password's logon, by the general way.
@@ -52,8 +54,8 @@ def test_polls_of_known_clients_are_answered_while_writers_wait_for_the_database
         database.execute("BEGIN IMMEDIATE")  # the write lock, as a sqlite3 shell's backup holds it
         for conn in writers:
             conn.request("POST", schedule, headers={"Cookie": cookie_header, "X-CSRF-Token": token})
-        pollers["cookie"].request("GET", poll, headers={"Cookie": cookie_header})
-        pollers["basic"].request("GET", poll, headers={"Authorization": basic})
+        for name, conn in pollers.items():
+            conn.request("GET", poll, headers=polls[name])
         for name, conn in pollers.items():
             response = conn.getresponse()  # a poll stuck behind the writers times out here
             body = response.read()
@@ -71,7 +73,7 @@ def test_polls_of_known_clients_are_answered_while_writers_wait_for_the_database
         for conn in writers:
             statuses.append(conn.getresponse().status)
             conn.close()
-    assert answers == {"cookie": 200, "basic": 200}
+    assert answers == {"cookie": 200, "basic": 200, "both": 200}
     assert statuses == [200] * WRITERS
 
 

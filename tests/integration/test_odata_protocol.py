@@ -170,6 +170,15 @@ def test_basic_credentials_of_another_user_override_the_cookie(tenant: Tenant) -
     assert http.get(tenant.root + "/").status_code == 401
 
 
+def test_the_cookie_of_a_live_session_decides_beside_its_own_users_wrong_password(tenant: Tenant) -> None:
+    """A session logs on without the password being checked again, also when the client sends a stale one."""
+    http = tenant.session("JOBSCHEDULERUSER")
+    http.auth = ("jobscheduleruser", "an-old-password")
+    assert http.get(tenant.root + "/").status_code == 200
+    http.cookies.clear()
+    assert http.get(tenant.root + "/").status_code == 401
+
+
 def test_unknown_session_cookie_falls_back_to_basic(tenant: Tenant) -> None:
     cookies = {"SAP_SESSIONID_APJ_100": "bm8tc3VjaC1zZXNzaW9u%3d"}
     assert requests.get(tenant.root + "/", cookies=cookies, timeout=10).status_code == 401
