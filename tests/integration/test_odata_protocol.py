@@ -52,8 +52,9 @@ FORMATS = {"xml": {}, "json": {"$format": "json"}}
 # --- logon ---------------------------------------------------------------------------
 
 
-def test_no_credentials_get_401_with_a_basic_realm(tenant: Tenant) -> None:
-    response = requests.get(tenant.root + "/JobTemplateSet", timeout=10)
+@pytest.mark.parametrize("path", ["/JobTemplateSet", "/JobStatusGet?JobName='J'&JobRunCount='C'&$format=json"])
+def test_no_credentials_get_401_with_a_basic_realm(tenant: Tenant, path: str) -> None:
+    response = requests.get(tenant.root + path, timeout=10)
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith('Basic realm="SAP NetWeaver Application Server [')
     assert "x-csrf-token" not in response.headers
