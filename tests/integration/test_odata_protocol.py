@@ -52,8 +52,9 @@ FORMATS = {"xml": {}, "json": {"$format": "json"}}
 # --- logon ---------------------------------------------------------------------------
 
 
-def test_no_credentials_get_401_with_a_basic_realm(tenant: Tenant) -> None:
-    response = requests.get(tenant.root + "/JobTemplateSet", timeout=10)
+@pytest.mark.parametrize("path", ["/JobTemplateSet", "/JobStatusGet?JobName='J'&JobRunCount='C'&$format=json"])
+def test_no_credentials_get_401_with_a_basic_realm(tenant: Tenant, path: str) -> None:
+    response = requests.get(tenant.root + path, timeout=10)
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith('Basic realm="SAP NetWeaver Application Server [')
     assert "x-csrf-token" not in response.headers
@@ -74,7 +75,8 @@ def test_user_names_are_case_insensitive(tenant: Tenant) -> None:
 
 
 def test_garbage_authorization_header_is_401(tenant: Tenant) -> None:
-    for header in ("Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(), "Bearer abc"):
+    # Not Base64 at all, no colon, another scheme, and letters beyond ASCII (sent as Latin-1, as HTTP allows).
+    for header in ("Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(), "Bearer abc", "Basic \xe9t\xe9"):
         response = requests.get(tenant.root + "/", headers={"Authorization": header}, timeout=10)
         assert response.status_code == 401, header
 
@@ -173,6 +175,15 @@ def test_same_token_for_the_whole_session(tenant: Tenant) -> None:
 def test_basic_credentials_of_another_user_override_the_cookie(tenant: Tenant) -> None:
     http = tenant.session("JOBSCHEDULERUSER")
     http.auth = ("OTHERUSER", "wrong password")
+    assert http.get(tenant.root + "/").status_code == 401
+
+
+def test_the_cookie_of_a_live_session_decides_beside_its_own_users_wrong_password(tenant: Tenant) -> None:
+    """A session logs on without the password being checked again, also when the client sends a stale one."""
+    http = tenant.session("JOBSCHEDULERUSER")
+    http.auth = ("jobscheduleruser", "an-old-password")
+    assert http.get(tenant.root + "/").status_code == 200
+    http.cookies.clear()
     assert http.get(tenant.root + "/").status_code == 401
 
 
