@@ -411,7 +411,8 @@ def test_token_tracking_survives_step_processes_it_may_not_signal(
 
     The worker runs as root without CAP_KILL (a hardened service unit); the step leaves a process running as
     nobody in its process group, and one that left the session after it. Cancel stops what it may (the other
-    escapee too), the job ends A, and the worker goes on running jobs.
+    escapee too), the job ends A, the worker goes on running jobs, and it exits on SIGTERM (it gives up on a
+    process that outlives SIGKILL by a grace period, instead of draining it for good).
     """
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         pytest.skip("needs root and setpriv (util-linux) to run a step process as another user")
@@ -436,3 +437,6 @@ def test_token_tracking_survives_step_processes_it_may_not_signal(
     after = service.schedule("/APPJOBS/TEST_AFTER", creator="TESTER")
     assert wait_final(service, after.key).status is JobStatus.FINISHED
     assert worker.poll() is None
+    worker.send_signal(signal.SIGTERM)  # it stops waiting for what it may not stop, and exits
+    assert worker.wait(timeout=60) == 0
+    assert marked_sleeps(other)

@@ -393,6 +393,14 @@ class Worker:
                 if drain.group is not None:
                     self._remove(drain.group)
                 continue
+            if now >= drain.kill_at + self.options.grace:  # SIGKILLed a grace period ago and still there
+                logger.warning(
+                    "worker %s: processes of an ended step (token %s) outlive SIGKILL; not permitted to signal "
+                    "them? no longer waiting for them",
+                    self.id,
+                    drain.token,
+                )
+                continue
             if now >= drain.kill_at:
                 signal_step(drain.pgid, drain.token if drain.scan else None, drain.group, signal.SIGKILL)
             remaining.append(drain)
