@@ -405,7 +405,7 @@ def test_a_step_that_signals_its_own_process_group_does_not_reach_the_worker(
 
 @pytest.mark.backends("sqlite")  # processes, not the database: once is enough
 def test_token_tracking_survives_step_processes_it_may_not_signal(
-    service: JobService, processes: Processes, data_dir: pathlib.Path, store: Store
+    service: JobService, processes: Processes, data_dir: pathlib.Path, store: Store, tmp_path: pathlib.Path
 ) -> None:
     """A step process the worker may not signal (another user's, and the worker lacks CAP_KILL) breaks nothing.
 
@@ -420,11 +420,14 @@ def test_token_tracking_survives_step_processes_it_may_not_signal(
     _MARKS.append(other)
     nobody = f"setpriv --reuid=65534 --regid=65534 --clear-groups sleep {other} &"
     command = [*WORKER_ARGS, "--process-tracking", "token"]
-    worker = subprocess.Popen(
-        ["setpriv", "--bounding-set", "-kill", "--", *APPJOBS, "worker", "--data-dir", str(data_dir), *command],
-        start_new_session=True,
-        text=True,
-    )
+    log = tmp_path / "worker.log"
+    with log.open("w") as stderr:
+        worker = subprocess.Popen(
+            ["setpriv", "--bounding-set", "-kill", "--", *APPJOBS, "worker", "--data-dir", str(data_dir), *command],
+            start_new_session=True,
+            text=True,
+            stderr=stderr,
+        )
     processes.started.append(worker)
     wait_for(lambda: store.workers.all() or worker.poll() is not None)
     job, mark = escaping_job(service, nobody + "\n" + ESCAPES["setsid"])
@@ -433,6 +436,9 @@ def test_token_tracking_survives_step_processes_it_may_not_signal(
     assert wait_final(service, job.key).status is JobStatus.ABORTED
     assert_gone_within(mark, GRACE + 5)
     assert marked_sleeps(other), "a process of another user cannot have been stopped by this worker"
+    wait_for(lambda: "outlive SIGKILL" in log.read_text())
+    time.sleep(3 * GRACE + 1)  # an absence: three more sweeps of adopted processes, each of which could warn
+    assert log.read_text().count("outlive SIGKILL") == 1, "the worker gives up on those processes once"
     add_template(service, "/APPJOBS/TEST_AFTER", "echo after")
     after = service.schedule("/APPJOBS/TEST_AFTER", creator="TESTER")
     assert wait_final(service, after.key).status is JobStatus.FINISHED

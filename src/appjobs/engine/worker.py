@@ -101,6 +101,7 @@ class Worker:
         self.log_dir = data_dir / "logs"
         self.running: dict[int, Running] = {}
         self.draining: list[Drain] = []
+        self._abandoned: set[str] = set()  #: tokens of steps whose processes outlived SIGKILL: not ours to stop
         self.stopping = False  #: abort what runs and end
         self.leaving_at: float | None = None  #: claim nothing more; abort what still runs at this monotonic time
         self._first_signal: float | None = None
@@ -400,6 +401,7 @@ class Worker:
                     self.id,
                     drain.token,
                 )
+                self._abandoned.add(drain.token)  # so that the sweep of adopted processes does not take it up again
                 continue
             if now >= drain.kill_at:
                 signal_step(drain.pgid, drain.token if drain.scan else None, drain.group, signal.SIGKILL)
@@ -414,6 +416,8 @@ class Worker:
             try:
                 token = proc.environ().get(processes.TOKEN_VAR)
             except processes.psutil.Error:
+                continue
+            if token in self._abandoned:
                 continue
             if token and token not in live_tokens and not any(d.token == token for d in self.draining):
                 processes.signal_tree(None, token, signal.SIGTERM)
