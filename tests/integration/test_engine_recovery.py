@@ -122,6 +122,27 @@ class Scheduler:
                 self.answered.append(models.JobKey(job["JobName"], job["JobRunCount"]))
 
 
+def crash_while_scheduling(tenant: Tenant, answered: list[models.JobKey]) -> int:
+    """Kill -9 *tenant*'s server while six threads schedule; add the JobNames answered, return how many were cut off.
+
+    Usually some of the six requests are in flight when the kill lands. On a loaded machine the threads
+    may all be waiting for the interpreter with their answers already received, and none is cut off:
+    that round proves nothing about interrupted requests, though its answered jobs still count.
+    """
+    scheduler = Scheduler(tenant, threads=6, limit=400)
+    for thread in scheduler.threads:
+        thread.start()
+    wait_for(lambda: len(scheduler.answered) >= 30, timeout=60)
+    scheduler.killed_at = time.monotonic()
+    os.killpg(tenant.server.proc.pid, signal.SIGKILL)  # the server and its worker
+    tenant.server.proc.wait()
+    for thread in scheduler.threads:
+        thread.join()
+    assert len(scheduler.answered) < scheduler.limit, "the server was not killed while it was scheduling"
+    answered.extend(scheduler.answered)
+    return scheduler.cut_off
+
+
 def test_no_scheduled_job_is_lost_across_crashes(
     demo: JobService, data_dir: pathlib.Path, start_server: Callable[..., Server]
 ) -> None:
@@ -131,20 +152,14 @@ def test_no_scheduled_job_is_lost_across_crashes(
     them; the JobNames it answered are then looked up in what the restarted server has.
     """
     add_users(data_dir)
-    server = start_server()
-    scheduler = Scheduler(Tenant(server, data_dir), threads=6, limit=400)
-    for thread in scheduler.threads:
-        thread.start()
-    wait_for(lambda: len(scheduler.answered) >= 30, timeout=60)
-    scheduler.killed_at = time.monotonic()
-    os.killpg(server.proc.pid, signal.SIGKILL)  # the server and its worker
-    server.proc.wait()
-    for thread in scheduler.threads:
-        thread.join()
-    assert scheduler.cut_off >= 1, "the kill interrupted no JobSchedule request"
-    assert len(scheduler.answered) < scheduler.limit, "the server was not killed while it was scheduling"
+    answered: list[models.JobKey] = []
+    for _ in range(5):  # rounds until a kill lands on a request in flight (see crash_while_scheduling)
+        cut_off = crash_while_scheduling(Tenant(start_server(), data_dir), answered)
+        if cut_off:
+            break
+    assert cut_off >= 1, "in five rounds, the kill never interrupted a JobSchedule request"
     start_server()
-    for key in scheduler.answered:
+    for key in answered:
         job = wait_final(demo, key, timeout=120)  # raises JobNotFound for an answered job that was lost
         log = [e.text for e in demo.log(key)]
         starts = [text for text in log if text.startswith("Step 1 started")]
