@@ -76,10 +76,10 @@ def load_equivalents() -> dict[tuple[str, str, str], str]:
     return found
 
 
-def test_command(tests: list[str], *, isolate: bool) -> str:
-    """The command that runs *tests*; with *isolate*, in a PID namespace of its own (see ``isolate.py``)."""
-    pytest = [sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider", *tests]
-    if isolate:
+def test_command(spec: dict) -> str:
+    """The command that runs a module's tests; with ``isolate``, in a PID namespace of its own (``isolate.py``)."""
+    pytest = [sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider", *spec["tests"]]
+    if spec.get("isolate", False):
         unshare = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
         pytest = [*unshare, sys.executable, str(HERE / "isolate.py"), *pytest]
     return shlex.join(pytest)
@@ -102,7 +102,7 @@ def prepare(module: str, spec: dict) -> pathlib.Path:
         f'module-path = "{target}"',
         f"timeout = {float(spec['timeout'])}",
         "excluded-modules = []",
-        f"test-command = {test_command(spec['tests'], isolate=spec.get('isolate', False))!r}",
+        f"test-command = {test_command(spec)!r}",
         "[cosmic-ray.distributor]",
         'name = "local"',
     ]
@@ -135,7 +135,7 @@ def baseline(work: pathlib.Path, spec: dict) -> float:
         sys.exit(f"the tests would import {where.stdout.strip() or where.stderr}, not the copy in {work}")
     start = time.monotonic()
     run = subprocess.run(
-        shlex.split(test_command(spec["tests"], isolate=spec.get("isolate", False))),
+        shlex.split(test_command(spec)),
         cwd=work,
         env=env,
         capture_output=True,

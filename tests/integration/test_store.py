@@ -346,6 +346,14 @@ def test_reads_are_answered_while_another_process_holds_the_write_lock(
         writer.close()
 
 
+def assert_schedules(store: Store) -> None:
+    """Import the one-step template into *store*, schedule it, and find the job scheduled."""
+    service = JobService(store)
+    service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
+    job = service.schedule("/T/ONE", creator="TESTER")
+    assert service.status(job.key).status is models.JobStatus.SCHEDULED
+
+
 @pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
 def test_an_in_memory_database_works_in_one_process(
     url: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
@@ -354,10 +362,7 @@ def test_an_in_memory_database_works_in_one_process(
     monkeypatch.chdir(tmp_path)  # where a relative file (a database, a lock file) would land
     store = Store.open(url)
     try:
-        service = JobService(store)
-        service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
-        job = service.schedule("/T/ONE", creator="TESTER")
-        assert service.status(job.key).status is models.JobStatus.SCHEDULED
+        assert_schedules(store)
         assert [t.name for t in store.templates.list()] == ["/T/ONE"]
     finally:
         store.close()
@@ -401,10 +406,7 @@ def test_a_lock_file_that_cannot_be_opened_leaves_the_database_working(
     (data_dir / "other" / "jobs.db-writelock").mkdir()
     store = Store.open(url)
     try:
-        other = JobService(store)
-        other.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
-        job = other.schedule("/T/ONE", creator="TESTER")
-        assert other.status(job.key).status is models.JobStatus.SCHEDULED
+        assert_schedules(store)
     finally:
         store.close()
 
