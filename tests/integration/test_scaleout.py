@@ -252,7 +252,13 @@ def test_a_worker_listens_again_after_losing_its_connection(demo: JobService, st
 
 
 def listeners(store: Store) -> list[int]:
-    """The server pids of the connections that LISTEN on this test's database."""
-    query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+    """The server pids of the connections that LISTEN on this test's database.
+
+    Only those whose LISTEN has finished (idle after it): one still running it would miss a NOTIFY sent now.
+    """
+    query = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' "
+        "AND state = 'idle'"
+    )
     with store.db.engine.connect() as conn:
         return list(conn.scalars(sa.text(query)))
