@@ -347,10 +347,11 @@ def test_token_tracking_stops_what_a_finished_step_left_in_its_group_with_sigter
     service: JobService, token_worker: subprocess.Popen[str], tmp_path: pathlib.Path
 ) -> None:
     """Without cgroups, a process a step left behind (in its process group) gets SIGTERM, and nothing before it."""
-    got = tmp_path / "signals"
-    leftover = (
-        f'sh -c \'trap "echo HUP >> {got}" HUP; trap "echo TERM >> {got}; exit 0" TERM; '
-        "while :; do sleep 1000 & wait; done' >/dev/null 2>&1 &\necho left one behind"
+    got, ready = tmp_path / "signals", tmp_path / "trapping"
+    leftover = (  # the step ends only once its leftover traps the signals: else a SIGTERM could come first
+        f'sh -c \'trap "echo HUP >> {got}" HUP; trap "echo TERM >> {got}; exit 0" TERM; touch {ready}; '
+        "while :; do sleep 1000 & wait; done' >/dev/null 2>&1 &\n"
+        f"while [ ! -e {ready} ]; do sleep 0.05; done\necho left one behind"
     )
     add_template(service, "/APPJOBS/TEST_LEAVES", leftover)
     job = service.schedule("/APPJOBS/TEST_LEAVES", creator="TESTER")
