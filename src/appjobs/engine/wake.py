@@ -82,6 +82,7 @@ class RemoteWakeups:
     def __init__(self, selector: selectors.BaseSelector, db: Database) -> None:
         self._selector, self._db = selector, db
         self._listener: Listener | None = None
+        self._lost = False  # the connection broke: say so in the log when it is back
 
     def connect(self) -> None:
         """Listen, unless this is SQLite or we already do; cheap to call on every heartbeat."""
@@ -94,6 +95,9 @@ class RemoteWakeups:
             return
         if self._listener is not None:
             self._selector.register(self._listener, selectors.EVENT_READ, self.drain)
+            if self._lost:
+                logger.warning("listening for wake-ups from other hosts again")
+                self._lost = False
 
     def drain(self) -> None:
         if self._listener is None:
@@ -102,6 +106,7 @@ class RemoteWakeups:
             self._listener.drain()
         except errors.StorageError as exc:
             logger.warning("%s; polling for work from other hosts until it is back", exc)
+            self._lost = True
             self.close()
 
     def close(self) -> None:
