@@ -58,11 +58,13 @@ def metadata_document(service: model.Service = model.SERVICE) -> bytes:
         f'<Schema Namespace="{xml_attr(service.namespace)}" xml:lang="en" sap:schema-version="1" xmlns="{EDM_NS}">',
     ]
     parts += (_entity_type(t) for t in service.entity_types)
+    parts += (_association(t, n) for t, n in service.associations())
     parts.append(
         f'<EntityContainer Name="{xml_attr(service.container)}" m:IsDefaultEntityContainer="true"'
         ' sap:supported-formats="atom json">'
     )
     parts += (_entity_set(s) for s in service.entity_sets)
+    parts += (_association_set(service, t, n) for t, n in service.associations())
     parts += (_function_import(f) for f in service.function_imports)
     parts.append("</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>")
     return "".join(parts).encode()
@@ -85,9 +87,41 @@ def _entity_type(entity_type: model.EntityType) -> str:
         f"{_facets(p.max_length, p.precision, nullable=p.nullable)}/>"
         for p in entity_type.properties
     )
+    navigations = "".join(_navigation(entity_type, n) for n in entity_type.navigations)
     return (
         f'<EntityType Name="{xml_attr(entity_type.name)}" sap:content-version="1">'
-        f"<Key>{keys}</Key>{properties}</EntityType>"
+        f"<Key>{keys}</Key>{properties}{navigations}</EntityType>"
+    )
+
+
+def _navigation(entity_type: model.EntityType, navigation: model.Navigation) -> str:
+    name = navigation.association(entity_type.name)
+    return (
+        f'<NavigationProperty Name="{xml_attr(navigation.name)}" Relationship="{model.NAMESPACE}.{name}"'
+        f' FromRole="FromRole_{name}" ToRole="ToRole_{name}"/>'
+    )
+
+
+def _association(entity_type: model.EntityType, navigation: model.Navigation) -> str:
+    """``assoc_<From>_<To>``: one <From> to any number of <To>, as every association of this service."""
+    name = navigation.association(entity_type.name)
+    return (
+        f'<Association Name="{name}" sap:content-version="1">'
+        f'<End Type="{entity_type.qualified_name}" Multiplicity="1" Role="FromRole_{name}"/>'
+        f'<End Type="{model.NAMESPACE}.{navigation.target}" Multiplicity="*" Role="ToRole_{name}"/>'
+        "</Association>"
+    )
+
+
+def _association_set(service: model.Service, entity_type: model.EntityType, navigation: model.Navigation) -> str:
+    name = navigation.association(entity_type.name)
+    source = next(s for s in service.entity_sets if s.entity_type is entity_type)
+    target = service.navigation_target(navigation)
+    return (
+        f'<AssociationSet Name="{name}_AssocSet" Association="{model.NAMESPACE}.{name}" {_SET_ANNOTATIONS}>'
+        f'<End EntitySet="{source.name}" Role="FromRole_{name}"/>'
+        f'<End EntitySet="{target.name}" Role="ToRole_{name}"/>'
+        "</AssociationSet>"
     )
 
 

@@ -1,7 +1,8 @@
-"""The EDM of BC_EXT_APPJOB_MANAGEMENT as data: entity types, entity sets, function imports.
+"""The EDM of BC_EXT_APPJOB_MANAGEMENT as data: entity types, entity sets, navigations, function imports.
 
 Everything the wire needs to know about the service lives in these frozen
-values, and ``metadata``, ``payloads`` and the request parsers read them::
+values (built from :mod:`appjobs.odata.edm`), and ``metadata``, ``payloads``
+and the request parsers read them::
 
     >>> SERVICE.find_function_import("JobStatusGet")
     FunctionImport(name='JobStatusGet', http_method='GET', ...)
@@ -12,179 +13,55 @@ values, and ``metadata``, ``payloads`` and the request parsers read them::
 
 Types, MaxLength, Precision, Nullable, keys, parameter order and HTTP
 methods come from SAP's generated proxy of the real ``$metadata`` (see
-``shared/reference/sap-service-facts.md`` §2). Only the part of the model that
-appjobs serves is here: JobTemplate, JobScheduleStatus, FuncImpReturn,
-Jobinfo, Joblist and JobStatusInfo, and the six function imports that
-return them. Navigation properties are left out because their targets
-(JobTemplateParameter, ...) are not served.
-
-Model elements compare by identity (``eq=False``): each exists once, in this
-module, which also makes them cheap dictionary keys for the serializers.
+``shared/reference/sap-service-facts.md`` §2 and ``metadata-sketch.xml``).
+The whole model is declared, as today's tenants declare it: the job, step and
+template types here, the log types in :mod:`~appjobs.odata.model_logs`, the
+parameter types in :mod:`~appjobs.odata.model_params`. What appjobs has no
+counterpart of (the application log, parameter groups and sections) is
+declared and answers empty.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-from collections.abc import Iterable
-
-from appjobs import errors
-
-NAMESPACE = "BC_EXT_APPJOB_MANAGEMENT"
-CONTAINER = "BC_EXT_APPJOB_MANAGEMENT_Entities"
-
-STRING = "Edm.String"
-INT16 = "Edm.Int16"
-INT32 = "Edm.Int32"
-BOOLEAN = "Edm.Boolean"
-DATETIME = "Edm.DateTime"
-EDM_TYPES = frozenset({STRING, INT16, INT32, BOOLEAN, DATETIME})  #: the primitive types this service uses
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Property:
-    """A primitive property of an entity type, with the facets ``$metadata`` declares."""
-
-    name: str
-    edm_type: str
-    max_length: int | None = None
-    precision: int | None = None  #: fractional-second digits of an Edm.DateTime
-    nullable: bool = True
-
-    def __post_init__(self) -> None:
-        if self.edm_type not in EDM_TYPES:
-            raise ValueError(f"{self.name}: unsupported type {self.edm_type}")
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class EntityType:
-    """An entity type: its key property names and its properties in ``$metadata`` order."""
-
-    name: str
-    keys: tuple[str, ...]
-    properties: tuple[Property, ...]
-
-    def __post_init__(self) -> None:
-        names = [p.name for p in self.properties]
-        if len(set(names)) != len(names):
-            raise ValueError(f"{self.name}: duplicate property names")
-        for key in self.keys:
-            if key not in names or self.get_property(key).nullable:
-                raise ValueError(f"{self.name}: key {key} must be a non-nullable property")
-
-    @functools.cached_property
-    def _by_name(self) -> dict[str, Property]:
-        return {p.name: p for p in self.properties}
-
-    @property
-    def qualified_name(self) -> str:
-        """``BC_EXT_APPJOB_MANAGEMENT.<Name>``, as in Atom categories and JSON ``__metadata``."""
-        return f"{NAMESPACE}.{self.name}"
-
-    @functools.cached_property
-    def key_properties(self) -> tuple[Property, ...]:
-        return tuple(self._by_name[k] for k in self.keys)
-
-    def get_property(self, name: str) -> Property:
-        """The property called *name*; KeyError when the type has none."""
-        return self._by_name[name]
-
-    def has_property(self, name: str) -> bool:
-        return name in self._by_name
-
-    def select(self, names: Iterable[str] | None) -> tuple[Property, ...]:
-        """The properties a ``$select`` keeps, in ``$metadata`` order; None or ``*`` keeps all.
-
-        Raises :class:`~appjobs.errors.InvalidInput` for a name the type does not have.
-        """
-        if names is None:
-            return self.properties
-        wanted = set(names)
-        if "*" in wanted:
-            return self.properties
-        unknown = sorted(wanted - self._by_name.keys())
-        if unknown:
-            raise errors.InvalidInput(f"Property '{unknown[0]}' not found in type '{self.qualified_name}'")
-        return tuple(p for p in self.properties if p.name in wanted)
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class EntitySet:
-    """An entity set: the name that appears in URLs, ids and the service document."""
-
-    name: str
-    entity_type: EntityType
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Parameter:
-    """A function-import parameter; it travels as an OData literal in the query string."""
-
-    name: str
-    edm_type: str
-    max_length: int | None = None
-    precision: int | None = None
-    nullable: bool = True  #: ``Nullable="false"`` is written only when False (no parameter here is)
-    mode: str = "In"
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class FunctionImport:
-    """A function import: HTTP method, parameters in ``$metadata`` order, and what it returns."""
-
-    name: str
-    http_method: str
-    parameters: tuple[Parameter, ...]
-    return_type: EntityType
-    entity_set: EntitySet
-    returns_collection: bool = False
-
-    def __post_init__(self) -> None:
-        if self.http_method not in ("GET", "POST"):
-            raise ValueError(f"{self.name}: HTTP method must be GET or POST")
-        if self.entity_set.entity_type is not self.return_type:
-            raise ValueError(f"{self.name}: entity set {self.entity_set.name} holds another type")
-
-    @property
-    def return_type_name(self) -> str:
-        """``ReturnType`` as ``$metadata`` writes it, e.g. ``Collection(BC_EXT_APPJOB_MANAGEMENT.Jobinfo)``."""
-        name = self.return_type.qualified_name
-        return f"Collection({name})" if self.returns_collection else name
-
-    def get_parameter(self, name: str) -> Parameter | None:
-        return next((p for p in self.parameters if p.name == name), None)
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Service:
-    """The whole model: what ``$metadata`` and the service document describe."""
-
-    namespace: str
-    container: str
-    entity_types: tuple[EntityType, ...]
-    entity_sets: tuple[EntitySet, ...]
-    function_imports: tuple[FunctionImport, ...]
-
-    def find_entity_set(self, name: str) -> EntitySet | None:
-        """The entity set called *name* (case-sensitive, like Gateway), or None."""
-        return next((s for s in self.entity_sets if s.name == name), None)
-
-    def find_function_import(self, name: str) -> FunctionImport | None:
-        """The function import called *name* (case-sensitive, like Gateway), or None."""
-        return next((f for f in self.function_imports if f.name == name), None)
-
-
-def _key(name: str, edm_type: str = STRING, max_length: int | None = None) -> Property:
-    return Property(name, edm_type, max_length=max_length, nullable=False)
-
-
-def _string(name: str, max_length: int | None = None, *, nullable: bool = True) -> Property:
-    return Property(name, STRING, max_length=max_length, nullable=nullable)
-
-
-def _datetime(name: str, precision: int, *, nullable: bool = True) -> Property:
-    return Property(name, DATETIME, precision=precision, nullable=nullable)
-
+from appjobs.odata.edm import (  # noqa: F401  (re-exported: the rest of appjobs reads the model from here)
+    BOOLEAN,
+    CONTAINER,
+    DATETIME,
+    EDM_TYPES,
+    INT16,
+    INT32,
+    NAMESPACE,
+    STRING,
+    TIME,
+    EntitySet,
+    EntityType,
+    FunctionImport,
+    Navigation,
+    Parameter,
+    Property,
+    Service,
+)
+from appjobs.odata.edm import datetime_prop as _datetime
+from appjobs.odata.edm import key_prop as _key
+from appjobs.odata.edm import string_prop as _string
+from appjobs.odata.model_logs import (
+    APPLICATION_LOG_HEADER,
+    APPLICATION_LOG_MESSAGE,
+    JOB_LOG,
+    JOB_LOG_MESSAGE,
+    JOB_STEP_LOG_INFO,
+)
+from appjobs.odata.model_params import (
+    JOB_PARAM_VALUES,
+    JOB_PARAM_VALUES_STRUCT,
+    JOB_SCHEDULE_CHECK,
+    JOB_TEMPLATE_PARAM_GROUP,
+    JOB_TEMPLATE_PARAM_SECTION,
+    JOB_TEMPLATE_PARAM_VALUE_DATA,
+    JOB_TEMPLATE_PARAMETER,
+    JOB_TEMPLATE_PARAMETER_VALUE_DATA,
+    JOB_TEMPLATE_SEQUENCE,
+)
 
 FUNC_IMP_RETURN = EntityType("FuncImpReturn", ("ReturnCode",), (_key("ReturnCode", INT16),))
 
@@ -284,14 +161,98 @@ JOB_TEMPLATE = EntityType(
         _string("CreationFormattedName", 255),
         _string("LastChangeFormattedName", 255),
     ),
+    (
+        Navigation("JobTemplateParameterSet", "JobTemplateParameter"),
+        Navigation("JobTemplateParamGroupSet", "JobTemplateParamGroup"),
+        Navigation("JobTemplateParamSectionSet", "JobTemplateParamSection"),
+        Navigation("JobTemplateSequenceSet", "JobTemplateSequence"),
+    ),
 )
 
+JOB_HEADER = EntityType(
+    "JobHeader",
+    ("JobName", "JobRunCount"),
+    (
+        _key("JobName", max_length=32),
+        _key("JobRunCount", max_length=8),
+        _string("JobText", nullable=False),
+        _string("JobTemplateName", 40, nullable=False),
+        _string("JobTemplateText", 120),
+        _string("JobSeriesCreatedAt", 20),
+        _string("JobCreatedBy", 12),
+        _string("JobStatus", 1),
+        _string("JobPlannedStartDateTime", 20),
+        _string("JobCreaDateTime", 20),
+        _string("JobStartDateTime", 20),
+        _string("JobEndDateTime", 20),
+        Property("Periodic", BOOLEAN),
+        _string("PeriodicMinutes", 2),
+        _string("PeriodicHours", 2),
+        _string("PeriodicDays", 3),
+        _string("PeriodicWeeks", 2),
+        _string("PeriodicMonths", 2),
+        Property("JobStepCount", INT32),
+        _string("JobCreatedByFormattedName", 80),
+        Property("JobEndMaxIterations", INT32),
+        _string("TaskEndDateTime", 20),
+        _string("FactoryCalendar", 2),
+        _string("StartRestrictionCode", 1),
+        _string("TaskWeekDay", 7),
+        _string("TaskWorkDayNo", 2),
+        _string("TaskWorkDirCdir", 2),
+        Property("TaskUseWorkdaysInd", BOOLEAN),
+        _string("TimeZone", 6),
+        Property("JobHasResults", BOOLEAN),
+        _string("OrigJobName", 32),
+        _string("OrigJobCount", 8),
+        Property("JobRestartCount", INT32),
+        _string("JobRunRestartMode", 1),
+    ),
+    (Navigation("JobStepSet", "JobStep"),),
+)
+
+
+JOB_STEP = EntityType(
+    "JobStep",
+    ("JobName", "JobRunCount", "StepNumber"),
+    (
+        _key("JobName", max_length=32),
+        _key("JobRunCount", max_length=8),
+        _key("StepNumber", INT32),
+        _string("JobCatalogEntryName", 40, nullable=False),
+        _string("JobCatalogEntryText", 120),
+        _string("StepStartDateTime", 20),
+        _string("StepStatus", 1),
+        Property("StepAppRC", INT32),
+        Property("StepHasResults", BOOLEAN),
+        Property("NrOfLogs", INT32),
+    ),
+    (Navigation("JobStepLogInfoSet", "JobStepLogInfo"),),
+)
+
+
+APPLICATION_LOG_HEADER_SET = EntitySet("ApplicationLogHeaderSet", APPLICATION_LOG_HEADER)
+APPLICATION_LOG_MESSAGE_SET = EntitySet("ApplicationLogMeassageSet", APPLICATION_LOG_MESSAGE)  # sic: SAP's spelling
 FUNC_IMP_RETURN_COLLECTION = EntitySet("FuncImpReturnCollection", FUNC_IMP_RETURN)
 JOBINFO_SET = EntitySet("JobinfoSet", JOBINFO)
 JOBLIST_SET = EntitySet("JoblistSet", JOBLIST)
+JOB_HEADER_SET = EntitySet("JobHeaderSet", JOB_HEADER)
+JOB_LOG_SET = EntitySet("JobLogSet", JOB_LOG)
+JOB_LOG_MESSAGE_SET = EntitySet("JobLogMessageSet", JOB_LOG_MESSAGE)
+JOB_PARAM_VALUES_SET = EntitySet("JobParamValuesSet", JOB_PARAM_VALUES)
+JOB_PARAM_VALUES_STRUCT_SET = EntitySet("JobParamValuesStructSet", JOB_PARAM_VALUES_STRUCT)
+JOB_SCHEDULE_CHECK_COLLECTION = EntitySet("JobScheduleCheckCollection", JOB_SCHEDULE_CHECK)
 JOB_SCHEDULE_STATUS_COLLECTION = EntitySet("JobScheduleStatusCollection", JOB_SCHEDULE_STATUS)
 JOB_STATUS_INFO_SET = EntitySet("JobStatusInfoSet", JOB_STATUS_INFO)
+JOB_STEP_SET = EntitySet("JobStepSet", JOB_STEP)
+JOB_STEP_LOG_INFO_SET = EntitySet("JobStepLogInfoSet", JOB_STEP_LOG_INFO)
 JOB_TEMPLATE_SET = EntitySet("JobTemplateSet", JOB_TEMPLATE)
+JOB_TEMPLATE_PARAMETER_SET = EntitySet("JobTemplateParameterSet", JOB_TEMPLATE_PARAMETER)
+JOB_TEMPLATE_PARAMETER_VALUE_DATA_SET = EntitySet("JobTemplateParameterValueDataSet", JOB_TEMPLATE_PARAMETER_VALUE_DATA)
+JOB_TEMPLATE_PARAM_GROUP_SET = EntitySet("JobTemplateParamGroupSet", JOB_TEMPLATE_PARAM_GROUP)
+JOB_TEMPLATE_PARAM_SECTION_SET = EntitySet("JobTemplateParamSectionSet", JOB_TEMPLATE_PARAM_SECTION)
+JOB_TEMPLATE_PARAM_VALUE_DATA_SET = EntitySet("JobTemplateParamValueDataSet", JOB_TEMPLATE_PARAM_VALUE_DATA)
+JOB_TEMPLATE_SEQUENCE_SET = EntitySet("JobTemplateSequenceSet", JOB_TEMPLATE_SEQUENCE)
 
 # The job-key parameters of JobCancel/JobAbort really are JobRunCount(14) before
 # JobName(32), and JobStatusGet's have no MaxLength at all (ABAP type string).
@@ -340,6 +301,41 @@ JOB_SCHEDULE = FunctionImport(
     JOB_SCHEDULE_STATUS,
     JOB_SCHEDULE_STATUS_COLLECTION,
 )
+JOB_PARAM_VALUES_GET = FunctionImport(
+    "JobParamValuesGet",
+    "GET",
+    # sic: JobName 14 and JobCount 32, swapped in SAP's model; the function itself takes a 32-character JobName
+    (Parameter("JobName", STRING, max_length=14), Parameter("JobCount", STRING, max_length=32)),
+    JOB_PARAM_VALUES,
+    JOB_PARAM_VALUES_SET,
+)
+JOB_PARAM_VALUES_STRUCT_GET = FunctionImport(
+    "JobParamValuesStructGet",
+    "GET",
+    (Parameter("JobName", STRING), Parameter("JobCount", STRING)),
+    JOB_PARAM_VALUES_STRUCT,
+    JOB_PARAM_VALUES_STRUCT_SET,
+    returns_collection=True,
+)
+JOB_RESTART = FunctionImport(
+    "JobRestart",
+    "POST",
+    (Parameter("JobName", STRING), Parameter("JobRunCount", STRING), Parameter("JobRestartMode", STRING)),
+    JOB_SCHEDULE_STATUS,
+    JOB_SCHEDULE_STATUS_COLLECTION,
+)
+JOB_SCHEDULE_CHECK_FI = FunctionImport(
+    "JobScheduleCheck",
+    "POST",
+    (
+        Parameter("JobUser", STRING, max_length=40),
+        Parameter("JobParameterValues", STRING),
+        Parameter("JobTemplateName", STRING, max_length=40),
+        Parameter("JobParameterValuesSimple", STRING),
+    ),
+    JOB_SCHEDULE_CHECK,
+    JOB_SCHEDULE_CHECK_COLLECTION,
+)
 JOB_STATUS_GET = FunctionImport(
     "JobStatusGet",
     "GET",
@@ -348,17 +344,94 @@ JOB_STATUS_GET = FunctionImport(
     JOB_SCHEDULE_STATUS_COLLECTION,
 )
 
+JOB_TEMPLATE_READ = FunctionImport(
+    "JobTemplateRead",
+    "GET",
+    (Parameter("JobTemplateName", STRING, max_length=40),),
+    JOB_TEMPLATE_PARAM_VALUE_DATA,
+    JOB_TEMPLATE_PARAM_VALUE_DATA_SET,
+)
+TEMPLATE_VALUES_GET = FunctionImport(
+    "TemplateValuesGet",
+    "GET",
+    (Parameter("JobTemplateName", STRING, max_length=40),),
+    JOB_PARAM_VALUES,
+    JOB_PARAM_VALUES_SET,
+)
+TEMPLATE_VALUES_STRUCT_GET = FunctionImport(
+    "TemplateValuesStructGet",
+    "GET",
+    (Parameter("JobTemplateName", STRING, max_length=40),),
+    JOB_PARAM_VALUES_STRUCT,
+    JOB_PARAM_VALUES_STRUCT_SET,
+    returns_collection=True,
+)
+
+# In the order of SAP's model (metadata-sketch.xml), which $metadata and the service document follow.
 SERVICE = Service(
     namespace=NAMESPACE,
     container=CONTAINER,
-    entity_types=(FUNC_IMP_RETURN, JOBINFO, JOBLIST, JOB_SCHEDULE_STATUS, JOB_STATUS_INFO, JOB_TEMPLATE),
+    entity_types=(
+        APPLICATION_LOG_HEADER,
+        APPLICATION_LOG_MESSAGE,
+        FUNC_IMP_RETURN,
+        JOBINFO,
+        JOBLIST,
+        JOB_HEADER,
+        JOB_LOG,
+        JOB_LOG_MESSAGE,
+        JOB_PARAM_VALUES,
+        JOB_PARAM_VALUES_STRUCT,
+        JOB_SCHEDULE_CHECK,
+        JOB_SCHEDULE_STATUS,
+        JOB_STATUS_INFO,
+        JOB_STEP,
+        JOB_STEP_LOG_INFO,
+        JOB_TEMPLATE,
+        JOB_TEMPLATE_PARAMETER,
+        JOB_TEMPLATE_PARAMETER_VALUE_DATA,
+        JOB_TEMPLATE_PARAM_GROUP,
+        JOB_TEMPLATE_PARAM_SECTION,
+        JOB_TEMPLATE_PARAM_VALUE_DATA,
+        JOB_TEMPLATE_SEQUENCE,
+    ),
     entity_sets=(
+        APPLICATION_LOG_HEADER_SET,
+        APPLICATION_LOG_MESSAGE_SET,
         FUNC_IMP_RETURN_COLLECTION,
         JOBINFO_SET,
         JOBLIST_SET,
+        JOB_HEADER_SET,
+        JOB_LOG_SET,
+        JOB_LOG_MESSAGE_SET,
+        JOB_PARAM_VALUES_SET,
+        JOB_PARAM_VALUES_STRUCT_SET,
+        JOB_SCHEDULE_CHECK_COLLECTION,
         JOB_SCHEDULE_STATUS_COLLECTION,
         JOB_STATUS_INFO_SET,
+        JOB_STEP_SET,
+        JOB_STEP_LOG_INFO_SET,
         JOB_TEMPLATE_SET,
+        JOB_TEMPLATE_PARAMETER_SET,
+        JOB_TEMPLATE_PARAMETER_VALUE_DATA_SET,
+        JOB_TEMPLATE_PARAM_GROUP_SET,
+        JOB_TEMPLATE_PARAM_SECTION_SET,
+        JOB_TEMPLATE_PARAM_VALUE_DATA_SET,
+        JOB_TEMPLATE_SEQUENCE_SET,
     ),
-    function_imports=(JOBINFO_GET, JOB_ABORT, JOB_CANCEL, JOB_LIST_GET, JOB_SCHEDULE, JOB_STATUS_GET),
+    function_imports=(
+        JOBINFO_GET,
+        JOB_ABORT,
+        JOB_CANCEL,
+        JOB_LIST_GET,
+        JOB_PARAM_VALUES_GET,
+        JOB_PARAM_VALUES_STRUCT_GET,
+        JOB_RESTART,
+        JOB_SCHEDULE,
+        JOB_SCHEDULE_CHECK_FI,
+        JOB_STATUS_GET,
+        JOB_TEMPLATE_READ,
+        TEMPLATE_VALUES_GET,
+        TEMPLATE_VALUES_STRUCT_GET,
+    ),
 )

@@ -102,6 +102,8 @@ def _function_import(service: JobService, call: Call, function: model.FunctionIm
     declared = {p.name for p in function.parameters}
     options = query.parse_query(call.params, _properties(function.return_type))
     values = _parameters(function, [(k, v) for k, v in call.params if k in declared])
+    if function.name not in functions.HANDLERS:
+        raise NotImplementedHere(f"The function import {function.name} is not implemented yet.")
     result = functions.call(function.name, service, values, call.caller, call.source)
     if function.returns_collection:
         return _feed(call, function.entity_set, result, options, path=function.name)
