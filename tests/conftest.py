@@ -67,7 +67,8 @@ def job_processes(key: models.JobKey) -> list[psutil.Process]:
 #: Ports for the servers the tests start: below the kernel's ephemeral range (32768-60999 by
 #: default), so that no outgoing connection takes one between free_port() and the server's bind,
 #: and a block of its own for each xdist worker, so that two workers never pick the same port.
-PORT_BASE, PORT_BLOCK = 20_000, 600
+# APPJOBS_TEST_PORT_BASE moves the blocks, so that two test runs on one machine (two checkouts) do not collide.
+PORT_BASE, PORT_BLOCK = int(os.environ.get("APPJOBS_TEST_PORT_BASE", "20000")), 600
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 _next_port = itertools.cycle(range(PORT_BASE + _WORKER * PORT_BLOCK, PORT_BASE + (_WORKER + 1) * PORT_BLOCK))
 
