@@ -84,20 +84,28 @@ class RemoteWakeups:
         self._listener: Listener | None = None
         self._lost = False  # the connection broke: say so in the log when it is back
 
-    def connect(self) -> None:
-        """Listen, unless this is SQLite or we already do; cheap to call on every heartbeat."""
+    def connect(self) -> bool:
+        """Listen, unless this is SQLite or we already do; cheap to call on every heartbeat.
+
+        True when it has just started listening: then the worker should look for work at once.
+        A wake-up sent while the connection was down is lost, and so is one that arrives while
+        ``LISTEN`` itself runs: psycopg reads it with the command's answer and it never makes the
+        socket readable.
+        """
         if self._listener is not None:
-            return
+            return False
         try:
             self._listener = self._db.listen()
         except errors.StorageError as exc:
             logger.warning("%s; polling for work from other hosts until it can", exc)
-            return
-        if self._listener is not None:
-            self._selector.register(self._listener, selectors.EVENT_READ, self.drain)
-            if self._lost:
-                logger.warning("listening for wake-ups from other hosts again")
-                self._lost = False
+            return False
+        if self._listener is None:
+            return False
+        self._selector.register(self._listener, selectors.EVENT_READ, self.drain)
+        if self._lost:
+            logger.warning("listening for wake-ups from other hosts again")
+            self._lost = False
+        return True
 
     def drain(self) -> None:
         if self._listener is None:

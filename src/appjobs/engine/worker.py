@@ -208,7 +208,8 @@ class Worker:
             self._sweep_adopted()
         if self._is_due("heartbeat", self.options.heartbeat_interval):
             self.store.workers.heartbeat(self.id, self.clock())
-            self._remote.connect()  # again, if the connection broke
+            if self._remote.connect():  # again, if the connection broke
+                self._due["claim"] = 0.0  # what it missed meanwhile: claim in the next turn, not a poll later
         if self._is_due("recover", self.options.lease / 3):
             recovery.recover(self)
         self._woken = False
@@ -225,7 +226,7 @@ class Worker:
         # Never past the next heartbeat or recovery, however long the poll interval: a late heartbeat
         # would let the other workers take this one for dead. A *pause* (on a full disk) is kept whole.
         now = time.monotonic()
-        due = (self._due.get(what, now) - now for what in ("heartbeat", "recover"))
+        due = (self._due.get(what, now) - now for what in ("heartbeat", "recover", "claim"))
         timeout = min(self.options.poll_interval, *due) if pause is None else pause
         if self.leaving_at is not None and not self.stopping:
             timeout = max(min(timeout, self.leaving_at - now), 0.0)
