@@ -123,7 +123,12 @@ class JobService:
         return job_user
 
     def check(
-        self, template_name: str, *, creator: str, job_user: str = "", parameters: paramcheck.ParameterInput | None = None
+        self,
+        template_name: str,
+        *,
+        creator: str,
+        job_user: str = "",
+        parameters: paramcheck.ParameterInput | None = None,
     ) -> paramcheck.CheckResult:
         """JobScheduleCheck: what :meth:`schedule` would say of these parameters and this JobUser, storing nothing.
 

@@ -82,7 +82,7 @@ def _entry(entry: Any) -> params.Entry:
 
 def _step(value: Any) -> int | None:
     """STEP_NR: a positive number or a text of digits; absent, null, 0 or empty: every step."""
-    if value is None or value == "" or value == 0:
+    if value is None or (isinstance(value, str | int) and value in ("", 0)):
         return None
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise TypeError(f"STEP_NR must be a step number, not {value!r:.40}")
@@ -110,8 +110,7 @@ def _text(value: Any, key: str) -> str:
 def format_values(values: Iterable[params.Value]) -> str:
     """SAP's JobParameterValues for *values*: one entry per step and name, compact JSON."""
     entries = [
-        {"STEP_NR": value.step, "NAME": value.name, "T_VALUE": [row.to_sap() for row in value.rows]}
-        for value in values
+        {"STEP_NR": value.step, "NAME": value.name, "T_VALUE": [row.to_sap() for row in value.rows]} for value in values
     ]
     return json.dumps({"VALUES": entries}, ensure_ascii=False, separators=(",", ":"))
 
