@@ -163,6 +163,14 @@ class UserNotFound(NotFound):
     """User doesn't exist or is invalid."""
 
 
+class MissingOperation(NotFound):
+    """The service does not offer this operation (an older tenant)."""
+
+    def __init__(self, message: str | None = None, *, status: int | None = None, operation: str = "") -> None:
+        super().__init__(message, status=status)
+        self.operation = operation  #: the function import the service lacks, e.g. ``JobScheduleCheck``
+
+
 class AuthorizationError(ServiceError):
     """Not authorized."""
 
