@@ -277,3 +277,19 @@ def test_both_parameter_fields_at_once_are_refused(tenant: Tenant, http: request
     )
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "APJ_RT/032", response.text
+
+
+def test_the_parameter_operations_answer_in_atom_too(tenant: Tenant, http: requests.Session) -> None:
+    template = {"JobTemplateName": literal(TEMPLATE)}
+    for method, name, params in (
+        ("POST", "JobScheduleCheck", {**template, "JobParameterValues": literal(values(("DAY", "20260101")))}),
+        ("GET", "TemplateValuesGet", template),
+        ("GET", "TemplateValuesStructGet", template),
+        ("GET", "JobTemplateRead", template),
+    ):
+        response = http.request(method, f"{tenant.root}/{name}", params=params, timeout=10)
+        assert response.status_code == 200, (name, response.text)
+        assert response.headers["content-type"].startswith("application/atom+xml"), name
+    check = http.post(f"{tenant.root}/JobScheduleCheck", params=template, timeout=10)
+    assert b"<d:SuccessfulInd>false</d:SuccessfulInd>" in check.content, check.text
+    assert b"Parameter DAY (step 1): is mandatory" in check.content
