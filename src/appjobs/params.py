@@ -167,7 +167,7 @@ def check(declaration: Declaration, rows: Sequence[Row], step: int) -> tuple[tup
         normalized.append(fixed)
         label = f"row {number}: " if declaration.select_option else ""
         problems.extend(Problem(declaration.name, label + text, step) for text in why)
-    if declaration.mandatory and not any(r.low or r.high for r in normalized):
+    if declaration.mandatory and not any(r.low.strip() or r.high.strip() for r in normalized):
         problem("is mandatory and has no value")
     return tuple(normalized), problems
 
