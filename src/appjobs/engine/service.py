@@ -20,7 +20,6 @@ from appjobs.storage.workers import WorkerRecord
 
 MAX_TEXT = 120
 MAX_USER = 40
-MAX_VALUE = 255
 DEFAULT_LEASE = 30.0  #: seconds without a heartbeat after which a worker on another host counts as dead
 
 
