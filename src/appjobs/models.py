@@ -26,6 +26,8 @@ import secrets
 import string
 from collections.abc import Mapping
 
+from appjobs import params
+
 UTC = dt.UTC
 
 
@@ -158,6 +160,14 @@ class TemplateStep:
     parameters: Mapping[str, str] = dataclasses.field(default_factory=dict)  #: name -> default
     warning_exit_codes: tuple[int, ...] = ()  #: exit codes that mean "finished with warnings" (W), not failed
     pass_env: tuple[str, ...] = ()  #: variables of the worker's environment the step may see (beyond the allow-list)
+    #: What the step declares about its parameters; empty: each of *parameters* is a string with its default.
+    declarations: tuple[params.Declaration, ...] = ()
+
+    def declared(self) -> tuple[params.Declaration, ...]:
+        """The step's parameter declarations, also for a step built from ``parameters`` (name -> default) alone."""
+        if self.declarations:
+            return self.declarations
+        return tuple(params.declaration_from_default(n, v) for n, v in self.parameters.items())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,6 +188,10 @@ class Template:
     @property
     def step_count(self) -> int:
         return len(self.steps)
+
+    def declarations(self) -> dict[int, tuple[params.Declaration, ...]]:
+        """Each step's parameter declarations, by step number (steps without parameters too)."""
+        return {step.number: step.declared() for step in self.steps}
 
 
 # --- jobs --------------------------------------------------------------------------

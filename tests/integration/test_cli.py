@@ -163,6 +163,7 @@ def test_serve_sets_up_a_fresh_data_directory(start_server: Callable[..., Server
         "/APPJOBS/DEMO_CHAIN",
         "/APPJOBS/DEMO_ECHO",
         "/APPJOBS/DEMO_FAIL",
+        "/APPJOBS/DEMO_PARAMS",
         "/APPJOBS/DEMO_SLEEP",
         "/APPJOBS/DEMO_WARN",
     ]

@@ -242,6 +242,51 @@ def test_job_schedule(
         assert response.json()["error"]["message"]["value"], response.text
 
 
+typed_row = st.fixed_dictionaries(
+    {},
+    optional={
+        key: st.one_of(
+            st.sampled_from(["I", "E", "EQ", "BT", "CP", "X", "", "1000", "20261301", "2026-12-06"]), json_values
+        )
+        for key in ("SIGN", "OPTION", "LOW", "HIGH")
+    },
+)
+typed_entry = st.fixed_dictionaries(
+    {"NAME": st.sampled_from(["FROM", "FULL", "LIMIT", "PLANTS", "NOPE", "PLANTS_RANGES"])},
+    optional={"T_VALUE": st.lists(typed_row, max_size=3), "STEP_NR": st.one_of(st.integers(-2, 3), json_values)},
+)
+typed_values = st.one_of(
+    st.builds(lambda entries: json.dumps({"VALUES": entries}), st.lists(typed_entry, max_size=4)), job_parameter_values
+)
+
+
+@FUZZ
+@given(
+    operation=st.sampled_from(["JobSchedule", "JobScheduleCheck"]),
+    field=st.sampled_from(["JobParameterValues", "JobParameterValuesSimple", "both"]),
+    values=typed_values,
+    template=st.sampled_from(["'/APPJOBS/DEMO_PARAMS'", "'/APPJOBS/DEMO_CHAIN'", "'/APPJOBS/NOPE'", "''"]),
+)
+@example("JobScheduleCheck", "JobParameterValues", '{"VALUES":[{"NAME":"FROM","T_VALUE":[{"LOW":"\\ud800"}]}]}', "''")
+def test_typed_parameters(
+    tenant: Tenant, http: requests.Session, operation: str, field: str, values: str, template: str
+):
+    """JobSchedule and JobScheduleCheck with typed parameters, ranges and step numbers, in either field or both."""
+    literal = "'" + values.replace("'", "''") + "'"
+    fields = ["JobParameterValues", "JobParameterValuesSimple"] if field == "both" else [field]
+    params = {"JobTemplateName": template, "JobText": "'fuzz'", "$format": "json", **dict.fromkeys(fields, literal)}
+    response = http.post(f"{tenant.root}/{operation}", params=params, timeout=10)
+    assert_client_error_at_most(response)
+    if response.status_code == 200 and operation == "JobScheduleCheck":
+        checked = response.json()["d"]
+        assert checked["SuccessfulInd"] == (checked["ErrMessages"] == ""), checked
+    elif response.status_code == 200:  # scheduled: its parameters read back as they would be sent again
+        key = response.json()["d"]
+        read = {"JobName": f"'{key['JobName']}'", "JobCount": f"'{key['JobRunCount']}'", "$format": "json"}
+        for reader in ("JobParamValuesGet", "JobParamValuesStructGet"):
+            assert http.get(f"{tenant.root}/{reader}", params=read, timeout=10).status_code == 200
+
+
 # What an HTTP parser lets through to us: visible ASCII, blanks and obs-text, no leading blank (requests refuses it).
 header_text = st.text(
     st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=40

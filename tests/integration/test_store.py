@@ -129,7 +129,7 @@ def test_schedule_validates_before_storing(service: JobService) -> None:
     with pytest.raises(errors.TemplateNotFound) as caught:
         service.schedule("/T/MISSING", creator="T")
     assert caught.value.message_id == "APJ_RT/015"
-    with pytest.raises(errors.InvalidInput, match="no parameter NOPE"):
+    with pytest.raises(errors.InvalidInput, match="Parameter NOPE: is not a parameter of this job template"):
         service.schedule("/T/ONE", creator="T", parameters={"NOPE": "1"})
     with pytest.raises(errors.InvalidInput, match="JobText is longer than 120"):
         service.schedule("/T/ONE", creator="T", text="x" * 121)

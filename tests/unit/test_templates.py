@@ -32,6 +32,7 @@ def test_demo_templates_are_valid() -> None:
         "/APPJOBS/DEMO_FAIL": 1,
         "/APPJOBS/DEMO_CHAIN": 3,
         "/APPJOBS/DEMO_WARN": 1,
+        "/APPJOBS/DEMO_PARAMS": 1,
     }
     warn = next(t for t in loaded if t.name == "/APPJOBS/DEMO_WARN")
     assert warn.steps[0].warning_exit_codes == (1,)

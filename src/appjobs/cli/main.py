@@ -32,10 +32,11 @@ LAZY_COMMANDS = {
     "cancel": "appjobs.cli.remote:cancel",
     "jobs": "appjobs.cli.remote:jobs",
     "ping": "appjobs.cli.remote:ping",
+    "check": "appjobs.cli.check:check",
 }
 
 
-CLIENT_COMMANDS = frozenset({"run", "templates", "status", "info", "cancel", "jobs", "ping"})
+CLIENT_COMMANDS = frozenset({"run", "templates", "status", "info", "cancel", "jobs", "ping", "check"})
 
 
 def skip_charset_detection() -> None:
@@ -89,7 +90,7 @@ def cli() -> None:
 
     \b
     Server side:  appjobs serve | appjobs worker | appjobs admin ...
-    Client side:  appjobs run | templates | status | info | cancel | jobs | ping
+    Client side:  appjobs run | check | templates | status | info | cancel | jobs | ping
 
     \b
     Exit codes:

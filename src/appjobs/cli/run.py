@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from appjobs import errors
-from appjobs.cli import connection
+from appjobs.cli import connection, paramflags
 from appjobs.cli.runner import Runner, RunOptions
 
 #: Signals that make ``appjobs run`` cancel its job; CTRL_BREAK arrives as SIGBREAK on Windows.
@@ -50,14 +50,7 @@ class Duration(click.ParamType):
 @click.option("--text", help="JobText of the job [default: the template's text]; a run marker is appended.")
 @click.option("--job-user", help="Business user the job runs for (JobUser).")
 @click.option("--test-mode", is_flag=True, help="Schedule in test mode (TestModeInd).")
-@click.option(
-    "-p",
-    "--parameter",
-    "parameters",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Set a template parameter (JobParameterValues); repeat for more.",
-)
+@paramflags.options
 @click.option("--no-wait", is_flag=True, help="Schedule and exit 0 at once, without waiting.")
 @click.option("--poll-interval", type=Duration(), default="15s", show_default=True, help="Longest pause between polls.")
 @click.option("--timeout", type=Duration(), help="Longest time for the whole run.")
@@ -112,7 +105,7 @@ def _options(flags: dict[str, Any]) -> RunOptions:
         text=flags["text"],
         job_user=flags["job_user"],
         test_mode=flags["test_mode"],
-        parameters=_parameters(flags["parameters"]),
+        parameters=paramflags.parse(flags["parameters"], flags["ranges"]),
         wait=not flags["no_wait"],
         poll_interval=flags["poll_interval"],
         timeout=flags["timeout"],
@@ -124,20 +117,6 @@ def _options(flags: dict[str, Any]) -> RunOptions:
         cancel_grace=flags["cancel_grace"],
         retry_window=flags["retry_window"],
     )
-
-
-def _parameters(pairs: tuple[str, ...]) -> dict[str, str]:
-    """``-p NAME=VALUE`` flags as a mapping; a repeated NAME is a usage error, not a silent override."""
-    values: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise errors.InvalidInput(f"parameter {pair!r} is not NAME=VALUE")
-        if name in values:
-            raise errors.InvalidInput(f"parameter {name} is given twice")
-        values[name] = value
-    return values
 
 
 @contextlib.contextmanager

@@ -31,7 +31,7 @@ import datetime as dt
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from appjobs.cli import statefile
@@ -65,7 +65,8 @@ class RunOptions:
     text: str | None = None
     job_user: str | None = None
     test_mode: bool = False
-    parameters: Mapping[str, str] = dataclasses.field(default_factory=dict)  #: JobParameterValues, by name
+    #: JobParameterValues: ``{NAME: value}``, or the client's ParameterValue records (steps, ranges)
+    parameters: Any = dataclasses.field(default_factory=dict)
     wait: bool = True
     poll_interval: float = 15.0
     timeout: float | None = None
@@ -271,7 +272,7 @@ class Runner:
     def _send_schedule(self, name: str, text: str) -> JobKey:
         """JobSchedule with the run's JobUser, test mode and parameters; the new job's key."""
         options = self.options
-        parameters = dict(options.parameters) or None
+        parameters = options.parameters or None
         job = self.client.schedule(
             name, text, job_user=options.job_user, test_mode=options.test_mode, parameters=parameters
         )

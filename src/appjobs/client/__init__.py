@@ -11,7 +11,8 @@ serve`` alike, and needs nothing of appjobs' server side::
 
 Everything public is importable from here; the modules behind it are private:
 
-* ``_client``: :class:`Client`, one method per function import;
+* ``_client``: :class:`Client`, one method per function import (``_paramcalls``: the parameter operations);
+* ``_params``: JobParameterValues as records (:class:`ParameterValue`, :class:`ParameterRow`);
 * ``_transport`` and ``_answers``: the session, CSRF tokens and retries, and what each failure means;
 * ``_parsing`` and ``_records``: JSON, Atom and error documents, then SAP names to Python records;
 * ``_models``, ``_errors``, ``_config``, ``_literals``: values, exceptions, settings, OData literals.
@@ -30,6 +31,7 @@ from appjobs.client._errors import (
     ErrorDetail,
     JobNotFound,
     JobStateError,
+    MissingOperation,
     NotFound,
     OutcomeUnknown,
     ProtocolError,
@@ -43,11 +45,13 @@ from appjobs.client._errors import (
     WrongHostError,
 )
 from appjobs.client._models import JobInfo, JobKey, JobState, JobStatus, JobSummary, StepInfo, Template
+from appjobs.client._params import CheckResult, ParameterRow, ParameterValue, parameter_values
 
 __all__ = [
     "AmbiguousTemplate",
     "AuthenticationError",
     "AuthorizationError",
+    "CheckResult",
     "Client",
     "ClientError",
     "CsrfError",
@@ -59,8 +63,11 @@ __all__ = [
     "JobStateError",
     "JobStatus",
     "JobSummary",
+    "MissingOperation",
     "NotFound",
     "OutcomeUnknown",
+    "ParameterRow",
+    "ParameterValue",
     "ProtocolError",
     "Retry",
     "ScheduleError",
@@ -74,6 +81,7 @@ __all__ = [
     "TransportError",
     "UserNotFound",
     "WrongHostError",
+    "parameter_values",
 ]
 
 # Reprs and tracebacks say appjobs.client.Client, not appjobs.client._client.Client (as httpx does).

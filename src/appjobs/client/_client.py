@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -22,6 +21,9 @@ from appjobs.client._errors import (
     service_error,
 )
 from appjobs.client._models import JobInfo, JobKey, JobState, JobSummary, Template
+from appjobs.client._paramcalls import ParameterCalls
+from appjobs.client._params import Parameters
+from appjobs.client._params import parameter_values as _parameter_values
 from appjobs.client._parsing import read_rows
 from appjobs.client._transport import Answer, Transport, new_session
 
@@ -31,7 +33,7 @@ MAX_PAGES = 100  #: server-driven pages of one entity-set read followed at most
 JSON_FORMAT = ("$format", "json")
 
 
-class Client:
+class Client(ParameterCalls):
     """A client for one External Job Scheduling service: an SAP tenant's, or ``appjobs serve``.
 
     *service_url* is the service root from the communication arrangement
@@ -171,15 +173,16 @@ class Client:
         *,
         job_user: str | None = None,
         test_mode: bool = False,
-        parameters: Mapping[str, str] | None = None,
+        parameters: Parameters | None = None,
     ) -> JobState:
         """Start a job from the template *template_name* at once (JobSchedule); its key is in the result.
 
         *text* names the job in the tenant's job list; make it unique per run
         and the job can be found again if the answer gets lost. *job_user* is the
         business user the job runs for (by default the tenant's choice, usually
-        the communication user). *parameters* override the template's values,
-        one value per parameter name.
+        the communication user). *parameters* override the template's values:
+        ``{NAME: value}``, one value per name in every step, or
+        :class:`ParameterValue` records (select-option rows, a step number).
 
         JobSchedule is never sent twice. If it may have reached the service but
         its answer did not come back, :class:`ScheduleOutcomeUnknown` says so,
@@ -328,15 +331,10 @@ def _page_reader(convert: Callable[[records.Row], T]) -> Callable[[Answer], tupl
     return read
 
 
-def parameter_values(values: Mapping[str, str]) -> str:
+def parameter_values(values: Parameters) -> str:
     """JobSchedule's JobParameterValues: ``{"VALUES":[{"NAME":…,"T_VALUE":[{"SIGN":"I","OPTION":"EQ",…}]}]}``.
 
-    One single value per parameter name, as SAP's documentation and the
-    known clients send it; IBP reportedly honours an override of some
-    parameters unreliably, so pass all or none.
+    See :func:`appjobs.client._params.parameter_values`. IBP reportedly honours
+    an override of some parameters unreliably, so pass all or none.
     """
-    entries: Iterable[dict[str, Any]] = (
-        {"NAME": name, "T_VALUE": [{"SIGN": "I", "OPTION": "EQ", "LOW": str(value), "HIGH": ""}]}
-        for name, value in values.items()
-    )
-    return json.dumps({"VALUES": list(entries)}, ensure_ascii=False, separators=(",", ":"))
+    return _parameter_values(values)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 
-from appjobs import errors, models
-from appjobs.engine import recovery
+from appjobs import errors, models, params
+from appjobs.engine import paramcheck, recovery
 from appjobs.engine import templates as template_files
 from appjobs.models import JobKey, JobStatus
 from appjobs.storage import Store
@@ -20,7 +20,6 @@ from appjobs.storage.workers import WorkerRecord
 
 MAX_TEXT = 120
 MAX_USER = 40
-MAX_VALUE = 255
 DEFAULT_LEASE = 30.0  #: seconds without a heartbeat after which a worker on another host counts as dead
 
 
@@ -70,12 +69,15 @@ class JobService:
         text: str = "",
         job_user: str = "",
         test_mode: bool = False,
-        parameters: Mapping[str, str] | None = None,
+        parameters: paramcheck.ParameterInput | None = None,
     ) -> models.Job:
         """Create a job from a template to start at once; it is committed when this returns.
 
-        *parameters* override the template's defaults by name, in every step
-        that declares that name. An empty *text* takes the template's text.
+        *parameters* override the template's defaults: a mapping by name, in every
+        step that declares that name, or :class:`~appjobs.params.Entry` values
+        (rows, and a step number or none); a wrong one is :class:`InvalidInput`
+        naming it (see :mod:`appjobs.engine.paramcheck`). An empty *text* takes
+        the template's text.
 
         *job_user* must be a registered business user (APJ_RT/083 otherwise)
         and, when the template names the business users it may run for, one
@@ -85,7 +87,7 @@ class JobService:
         """
         template = self.store.templates.get(template_name)
         job_user = self._check_schedule(template, creator, text, job_user.upper(), test_mode)
-        values = _parameter_values(template, parameters or {})
+        values = paramcheck.assign(template, parameters)
         now = self.clock()
         job = models.Job(
             key=JobKey.new(),
@@ -118,6 +120,33 @@ class JobService:
         if test_mode and not template.supports_test_mode:
             raise errors.InvalidInput(f"Job template {template.name} doesn't support test mode.")
         return job_user
+
+    def check(
+        self,
+        template_name: str,
+        *,
+        creator: str,
+        job_user: str = "",
+        parameters: paramcheck.ParameterInput | None = None,
+    ) -> paramcheck.CheckResult:
+        """JobScheduleCheck: what :meth:`schedule` would say of these parameters and this JobUser, storing nothing.
+
+        An unknown template is :class:`~appjobs.errors.TemplateNotFound`; every other
+        problem is in the result, one sentence each.
+        """
+        template = self.store.templates.get(template_name)
+        result = paramcheck.check(template, parameters)
+        try:
+            self._check_schedule(template, creator, "", job_user.upper(), False)
+        except (errors.InvalidInput, errors.UserNotFound, errors.NotAuthorized) as exc:
+            problem = f"{exc.message_id or paramcheck.SCHEDULE_FAILED} {exc}"
+            return paramcheck.CheckResult(result.values, (*result.problems, problem), False)
+        return result
+
+    def parameter_values(self, key: JobKey) -> list[params.Value]:
+        """The job's parameter values with all their rows (JobParamValuesGet)."""
+        self.store.jobs.get(key)
+        return self.store.jobs.parameter_values(key)
 
     def status(self, key: JobKey) -> models.Job:
         """The job; :class:`~appjobs.errors.JobNotFound` (APJ_RT/003) when there is none."""
@@ -191,20 +220,6 @@ def _not_allowed(template: models.Template, creator: str, job_user: str) -> str:
 def _check_length(field: str, value: str, limit: int) -> None:
     if len(value) > limit:
         raise errors.InvalidInput(f"{field} is longer than {limit} characters")
-
-
-def _parameter_values(template: models.Template, overrides: Mapping[str, str]) -> dict[int, dict[str, str]]:
-    declared = {name for step in template.steps for name in step.parameters}
-    unknown = sorted(set(overrides) - declared)
-    if unknown:
-        raise errors.InvalidInput(f"Job template {template.name} has no parameter {unknown[0]}")
-    for name, value in overrides.items():
-        _check_length(f"parameter {name}", value, MAX_VALUE)
-    return {
-        step.number: {name: overrides.get(name, default) for name, default in step.parameters.items()}
-        for step in template.steps
-        if step.parameters
-    }
 
 
 def _log(key: JobKey, now: dt.datetime, text: str, severity: models.Severity = models.Severity.INFO) -> models.LogEntry:

@@ -13,6 +13,7 @@ parameters and their defaults::
     text = "Sleep a while"           # optional
     command = 'sleep "$SECONDS"'     # or: callable = "package.module:function"
     parameters = { SECONDS = "30" }  # optional; names are upper case, values strings
+                                     # (or typed declarations: see appjobs.engine.template_params)
 
 Shell steps see their parameters as environment variables; callables get
 them as keyword arguments. A step's environment is otherwise clean (see
@@ -32,7 +33,7 @@ import tomllib
 from typing import Any
 
 from appjobs import errors, models
-from appjobs.engine import callables
+from appjobs.engine import callables, template_params
 
 TEMPLATE_FIELDS = {"name", "text", "supports_test_mode", "business_users", "pass_env", "step"}
 STEP_FIELDS = {"text", "command", "callable", "parameters", "warning_exit_codes", "pass_env"}
@@ -143,12 +144,14 @@ def _step(entry: Any, where: str, number: int, pass_env: tuple[str, ...] = ()) -
         raise errors.TemplateFileError(f"{where}: field 'callable': {target!r} is not of the form module:function")
     if target and (why := callables.problem(target)):
         raise errors.TemplateFileError(f"{where}: field 'callable': {target!r}: {why}")
+    declarations = template_params.parse_parameters(entry.get("parameters", {}), where, check_parameter_name)
     return models.TemplateStep(
         number=number,
         kind=models.StepKind.SHELL if command else models.StepKind.PYTHON,
         target=command or target,
         text=_string(entry, "text", where, max_length=120),
-        parameters=_parameters(entry.get("parameters", {}), where),
+        parameters={d.name: d.default_value for d in declarations},
+        declarations=declarations,
         warning_exit_codes=_exit_codes(entry.get("warning_exit_codes", []), where),
         # The template's names apply to each of its steps, the step's own ones to it alone.
         pass_env=tuple(dict.fromkeys(pass_env + _pass_env(entry.get("pass_env", []), where))),
@@ -178,20 +181,6 @@ def _exit_codes(values: Any, where: str) -> tuple[int, ...]:
     if not valid:
         raise errors.TemplateFileError(f"{where}: field 'warning_exit_codes' must be a list of integers from 1 to 255")
     return tuple(sorted(set(values)))
-
-
-def _parameters(values: Any, where: str) -> dict[str, str]:
-    if not isinstance(values, dict):
-        raise errors.TemplateFileError(f"{where}: field 'parameters' must be a table of NAME = \"default\"")
-    result = {}
-    for name, value in values.items():
-        check_parameter_name(name, f"{where}.parameters")
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise errors.TemplateFileError(f"{where}.parameters: {name}: default must be a string or a number")
-        result[name] = str(value)
-        if len(result[name]) > 255:
-            raise errors.TemplateFileError(f"{where}.parameters: {name}: default longer than 255 characters")
-    return result
 
 
 def check_parameter_name(name: str, where: str) -> None:

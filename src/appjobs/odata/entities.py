@@ -42,6 +42,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from appjobs import models
+from appjobs.odata import paramentities
 
 SapEntity = dict[str, Any]
 
@@ -70,8 +71,8 @@ def template_entity(template: models.Template) -> SapEntity:
         "JobTemplateLayerC": "",
         "JobTemplateHiddenInd": "",
         "JobCatalogEntryTypeC": "",
-        "JobTemplateSequence": "",
-        "JobTemplateValues": "",
+        "JobTemplateSequence": paramentities.sequence_json(template),
+        "JobTemplateValues": paramentities.template_values_json(template),
         "Text": template.text,
         "TextEn": template.text,
         "JobCatalogEntryText": template.text,

@@ -24,7 +24,8 @@ from typing import Any
 from appjobs import errors, models
 from appjobs.engine import JobService
 from appjobs.models import JobKey
-from appjobs.odata import entities, jobparams, model
+from appjobs.odata import entities, model
+from appjobs.server import paramfunctions
 from appjobs.server.errors import ScheduleFailed
 from appjobs.server.security import Caller
 
@@ -98,9 +99,8 @@ def check_scope(creator: str, caller: Caller) -> None:
 
 def job_schedule(service: JobService, params: Params, caller: Caller) -> entities.SapEntity:
     """JobSchedule: start a job from a template at once; the answer's JobStatus is empty, as SAP's."""
+    values = paramfunctions.schedule_parameters(params)  # APJ_RT/032 when malformed
     try:
-        raw = text(params, "JobParameterValues") or text(params, "JobParameterValuesSimple")
-        values = jobparams.parse_parameter_values(raw)
         job = service.schedule(
             text(params, "JobTemplateName"),
             creator=caller.user,
@@ -164,4 +164,11 @@ HANDLERS: dict[str, Handler] = {
     model.JOB_ABORT.name: job_abort,
     model.JOBINFO_GET.name: jobinfo_get,
     model.JOB_LIST_GET.name: job_list_get,
+    # Parameters (appjobs.server.paramfunctions)
+    model.JOB_SCHEDULE_CHECK_FI.name: paramfunctions.job_schedule_check,
+    model.JOB_PARAM_VALUES_GET.name: paramfunctions.job_param_values_get,
+    model.JOB_PARAM_VALUES_STRUCT_GET.name: paramfunctions.job_param_values_struct_get,
+    model.TEMPLATE_VALUES_GET.name: paramfunctions.template_values_get,
+    model.TEMPLATE_VALUES_STRUCT_GET.name: paramfunctions.template_values_struct_get,
+    model.JOB_TEMPLATE_READ.name: paramfunctions.job_template_read,
 }

@@ -110,6 +110,12 @@ def _function_import(service: JobService, call: Call, function: model.FunctionIm
     return _entry(call, function.entity_set, result, options)
 
 
+#: Where a parameter's declared MaxLength is not enforced, and what is instead. The one case: SAP's model
+#: declares JobParamValuesGet's JobName with MaxLength 14 (and JobCount with 32, swapped), which no real
+#: JobName (32 characters) fits. ``$metadata`` keeps SAP's declaration; the function takes 32 for both.
+MAX_LENGTH_EXCEPTIONS = {("JobParamValuesGet", "JobName"): 32}
+
+
 def _parameters(function: model.FunctionImport, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """Function-import parameters as Python values; each one an OData literal of its declared type."""
     values: dict[str, Any] = {}
@@ -118,7 +124,8 @@ def _parameters(function: model.FunctionImport, pairs: Sequence[tuple[str, str]]
         assert parameter is not None  # the caller passes declared names only
         if name in values:
             raise errors.InvalidInput(f"parameter {name} is given more than once")
-        values[name] = literals.parse_literal(literal, parameter.edm_type, max_length=parameter.max_length, name=name)
+        limit = MAX_LENGTH_EXCEPTIONS.get((function.name, name), parameter.max_length)
+        values[name] = literals.parse_literal(literal, parameter.edm_type, max_length=limit, name=name)
     return values
 
 

@@ -65,6 +65,17 @@ class RunningStep:
     token: str | None
 
 
+def step_parameters(rows: Iterable[sa.Row]) -> dict[str, str]:
+    """What a step sees of its parameters: NAME, the (first) LOW; for a select-option also NAME_RANGES,
+    every row as JSON (``[{"SIGN":"I","OPTION":"BT","LOW":"1","HIGH":"9"}]``)."""
+    seen: dict[str, str] = {}
+    for r in rows:
+        seen[r.name] = r.value
+        if r.select_option:
+            seen[r.name + "_RANGES"] = r.rows or "[]"
+    return seen
+
+
 class JobBatch:
     """The worker's verbs on one open read-write transaction (see the module docstring).
 
@@ -146,7 +157,7 @@ class JobBatch:
     ) -> StepWork:
         self.conn.execute(q.START_STEP, q.key(job, step_no=number, now=now, step_token=token))
         step = self.conn.execute(q.STEP_TARGET, q.key(job, step_no=number)).one()
-        parameters = {r.name: r.value for r in self.conn.execute(q.STEP_PARAMS, q.key(job, step_no=number))}
+        parameters = step_parameters(self.conn.execute(q.STEP_PARAMS, q.key(job, step_no=number)))
         warnings = frozenset(int(c) for c in step.warning_exit_codes.split())
         kind = models.StepKind(step.kind)
         pass_env = tuple(step.pass_env.split())

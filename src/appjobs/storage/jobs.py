@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 
-from appjobs import errors, models
+from appjobs import errors, models, params
 from appjobs.models import JobKey, JobStatus
 from appjobs.storage import jobsql as q
 from appjobs.storage.database import Database
@@ -40,20 +41,19 @@ class JobStore:
         self,
         job: models.Job,
         steps: Sequence[models.StepRun],
-        parameters: Mapping[int, Mapping[str, str]],
+        parameters: Mapping[int, Mapping[str, str | params.Value]],
         log: Sequence[models.LogEntry] = (),
     ) -> None:
-        """Store a new job with its steps and parameter values, committed before returning."""
-        params = [
-            {"job_name": job.key.name, "run_count": job.key.run_count, "step_number": n, "name": k, "value": v}
-            for n, values in parameters.items()
-            for k, v in values.items()
-        ]
+        """Store a new job with its steps and parameter values, committed before returning.
+
+        A value is a text (a single value) or a :class:`~appjobs.params.Value` (its rows, a select-option's too).
+        """
+        rows = [_param_row(job.key, n, k, v) for n, values in parameters.items() for k, v in values.items()]
         with self.db.write() as conn:
             conn.execute(q.INSERT_JOB, q.job_row(job))
             conn.execute(q.INSERT_STEP, [q.step_row(s) for s in steps])
-            if params:
-                conn.execute(q.INSERT_PARAM, params)
+            if rows:
+                conn.execute(q.INSERT_PARAM, rows)
             if log:
                 conn.execute(q.INSERT_LOG, [q.log_row(e) for e in log])
             self.db.wake_workers(conn)
@@ -98,6 +98,12 @@ class JobStore:
         for r in rows:
             values.setdefault(r.step_number, {})[r.name] = r.value
         return values
+
+    def parameter_values(self, key: JobKey) -> list[params.Value]:
+        """The job's parameter values with all their rows, by step number and name."""
+        with self.db.read() as conn:
+            rows = conn.execute(q.PARAMS.order_by(q.P.c.step_number, q.P.c.name), q.key(key)).all()
+        return [_param_value(r) for r in rows]
 
     def list(
         self,
@@ -227,3 +233,18 @@ class JobStore:
             RunningStep(JobKey(r.job_name, r.run_count), r.number, r.worker_id, r.pid, r.pid_started, r.token)
             for r in rows
         ]
+
+
+def _param_row(key: JobKey, step: int, name: str, value: str | params.Value) -> dict[str, object]:
+    row: dict[str, object] = {"job_name": key.name, "run_count": key.run_count, "step_number": step, "name": name}
+    if isinstance(value, str):
+        return row | {"value": value, "select_option": False, "rows": None}
+    plain = not value.select_option and value.rows in ((), (params.Row(low=value.first_low),))
+    rows = None if plain else json.dumps([r.to_sap() for r in value.rows], ensure_ascii=False)
+    return row | {"value": value.first_low, "select_option": value.select_option, "rows": rows}
+
+
+def _param_value(r: sa.Row) -> params.Value:
+    """A stored value; NULL rows (a single value, or a row from before migration 0006) mean one I EQ row."""
+    rows = (params.Row(low=r.value),) if r.rows is None else tuple(map(params.row_from_sap, json.loads(r.rows)))
+    return params.Value(r.step_number, r.name, rows, r.select_option)

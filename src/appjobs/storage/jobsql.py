@@ -97,7 +97,9 @@ START_STEP = (
 STEP_TARGET = sa.select(S.c.kind, S.c.target, S.c.warning_exit_codes, S.c.pass_env).where(
     _of_key(S), S.c.number == sa.bindparam("step_no")
 )
-STEP_PARAMS = sa.select(P.c.name, P.c.value).where(_of_key(P), P.c.step_number == sa.bindparam("step_no"))
+STEP_PARAMS = sa.select(P.c.name, P.c.value, P.c.select_option, P.c.rows).where(
+    _of_key(P), P.c.step_number == sa.bindparam("step_no")
+)
 STEP_SPAWNED = (
     S.update()
     .where(_of_key(S), S.c.number == sa.bindparam("step_no"))

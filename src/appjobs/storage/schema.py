@@ -74,6 +74,13 @@ template_param = sa.Table(
     sa.Column("step_number", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(38), primary_key=True),
     sa.Column("default_value", sa.String(255), nullable=False, server_default=""),
+    # The declaration (migration 0006). A row from before it is a string parameter with default_value.
+    sa.Column("type", sa.String(5), nullable=False, server_default="CHAR"),
+    sa.Column("select_option", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("mandatory", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("allowed", sa.Text, nullable=False, server_default=""),  # JSON list of values; "" for any
+    sa.Column("text", sa.String(120), nullable=False, server_default=""),
+    sa.Column("default_rows", sa.Text),  # JSON list of SIGN/OPTION/LOW/HIGH; NULL: one I EQ default_value row
 )
 
 job = sa.Table(
@@ -137,7 +144,10 @@ job_param = sa.Table(
     sa.Column("run_count", sa.String(8), primary_key=True),
     sa.Column("step_number", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(38), primary_key=True),
-    sa.Column("value", sa.String(255), nullable=False),
+    sa.Column("value", sa.String(255), nullable=False),  # the (first) LOW: what the step sees as NAME
+    # Migration 0006: a select-option's rows as JSON (SIGN/OPTION/LOW/HIGH); NULL: one I EQ value row.
+    sa.Column("select_option", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("rows", sa.Text),
     sa.ForeignKeyConstraint(["job_name", "run_count"], ["job.name", "job.run_count"], ondelete="CASCADE"),
 )
 

@@ -13,11 +13,12 @@ the two always build templates the same way (:func:`_joined_template`).
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from appjobs import errors, models
+from appjobs import errors, models, params
 from appjobs.storage import schema
 from appjobs.storage.database import Database
 
@@ -33,11 +34,18 @@ _TEMPLATES_JOINED = sa.select(
     TS.c.pass_env.label("step_pass_env"),
     TP.c.name.label("param_name"),
     TP.c.default_value.label("param_default"),
+    TP.c.type.label("param_type"),
+    TP.c.select_option.label("param_select_option"),
+    TP.c.mandatory.label("param_mandatory"),
+    TP.c.allowed.label("param_allowed"),
+    TP.c.text.label("param_text"),
+    TP.c.default_rows.label("param_default_rows"),
 ).select_from(
     T.outerjoin(TS, TS.c.template_name == T.c.name).outerjoin(
         TP, sa.and_(TP.c.template_name == TS.c.template_name, TP.c.step_number == TS.c.number)
     )
 )
+# A step's parameters come back ordered by name (the order every reader of them shows).
 WHOLE_TEMPLATE = _TEMPLATES_JOINED.where(T.c.name == sa.bindparam("template")).order_by(TS.c.number, TP.c.name)
 ALL_TEMPLATES = _TEMPLATES_JOINED.order_by(T.c.name, TS.c.number, TP.c.name)
 
@@ -84,13 +92,9 @@ class TemplateStore:
                 )
             )
         conn.execute(TS.insert(), [_step_row(template.name, s) for s in template.steps])
-        params = [
-            {"template_name": template.name, "step_number": s.number, "name": n, "default_value": v}
-            for s in template.steps
-            for n, v in s.parameters.items()
-        ]
-        if params:
-            conn.execute(TP.insert(), params)
+        rows = [_param_row(template.name, s.number, d) for s in template.steps for d in s.declared()]
+        if rows:
+            conn.execute(TP.insert(), rows)
 
     def get(self, name: str) -> models.Template:
         """The template called *name*; :class:`~appjobs.errors.TemplateNotFound` otherwise."""
@@ -114,12 +118,14 @@ class TemplateStore:
 def _joined_template(rows: Sequence[sa.Row]) -> models.Template:
     """The template in the rows of :data:`WHOLE_TEMPLATE`: the same on every row, then one row per parameter."""
     defaults: dict[int, dict[str, str]] = {}
+    declarations: dict[int, list[params.Declaration]] = {}
     steps: dict[int, sa.Row] = {}
     for r in rows:
         if r.step_number is not None:  # None: a template without steps
             steps.setdefault(r.step_number, r)
             if r.param_name is not None:
                 defaults.setdefault(r.step_number, {})[r.param_name] = r.param_default
+                declarations.setdefault(r.step_number, []).append(_declaration(r))
     row = rows[0]
     return models.Template(
         name=row.name,
@@ -140,6 +146,7 @@ def _joined_template(rows: Sequence[sa.Row]) -> models.Template:
                 parameters=defaults.get(n, {}),
                 warning_exit_codes=codes(s.step_warning_exit_codes),
                 pass_env=tuple(s.step_pass_env.split()),
+                declarations=tuple(declarations.get(n, ())),
             )
             for n, s in steps.items()
         ),
@@ -161,3 +168,35 @@ def _step_row(template_name: str, step: models.TemplateStep) -> dict[str, object
 def codes(stored: str) -> tuple[int, ...]:
     """Exit codes as a column stores them, space-separated."""
     return tuple(int(c) for c in stored.split())
+
+
+def _param_row(template_name: str, step_number: int, d: params.Declaration) -> dict[str, object]:
+    return {
+        "template_name": template_name,
+        "step_number": step_number,
+        "name": d.name,
+        "default_value": d.default_value,
+        "type": d.type.value,
+        "select_option": d.select_option,
+        "mandatory": d.mandatory,
+        "allowed": json.dumps(list(d.allowed)) if d.allowed else "",
+        "text": d.text,
+        "default_rows": json.dumps([r.to_sap() for r in d.default]),
+    }
+
+
+def _declaration(r: sa.Row) -> params.Declaration:
+    """A parameter declaration from its row; a row from before migration 0006 is a string with a default."""
+    if r.param_default_rows is None:
+        default = (params.Row(low=r.param_default),)
+    else:
+        default = tuple(params.row_from_sap(row) for row in json.loads(r.param_default_rows))
+    return params.Declaration(
+        name=r.param_name,
+        type=params.ParamType(r.param_type),
+        select_option=r.param_select_option,
+        default=default,
+        mandatory=r.param_mandatory,
+        allowed=tuple(json.loads(r.param_allowed)) if r.param_allowed else (),
+        text=r.param_text,
+    )
