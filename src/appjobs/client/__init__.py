@@ -11,7 +11,7 @@ serve`` alike, and needs nothing of appjobs' server side::
 
 Everything public is importable from here; the modules behind it are private:
 
-* ``_client``: :class:`Client`, one method per function import;
+* ``_client``: :class:`Client`, one method per function import (``_restart``: JobRestart's);
 * ``_transport`` and ``_answers``: the session, CSRF tokens and retries, and what each failure means;
 * ``_parsing`` and ``_records``: JSON, Atom and error documents, then SAP names to Python records;
 * ``_models``, ``_errors``, ``_config``, ``_literals``: values, exceptions, settings, OData literals.
@@ -31,8 +31,10 @@ from appjobs.client._errors import (
     JobNotFound,
     JobStateError,
     NotFound,
+    OperationNotOffered,
     OutcomeUnknown,
     ProtocolError,
+    RestartRefused,
     ScheduleError,
     ScheduleOutcomeUnknown,
     ServiceError,
@@ -42,7 +44,16 @@ from appjobs.client._errors import (
     UserNotFound,
     WrongHostError,
 )
-from appjobs.client._models import JobInfo, JobKey, JobState, JobStatus, JobSummary, StepInfo, Template
+from appjobs.client._models import (
+    JobInfo,
+    JobKey,
+    JobState,
+    JobStatus,
+    JobSummary,
+    RestartMode,
+    StepInfo,
+    Template,
+)
 
 __all__ = [
     "AmbiguousTemplate",
@@ -60,8 +71,11 @@ __all__ = [
     "JobStatus",
     "JobSummary",
     "NotFound",
+    "OperationNotOffered",
     "OutcomeUnknown",
     "ProtocolError",
+    "RestartMode",
+    "RestartRefused",
     "Retry",
     "ScheduleError",
     "ScheduleOutcomeUnknown",
