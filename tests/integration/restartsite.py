@@ -32,6 +32,11 @@ parameters = {{ AREA_{n} = "default{n}" }}
 FAIL = "; echo x >> {folder}/tries; test $(wc -l < {folder}/tries) -ge {passes_on}"
 #: ... or, for a step to cancel: sleep the first time only.
 HANG = "; if [ ! -e {folder}/slept ]; then touch {folder}/slept; sleep 120; fi"
+#: ... or fail the first time, and sleep every time after (a restarted copy to cancel).
+FAIL_THEN_HANG = (
+    "; echo x >> {folder}/tries; test $(wc -l < {folder}/tries) -ge 2 || exit 1; touch {folder}/slept; sleep 120"
+)
+SUFFIXES = {"fail": FAIL, "hang": HANG, "fail_then_hang": FAIL_THEN_HANG}
 
 
 class Chain:
@@ -47,8 +52,9 @@ class Chain:
         return path.read_text().splitlines() if path.exists() else []
 
 
-def chain(tenant: Tenant, tmp_path: pathlib.Path, *, failing: int = 2, passes_on: int = 2, hang: bool = False) -> Chain:
-    """Import a three-step chain whose step *failing* fails until its *passes_on*-th attempt (or hangs once)."""
+def chain(tenant: Tenant, tmp_path: pathlib.Path, *, failing: int = 2, passes_on: int = 2, how: str = "fail") -> Chain:
+    """Import a three-step chain whose step *failing* fails until its *passes_on*-th attempt (*how* = fail),
+    sleeps the first time only (hang), or fails the first time and sleeps after (fail_then_hang)."""
     folder = tmp_path / "traces"
     folder.mkdir()
     name = f"/T/RESTART_{secrets.token_hex(4).upper()}"
@@ -56,7 +62,7 @@ def chain(tenant: Tenant, tmp_path: pathlib.Path, *, failing: int = 2, passes_on
         STEP.format(
             n=n,
             folder=folder,
-            fail=((HANG if hang else FAIL).format(folder=folder, passes_on=passes_on) if n == failing else ""),
+            fail=SUFFIXES[how].format(folder=folder, passes_on=passes_on) if n == failing else "",
         )
         for n in (1, 2, 3)
     ]

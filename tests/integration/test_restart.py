@@ -106,7 +106,7 @@ def test_restart_of_a_restart(tenant: Tenant, tmp_path: pathlib.Path) -> None:
 
 def test_a_cancelled_job_restarts_from_the_step_that_was_running(tenant: Tenant, tmp_path: pathlib.Path) -> None:
     """A job cancelled in step 2 ends A; mode E reruns step 2 (which no longer hangs) and step 3."""
-    http, steps = tenant.session(), chain(tenant, tmp_path, hang=True)
+    http, steps = tenant.session(), chain(tenant, tmp_path, how="hang")
     job = tenant.schedule(http, steps.name)
     wait_for((steps.folder / "slept").exists)
     cancel = {"JobName": f"'{job['JobName']}'", "JobRunCount": f"'{job['JobRunCount']}'"}

@@ -32,10 +32,11 @@ LAZY_COMMANDS = {
     "cancel": "appjobs.cli.remote:cancel",
     "jobs": "appjobs.cli.remote:jobs",
     "ping": "appjobs.cli.remote:ping",
+    "restart": "appjobs.cli.restart:restart",
 }
 
 
-CLIENT_COMMANDS = frozenset({"run", "templates", "status", "info", "cancel", "jobs", "ping"})
+CLIENT_COMMANDS = frozenset({"run", "templates", "status", "info", "cancel", "jobs", "ping", "restart"})
 
 
 def skip_charset_detection() -> None:
@@ -89,7 +90,7 @@ def cli() -> None:
 
     \b
     Server side:  appjobs serve | appjobs worker | appjobs admin ...
-    Client side:  appjobs run | templates | status | info | cancel | jobs | ping
+    Client side:  appjobs run | templates | status | info | cancel | jobs | ping | restart
 
     \b
     Exit codes:
