@@ -27,6 +27,7 @@ STEP = """
 text = "Step {n}"
 command = '''echo "$APPJOBS_JOB_NAME $AREA_{n}" >> {folder}/step{n}{fail}'''
 parameters = {{ AREA_{n} = "default{n}" }}
+pass_env = ["RESTART_TEST_{n}"]
 """
 #: Appended to the failing step's command: count the attempt, fail until the attempts reach PASSES_ON.
 FAIL = "; echo x >> {folder}/tries; test $(wc -l < {folder}/tries) -ge {passes_on}"

@@ -62,8 +62,11 @@ def test_restart_from_the_failed_step(tenant: Tenant, tmp_path: pathlib.Path) ->
     with stored(tenant) as store:
         stored_copy, log = store.jobs.get(key(copy)), [e.text for e in store.jobs.log(key(copy))]
         assert store.jobs.parameters(key(copy)) == store.jobs.parameters(key(job))
+        definitions = [[(s.kind, s.target, s.text, s.pass_env) for s in store.jobs.steps(key(j))] for j in (job, copy)]
         original_log = [e.text for e in store.jobs.log(key(job))]
     assert (stored_copy.restart_of, stored_copy.restart_mode) == (key(job), "E")
+    assert definitions[0] == definitions[1]  # each step as the original had it
+    assert [d[3] for d in definitions[1]] == [("RESTART_TEST_1",), ("RESTART_TEST_2",), ("RESTART_TEST_3",)]
     assert (stored_copy.creator, stored_copy.template_name, stored_copy.text) == (
         tenant.user,
         steps.name,
