@@ -47,6 +47,12 @@ def test_restart_prints_the_copy_which_runs_from_the_failed_step(tenant: Tenant,
     assert tenant.wait_status(http, copy, "FAW") == "F"
     assert step_statuses(tenant, http, copy) == "KFF"
     assert len(steps.lines(1)) == 1
+    # The original can be restarted again; --json prints one object, with the copy's origin.
+    again = appjobs(tenant, "restart", job["JobName"], job["JobRunCount"], "--after-failed", "--json")
+    assert again.returncode == 0, again.stderr
+    document = json.loads(again.stdout)
+    assert document["job_name"] not in (job["JobName"], name)
+    assert (document["restart_of"]["job_name"], document["restart_mode"]) == (job["JobName"], "A")
 
 
 def test_restart_after_failed_wait_json(tenant: Tenant, tmp_path: pathlib.Path) -> None:
