@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from sap_peer import BASE, JOB, KEY, PASSWORD, USER, SapPeer
+from sap_peer import BASE, JOB, KEY, PASSWORD, USER, SapPeer, reply, reset
 
 from appjobs import models
 from appjobs.client import (
@@ -20,6 +20,7 @@ from appjobs.client import (
     JobNotFound,
     JobStateError,
     OperationNotOffered,
+    OutcomeUnknown,
     RestartMode,
     RestartRefused,
     Retry,
@@ -117,6 +118,18 @@ def test_a_service_without_job_restart_says_so(peer: SapPeer, client: Client, st
         client.restart(JobKey(KEY.name, KEY.run_count))
     assert (caught.value.operation, caught.value.status) == ("JobRestart", status)
     assert "does not offer JobRestart (SAP added it to BC_EXT_APPJOB_MANAGEMENT in 2023" in str(caught.value)
+    assert len(peer.requests_for("JobRestart")) == 1
+
+
+@pytest.mark.parametrize("fault", [reset(), reply(503, sap_error("005056A509B11EE1BB8AF4A65EC3CA20", "Busy"))])
+def test_a_lost_answer_is_outcome_unknown_and_not_sent_again(peer: SapPeer, client: Client, fault: object) -> None:
+    """A reset or a 503 after JobRestart was sent: the copy may exist, so it is OutcomeUnknown, sent once."""
+    peer.answer("JobRestart", copy_answer())
+    peer.script("POST", "JobRestart", fault)  # type: ignore[arg-type]
+    with pytest.raises(OutcomeUnknown) as caught:
+        client.restart(JobKey(KEY.name, KEY.run_count))
+    assert not isinstance(caught.value, OperationNotOffered)
+    assert caught.value.operation == "JobRestart"
     assert len(peer.requests_for("JobRestart")) == 1
 
 
