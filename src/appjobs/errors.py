@@ -15,6 +15,7 @@ command line need to pick a status code or an exit code::
     │   ├── DuplicateTemplate
     │   ├── DuplicateUser
     │   └── JobStateError         e.g. cancel a finished job (APJ_RT/004, /040)
+    │       └── RestartRefused      JobRestart of a job that cannot be restarted (APJ_RT/081, /082)
     ├── AuthError               logon or authorization refused
     ├── ConfigurationError      settings, data directory, environment
     └── StorageError            the database failed underneath us
@@ -106,6 +107,17 @@ class DuplicateUser(Conflict):
 
 class JobStateError(Conflict):
     """The job's status does not allow this."""
+
+
+class RestartRefused(JobStateError):
+    """Can't restart the job due to the status"""
+
+    message_id = "APJ_RT/081"
+
+    def __init__(self, message: str | None = None, *, message_id: str | None = None, why: str = "") -> None:
+        super().__init__(message, message_id=message_id)
+        #: What SAP's terse message leaves out (the job's status, its failed step); the error document's detail.
+        self.why = why
 
 
 class AuthError(AppjobsError):

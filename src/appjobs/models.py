@@ -41,7 +41,8 @@ class JobStatus(enum.StrEnum):
 
     Letters are case-sensitive: ``C`` (Canceled) and ``c`` (Canceling) differ,
     as do ``K`` (Skipped) and ``k`` (Skip). appjobs' own engine produces
-    S, Y, R, F, W and A; the client meets the others on SAP tenants.
+    S, Y, R, F, W and A, and K for the steps a restarted copy skips
+    (:mod:`appjobs.engine.restart`); the client meets the others on SAP tenants.
     """
 
     SCHEDULED = "S"  #: planned, its start condition not yet met
@@ -55,7 +56,7 @@ class JobStatus(enum.StrEnum):
     USER_ERROR = "U"  #: ended with a user error
     WARNING = "W"  #: finished with warnings
     DELETED = "D"  #: deleted
-    SKIPPED = "K"  #: one run of a periodic chain skipped
+    SKIPPED = "K"  #: one run of a periodic chain skipped; a step a restarted copy skips
     SKIP = "k"  #: skip requested
     UNKNOWN = "X"  #: unknown to the tenant
 

@@ -17,7 +17,7 @@ import pytest
 from conftest import APPJOBS
 from tenant import USERS, Tenant, admin
 
-from appjobs.client import Client, JobKey, MissingOperation, ParameterRow, ParameterValue, parameter_values
+from appjobs.client import Client, JobKey, OperationNotOffered, ParameterRow, ParameterValue, parameter_values
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "unit"))
 from sap_peer import PASSWORD, USER, SapPeer
@@ -99,7 +99,7 @@ def test_check_against_a_tenant_without_the_operation_names_it() -> None:
     with (
         SapPeer() as older,
         Client(older.root, auth=(USER, PASSWORD), trust_env=False) as old,
-        pytest.raises(MissingOperation) as caught,
+        pytest.raises(OperationNotOffered) as caught,
     ):
         old.job_parameters(JobKey("A" * 32, "abcdefgh"))
     assert caught.value.operation == "JobParamValuesGet"

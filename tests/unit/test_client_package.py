@@ -20,10 +20,11 @@ from appjobs.client import (
     CsrfError,
     JobNotFound,
     JobStateError,
-    MissingOperation,
     NotFound,
+    OperationNotOffered,
     OutcomeUnknown,
     ProtocolError,
+    RestartRefused,
     ScheduleError,
     ScheduleOutcomeUnknown,
     ServiceError,
@@ -58,7 +59,7 @@ def test_appjobs_client_is_the_client() -> None:
 def test_every_error_is_a_client_error() -> None:
     """One root: ``except ClientError`` catches everything the client raises on purpose."""
     errors = [obj for obj in vars(client_package).values() if inspect.isclass(obj) and issubclass(obj, Exception)]
-    assert len(errors) == 19
+    assert len(errors) == 20
     assert all(issubclass(error, ClientError) for error in errors)
 
 
@@ -70,7 +71,8 @@ def test_every_error_is_a_client_error() -> None:
         (JobNotFound, NotFound),
         (TemplateNotFound, NotFound),
         (UserNotFound, NotFound),
-        (MissingOperation, NotFound),
+        (OperationNotOffered, NotFound),
+        (RestartRefused, JobStateError),
         (NotFound, ServiceError),
         (AuthorizationError, ServiceError),
         (JobStateError, ServiceError),
@@ -100,7 +102,8 @@ def test_the_families_are_separate(family: type) -> None:
         ("APJ_RT/015", 400, TemplateNotFound),
         ("APJ_RT/083", 400, UserNotFound),
         ("APJ_RT/040", 400, JobStateError),
-        ("APJ_RT/081", 400, JobStateError),
+        ("APJ_RT/081", 400, RestartRefused),
+        ("APJ_RT/082", 400, RestartRefused),
         ("APJ_RT/077", 400, AuthorizationError),
         ("APJ_RT/029", 400, AuthorizationError),
         ("APJ_RT/032", 400, ScheduleError),

@@ -167,6 +167,8 @@ def test_joblist_describes_the_current_step() -> None:
         assert (row["StepStatus"], row["StepStartDateTime"], row["StepApRC"]) == expected
     assert entities.current_step(waiting).number == 1
     assert entities.current_step([]) is None
+    copy = [make_step(1, JobStatus.SKIPPED), make_step(2, JobStatus.SKIPPED), make_step(3, JobStatus.SCHEDULED)]
+    assert entities.current_step(copy).number == 3  # a restarted copy not yet started: its first step to run
 
 
 def test_status_info_lists_every_letter_sorted_with_texts() -> None:

@@ -33,10 +33,11 @@ LAZY_COMMANDS = {
     "jobs": "appjobs.cli.remote:jobs",
     "ping": "appjobs.cli.remote:ping",
     "check": "appjobs.cli.check:check",
+    "restart": "appjobs.cli.restart:restart",
 }
 
 
-CLIENT_COMMANDS = frozenset({"run", "templates", "status", "info", "cancel", "jobs", "ping", "check"})
+CLIENT_COMMANDS = frozenset({"run", "templates", "status", "info", "cancel", "jobs", "ping", "check", "restart"})
 
 
 def skip_charset_detection() -> None:
@@ -90,7 +91,7 @@ def cli() -> None:
 
     \b
     Server side:  appjobs serve | appjobs worker | appjobs admin ...
-    Client side:  appjobs run | check | templates | status | info | cancel | jobs | ping
+    Client side:  appjobs run | check | templates | status | info | cancel | jobs | ping | restart
 
     \b
     Exit codes:

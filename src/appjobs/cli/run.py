@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from appjobs import errors
-from appjobs.cli import connection, paramflags
+from appjobs.cli import connection, paramflags, restarting
 from appjobs.cli.runner import Runner, RunOptions
 
 #: Signals that make ``appjobs run`` cancel its job; CTRL_BREAK arrives as SIGBREAK on Windows.
@@ -45,7 +45,7 @@ class Duration(click.ParamType):
 
 
 @click.command()
-@click.argument("template")
+@click.argument("template", required=False)
 @click.option("--by-text", is_flag=True, help="TEMPLATE is the template's text (JobTemplateText), not its name.")
 @click.option("--text", help="JobText of the job [default: the template's text]; a run marker is appended.")
 @click.option("--job-user", help="Business user the job runs for (JobUser).")
@@ -63,6 +63,14 @@ class Duration(click.ParamType):
 @click.option("--resume", type=click.Path(dir_okay=False), help="Reattach to the job of this state file.")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Append what happens to this file.")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON object on stdout.")
+# JobRestart (see appjobs.cli.restarting): run the copy of a failed job instead of a new one.
+@click.option(
+    "--restart-from-failed",
+    nargs=2,
+    metavar="JOBNAME RUNCOUNT",
+    help="Instead of TEMPLATE: restart this failed job from its failed step (JobRestart) and run the copy.",
+)
+@click.option("--restart-after-failed", nargs=2, metavar="JOBNAME RUNCOUNT", help="The same, after its failed step.")
 @connection.connection_options
 def run(as_json: bool, log_file: str | None, **flags: Any) -> None:
     """Run an SAP application job from TEMPLATE, wait for it, and exit with its outcome.
@@ -70,15 +78,23 @@ def run(as_json: bool, log_file: str | None, **flags: Any) -> None:
     The job's name and run count go to stderr at once, then every status
     change. SIGTERM, SIGINT or SIGHUP cancel the job (JobCancel) and exit 3.
 
+    With --restart-from-failed JOBNAME RUNCOUNT instead of TEMPLATE, the job
+    is the restarted copy of that failed job (JobRestart; SAP offers it since 2023).
+
     \b
     Exit codes: 0 finished (F; W too unless --strict-warnings), 1 failed (A, U),
     2 usage or configuration, 3 cancelled, 4 timeout, 5 logon refused,
     6 network failure, 7 warnings (--strict-warnings), 8 protocol error.
     """
     conn = connection.resolve({k: flags.pop(k) for k in list(flags) if k in _CONNECTION_FLAGS})
-    options = _options(flags)
+    restart = restarting.requested(flags)
+    options = _options(flags, restart is not None)
     with _reporter(log_file) as report, conn.client() as client:
-        runner = Runner(client, options, report)
+        runner = (
+            Runner(client, options, report)
+            if restart is None
+            else restarting.RestartRunner(client, options, report, *restart)
+        )
         with _signals_cancel(runner):
             try:
                 outcome = runner.run()
@@ -86,8 +102,9 @@ def run(as_json: bool, log_file: str | None, **flags: Any) -> None:
                 if not type(exc).__module__.startswith("appjobs."):
                     raise
                 outcome = runner.failed(exc)
+    document = outcome.as_json() if restart is None else restarting.as_json(outcome.as_json(), *restart)
     if as_json:
-        click.echo(json.dumps(outcome.as_json()))
+        click.echo(json.dumps(document))
     sys.exit(int(outcome.exit_code))
 
 
@@ -96,11 +113,13 @@ _CONNECTION_FLAGS = frozenset(
 )
 
 
-def _options(flags: dict[str, Any]) -> RunOptions:
+def _options(flags: dict[str, Any], restart: bool = False) -> RunOptions:
     if flags["resume"] and flags["by_text"]:
         raise errors.ConfigurationError("--resume reattaches to a job; it cannot be combined with --by-text")
+    if not (flags["template"] or flags["resume"] or restart):
+        raise errors.InvalidInput("give a TEMPLATE to run (or --restart-from-failed JOBNAME RUNCOUNT, or --resume)")
     return RunOptions(
-        template=flags["template"],
+        template=flags["template"] or "",
         by_text=flags["by_text"],
         text=flags["text"],
         job_user=flags["job_user"],

@@ -11,7 +11,8 @@ serve`` alike, and needs nothing of appjobs' server side::
 
 Everything public is importable from here; the modules behind it are private:
 
-* ``_client``: :class:`Client`, one method per function import (``_paramcalls``: the parameter operations);
+* ``_client``: :class:`Client`, one method per function import (``_paramcalls``: the parameter operations;
+  ``_restart``: JobRestart's);
 * ``_params``: JobParameterValues as records (:class:`ParameterValue`, :class:`ParameterRow`);
 * ``_transport`` and ``_answers``: the session, CSRF tokens and retries, and what each failure means;
 * ``_parsing`` and ``_records``: JSON, Atom and error documents, then SAP names to Python records;
@@ -31,10 +32,11 @@ from appjobs.client._errors import (
     ErrorDetail,
     JobNotFound,
     JobStateError,
-    MissingOperation,
     NotFound,
+    OperationNotOffered,
     OutcomeUnknown,
     ProtocolError,
+    RestartRefused,
     ScheduleError,
     ScheduleOutcomeUnknown,
     ServiceError,
@@ -44,7 +46,16 @@ from appjobs.client._errors import (
     UserNotFound,
     WrongHostError,
 )
-from appjobs.client._models import JobInfo, JobKey, JobState, JobStatus, JobSummary, StepInfo, Template
+from appjobs.client._models import (
+    JobInfo,
+    JobKey,
+    JobState,
+    JobStatus,
+    JobSummary,
+    RestartMode,
+    StepInfo,
+    Template,
+)
 from appjobs.client._params import CheckResult, ParameterRow, ParameterValue, parameter_values
 
 __all__ = [
@@ -63,12 +74,14 @@ __all__ = [
     "JobStateError",
     "JobStatus",
     "JobSummary",
-    "MissingOperation",
     "NotFound",
+    "OperationNotOffered",
     "OutcomeUnknown",
     "ParameterRow",
     "ParameterValue",
     "ProtocolError",
+    "RestartMode",
+    "RestartRefused",
     "Retry",
     "ScheduleError",
     "ScheduleOutcomeUnknown",

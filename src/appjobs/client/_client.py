@@ -11,6 +11,7 @@ import requests
 
 from appjobs.client import _literals as literals
 from appjobs.client import _records as records
+from appjobs.client import _restart
 from appjobs.client._config import Retry, Timeouts
 from appjobs.client._errors import (
     AmbiguousTemplate,
@@ -20,7 +21,7 @@ from appjobs.client._errors import (
     TemplateNotFound,
     service_error,
 )
-from appjobs.client._models import JobInfo, JobKey, JobState, JobSummary, Template
+from appjobs.client._models import JobInfo, JobKey, JobState, JobSummary, RestartMode, Template
 from appjobs.client._paramcalls import ParameterCalls
 from appjobs.client._params import Parameters
 from appjobs.client._params import parameter_values as _parameter_values
@@ -271,6 +272,17 @@ class Client(ParameterCalls):
     def abort(self, job: JobKey) -> None:
         """Abort the running *job* (JobAbort). :class:`JobStateError` (APJ_RT/040) when it is not running."""
         self._job_action("JobAbort", job)
+
+    def restart(self, job: JobKey, mode: RestartMode | str = RestartMode.FROM_FAILED) -> JobKey:
+        """Restart the failed *job* as a copy (JobRestart, SAP 2023); the copy's key.
+
+        *mode* is :attr:`RestartMode.FROM_FAILED` (``"E"``: the failed step and
+        those after it run again) or :attr:`RestartMode.AFTER_FAILED` (``"A"``:
+        only the steps after it). Watch the copy as any job. :class:`RestartRefused`
+        for a job that did not fail (APJ_RT/081) or mode A after its last step
+        (APJ_RT/082); :class:`OperationNotOffered` from a service without JobRestart.
+        """
+        return _restart.restart(self._transport, job, mode)
 
     def _job_action(self, operation: str, job: JobKey) -> None:
         url = self._transport.url(operation, literals.query([*_key_pairs(job), JSON_FORMAT]))

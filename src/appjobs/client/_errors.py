@@ -21,9 +21,10 @@ The families say what went wrong and therefore what the caller can do::
     │   │   ├── JobNotFound         APJ_RT/003, APJ_RT/039
     │   │   ├── TemplateNotFound    APJ_RT/015, or no template has the text asked for
     │   │   ├── UserNotFound        APJ_RT/083 (JobUser)
-    │   │   └── MissingOperation    404/501 for an operation the service does not offer (an older tenant)
+    │   │   └── OperationNotOffered the service lacks a newer operation (HTTP 404 or 501 for it): an older tenant
     │   ├── AuthorizationError    HTTP 403, APJ_RT/005, /007, /024, /027 to /031, /077
-    │   ├── JobStateError         the job's status does not allow it: APJ_RT/004, /011, /040, /079, /081, /082
+    │   ├── JobStateError         the job's status does not allow it: APJ_RT/004, /011, /040, /079
+    │   │   └── RestartRefused      JobRestart refused: APJ_RT/081 (the status), /082 (after the last step)
     │   ├── ScheduleError         JobSchedule failed: APJ_RT/016, /020 to /022, /032; ``details`` say why
     │   └── ServiceUnavailable    HTTP 429 or 5xx, still there after the retries
     └── AmbiguousTemplate       several templates have the text asked for
@@ -164,12 +165,12 @@ class UserNotFound(NotFound):
     """User doesn't exist or is invalid."""
 
 
-class MissingOperation(NotFound):
-    """The service does not offer this operation (an older tenant)."""
+class OperationNotOffered(NotFound):
+    """The service does not offer this operation: an older tenant or server (HTTP 404 or 501 for it)."""
 
-    def __init__(self, message: str | None = None, *, status: int | None = None, operation: str = "") -> None:
+    def __init__(self, message: str | None = None, *, operation: str = "", status: int | None = None) -> None:
         super().__init__(message, status=status)
-        self.operation = operation  #: the function import the service lacks, e.g. ``JobScheduleCheck``
+        self.operation = operation  #: the function import or entity set it lacks, e.g. ``"JobRestart"``
 
 
 class AuthorizationError(ServiceError):
@@ -178,6 +179,10 @@ class AuthorizationError(ServiceError):
 
 class JobStateError(ServiceError):
     """The job's status does not allow this."""
+
+
+class RestartRefused(JobStateError):
+    """JobRestart refused: the job's status (APJ_RT/081), or "after" its last step (APJ_RT/082)."""
 
 
 class ScheduleError(ServiceError):
@@ -202,9 +207,8 @@ _BY_CODE: dict[str, type[ServiceError]] = {
     "APJ_RT/039": JobNotFound,
     "APJ_RT/015": TemplateNotFound,
     "APJ_RT/083": UserNotFound,
-    **dict.fromkeys(
-        ("APJ_RT/004", "APJ_RT/011", "APJ_RT/040", "APJ_RT/079", "APJ_RT/081", "APJ_RT/082"), JobStateError
-    ),
+    **dict.fromkeys(("APJ_RT/004", "APJ_RT/011", "APJ_RT/040", "APJ_RT/079"), JobStateError),
+    **dict.fromkeys(("APJ_RT/081", "APJ_RT/082"), RestartRefused),
     **dict.fromkeys(("APJ_RT/005", "APJ_RT/007", "APJ_RT/024", "APJ_RT/077"), AuthorizationError),
     **{f"APJ_RT/{number:03d}": AuthorizationError for number in range(27, 32)},
     **dict.fromkeys(("APJ_RT/016", "APJ_RT/020", "APJ_RT/021", "APJ_RT/022", "APJ_RT/032"), ScheduleError),

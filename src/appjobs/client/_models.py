@@ -41,7 +41,7 @@ class JobStatus(enum.StrEnum):
     USER_ERROR = "U"  #: ended with a user error
     WARNING = "W"  #: finished with warnings
     DELETED = "D"  #: deleted
-    SKIPPED = "K"  #: this run of a periodic chain was skipped
+    SKIPPED = "K"  #: this run of a periodic chain was skipped; a step a restart skipped
     SKIP = "k"  #: a skip is requested: not over yet
     UNKNOWN = "X"  #: the tenant does not know: keep asking
 
@@ -99,6 +99,13 @@ _TEXTS = {
     JobStatus.SKIP: "Skip",
     JobStatus.UNKNOWN: "Unknown",
 }
+
+
+class RestartMode(enum.StrEnum):
+    """JobRestart's JobRestartMode: where the restarted copy of a failed job begins."""
+
+    FROM_FAILED = "E"  #: from the failed step: the steps before it are skipped
+    AFTER_FAILED = "A"  #: after the failed step: it and the steps before it are skipped
 
 
 @dataclasses.dataclass(frozen=True, order=True)

@@ -2,7 +2,7 @@
 
 SAP added these to the service in 2024 and 2025; an older tenant answers 404
 ("Resource not found for the segment …") for a function import it does not
-have. The methods here turn that into :class:`MissingOperation`, which names
+have. The methods here turn that into :class:`OperationNotOffered`, which names
 the operation, instead of a bare NotFound.
 """
 
@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from appjobs.client import _literals as literals
 from appjobs.client import _records as records
-from appjobs.client._errors import MissingOperation, NotFound, OutcomeUnknown, ProtocolError, ServiceUnavailable
+from appjobs.client._errors import NotFound, OperationNotOffered, OutcomeUnknown, ProtocolError, ServiceUnavailable
 from appjobs.client._models import JobKey
 from appjobs.client._params import CheckResult, Parameters, ParameterValue, parameter_values, parse_parameter_values
 from appjobs.client._parsing import read_rows
@@ -42,7 +42,7 @@ class ParameterCalls:
 
         *parameters* as for :meth:`Client.schedule`. The result says whether the job
         would be scheduled, the messages when not, and the parameters as the
-        service would take them (defaults filled in). :class:`MissingOperation`
+        service would take them (defaults filled in). :class:`OperationNotOffered`
         when the service is older than the operation; :class:`TemplateNotFound`
         for an unknown template.
         """
@@ -72,7 +72,7 @@ class ParameterCalls:
         return self._supported("TemplateValuesGet", lambda: self._transport.get(url, _values("ParameterValues")))
 
     def _supported(self, operation: str, call: Callable[[], T]) -> T:
-        """*call*'s result; :class:`MissingOperation` when the service does not have *operation*."""
+        """*call*'s result; :class:`OperationNotOffered` when the service does not have *operation*."""
         try:
             return call()
         except (NotFound, ServiceUnavailable, OutcomeUnknown) as exc:
@@ -80,7 +80,7 @@ class ParameterCalls:
             # 501: a server that declares the operation but does not implement it (appjobs before 2026-12).
             if exc.status not in (404, 501):
                 raise
-            raise MissingOperation(
+            raise OperationNotOffered(
                 f"the service at {self._transport.root} does not offer {operation} ({ADDED[operation]}); "
                 f"it answered HTTP {exc.status}: {exc}",
                 status=exc.status,

@@ -132,13 +132,16 @@ def _exit_code(step: models.StepRun | None) -> int:
 
 
 def current_step(steps: Sequence[models.StepRun]) -> models.StepRun | None:
-    """The step a job list shows: the one running, else the last one that started, else the first."""
+    """The step a job list shows: the one running, else the last one that started, else the first to run.
+
+    The first to run is step 1, but for a restarted copy whose first steps are skipped (K): its first step after them.
+    """
     ordered = sorted(steps, key=lambda s: s.number)
     running = [s for s in ordered if s.status is models.JobStatus.RUNNING]
     started = [s for s in ordered if s.started_at is not None]
     if running or started:
         return (running or started)[-1]
-    return ordered[0] if ordered else None
+    return next((s for s in ordered if s.status is not models.JobStatus.SKIPPED), ordered[0] if ordered else None)
 
 
 def joblist_entities(

@@ -9,6 +9,7 @@ error                          status  body
 =============================  ======  =============================================================
 JobNotFound, TemplateNotFound  400     SAP error document, code ``APJ_RT/003`` / ``APJ_RT/015``
 JobStateError, other business  400     code from ``message_id`` (``APJ_RT/040`` …)
+RestartRefused                 400     ``APJ_RT/081``/``082``; errordetails say why (status, failed step)
 MalformedLiteral               400     "Malformed URI literal syntax …"
 InvalidInput (query options)   400     Gateway's framework code for a bad request
 ResourceNotFound               404     "Resource not found for the segment 'X'."
@@ -154,7 +155,8 @@ def _classify(exc: Exception) -> tuple[int, str, list[errordocs.ErrorDetail]]:
         reason = exc.reason
         return 400, SCHEDULE_FAILED, [errordocs.ErrorDetail(reason.message_id or BAD_REQUEST_CODE, reason.message)]
     if isinstance(exc, errors.AppjobsError) and exc.message_id:
-        return 400, exc.message_id, []
+        why = exc.why if isinstance(exc, errors.RestartRefused) else ""  # what SAP's terse message leaves out
+        return 400, exc.message_id, [errordocs.ErrorDetail(exc.message_id, why)] if why else []
     if isinstance(exc, (errors.InvalidInput, errors.NotFound, errors.Conflict)):
         return 400, BAD_REQUEST_CODE, []
     return 500, BAD_REQUEST_CODE, []

@@ -11,7 +11,7 @@ created, and on no others: anybody else's job answers APJ_RT/003 exactly
 as a job that does not exist. A user with an SAP_COM_0326 arrangement sees
 and acts on every job.
 
-Schedules, cancels and aborts are written to the audit log, with their
+Schedules, cancels, aborts and restarts are written to the audit log, with their
 outcome, by :func:`call`.
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from appjobs import errors, models
-from appjobs.engine import JobService
+from appjobs.engine import JobService, restart
 from appjobs.models import JobKey
 from appjobs.odata import entities, model
 from appjobs.server import paramfunctions
@@ -46,11 +46,11 @@ def _key(params: Params) -> JobKey:
     return JobKey(text(params, "JobName"), text(params, "JobRunCount"))
 
 
-AUDITED = {"JobSchedule": "schedule", "JobCancel": "cancel", "JobAbort": "abort"}
+AUDITED = {"JobSchedule": "schedule", "JobCancel": "cancel", "JobAbort": "abort", "JobRestart": "restart"}
 
 
 def call(name: str, service: JobService, params: Params, caller: Caller, source: str | None = None) -> Any:
-    """Run function import *name*; a schedule, cancel or abort is audited, whether it succeeds or not."""
+    """Run function import *name*; a schedule, cancel, abort or restart is audited, whether it succeeds or not."""
     event = AUDITED.get(name)
     if event is None:
         return HANDLERS[name](service, params, caller)
@@ -66,6 +66,11 @@ def call(name: str, service: JobService, params: Params, caller: Caller, source:
 
 
 def _audit_subject(params: Params, result: Any) -> str:
+    if isinstance(result, Mapping) and "JobName" in result and text(params, "JobRestartMode"):
+        return (
+            f"job {result['JobName']} {result['JobRunCount']} restarting job {text(params, 'JobName')} "
+            f"{text(params, 'JobRunCount')} (mode {text(params, 'JobRestartMode')})"
+        )
     if isinstance(result, Mapping) and "JobName" in result:
         return f"job {result['JobName']} {result['JobRunCount']} from {text(params, 'JobTemplateName')}"
     if text(params, "JobName"):
@@ -150,6 +155,23 @@ def job_list_get(service: JobService, params: Params, caller: Caller) -> list[en
     return entities.joblist_entities(jobs, steps={job.key: service.steps(job.key) for job in jobs})
 
 
+# --- JobRestart ------------------------------------------------------------------------------------------------
+
+
+def job_restart(service: JobService, params: Params, caller: Caller) -> entities.SapEntity:
+    """JobRestart: a copy of the caller's failed job, run from (``E``) or after (``A``) its failed step.
+
+    The answer is the copy's key with JobStatus ``R``, as SAP's documentation
+    shows it ("start it"): the copy is committed and the workers woken when it
+    is sent, though a poll may still see it S or Y for a moment.
+    """
+    key, mode = _key(params), text(params, "JobRestartMode")
+    restart.check_mode(mode)
+    visible_job(service, key, caller)
+    copy = restart.restart(service, key, mode, by=caller.user)
+    return entities.status_entity(copy.key, models.JobStatus.RUNNING)
+
+
 def _utc(value: object) -> dt.datetime | None:
     """Edm.DateTime literals carry no offset; SAP reads them as UTC."""
     if not isinstance(value, dt.datetime):
@@ -171,4 +193,6 @@ HANDLERS: dict[str, Handler] = {
     model.TEMPLATE_VALUES_GET.name: paramfunctions.template_values_get,
     model.TEMPLATE_VALUES_STRUCT_GET.name: paramfunctions.template_values_struct_get,
     model.JOB_TEMPLATE_READ.name: paramfunctions.job_template_read,
+    # Restart (appjobs.engine.restart)
+    model.JOB_RESTART.name: job_restart,
 }

@@ -106,8 +106,17 @@ class JobBatch:
             job = JobKey(row.name, row.run_count)
             started = self.conn.execute(q.START_JOB, q.key(job, now=now, worker=worker_id))
             if started.rowcount == 1:
-                work.append(self._start_step(job, 1, token, now, row.test_mode, row.step_count))
+                first = 1 if row.restart_mode is None else self._first_pending(job)
+                work.append(self._start_step(job, first, token, now, row.test_mode, row.step_count))
         return work
+
+    def _first_pending(self, job: JobKey) -> int:
+        """The step a restarted copy begins with: its first one not skipped (see :mod:`appjobs.engine.restart`).
+
+        Only a copy pays for this read; a job scheduled from a template always begins with step 1.
+        The skipped steps are a prefix of the chain, so the steps after this one run in order as usual.
+        """
+        return int(self.conn.execute(q.FIRST_PENDING_STEP, q.key(job)).scalar() or 1)
 
     def step_spawned(
         self, key: JobKey, number: int, pid: int, pid_started: float | None, log: Sequence[models.LogEntry] = ()

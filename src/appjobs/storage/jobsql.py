@@ -78,7 +78,7 @@ CANCEL_REQUESTS = sa.select(J.c.name, J.c.run_count, J.c.cancel_requested_by).wh
 
 MAKE_DUE_READY = J.update().where(J.c.status == SCHEDULED, J.c.scheduled_at <= _now()).values(status=READY)
 READY_JOBS = (
-    sa.select(J.c.name, J.c.run_count, J.c.test_mode, J.c.step_count)
+    sa.select(J.c.name, J.c.run_count, J.c.test_mode, J.c.step_count, J.c.restart_mode)
     .where(J.c.status == READY)
     .order_by(J.c.scheduled_at, J.c.created_at)
     .limit(sa.bindparam("limit", type_=sa.Integer))
@@ -94,6 +94,8 @@ START_STEP = (
     .where(_of_key(S), S.c.number == sa.bindparam("step_no"))
     .values(status=RUNNING, started_at=_now(), token=sa.bindparam("step_token"))
 )
+#: Where a restarted copy begins: its first step still S (the steps before it were copied as K, skipped).
+FIRST_PENDING_STEP = sa.select(sa.func.min(S.c.number)).where(_of_key(S), S.c.status == SCHEDULED)
 STEP_TARGET = sa.select(S.c.kind, S.c.target, S.c.warning_exit_codes, S.c.pass_env).where(
     _of_key(S), S.c.number == sa.bindparam("step_no")
 )
@@ -186,8 +188,9 @@ def to_step(r: sa.Row[Any]) -> models.StepRun:
     job = JobKey(r.job_name, r.run_count)
     kind = models.StepKind(r.kind)
     codes = tuple(int(c) for c in r.warning_exit_codes.split())
+    status, pass_env = JobStatus(r.status), tuple(r.pass_env.split())
     return models.StepRun(
-        job, r.number, kind, r.target, r.text, JobStatus(r.status), r.started_at, r.ended_at, r.exit_code, codes
+        job, r.number, kind, r.target, r.text, status, r.started_at, r.ended_at, r.exit_code, codes, pass_env
     )
 
 
