@@ -1,0 +1,205 @@
+"""A job as SAP's JobHeaderSet shows it: header, steps, one log per step, and the log's messages.
+
+SAP's model reads a job as a tree (``JobHeaderSet(...)?$expand=JobStepSet/
+JobStepLogInfoSet/JobLogMessageSet``)::
+
+    JobHeader (JobName, JobRunCount)
+     └─ JobStep (…, StepNumber)                     one per step of the job
+         └─ JobStepLogInfo (…, LogHandle)            one per step that has a log
+             └─ JobLogMessage (…, MsgNumber)         the step's output lines and engine messages, in order
+
+:class:`JobTree` builds these entities (plain dicts of SAP property names,
+as :mod:`appjobs.odata.entities` does) from appjobs' models. How appjobs
+fills what SAP's model has no place for:
+
+* **Times** of JobHeader, JobStep and JobStepLogInfo are Edm.String(20) in SAP's
+  model, holding ABAP UTC timestamps ``YYYYMMDDhhmmss``: they compare as strings
+  in ``$filter`` (``JobPlannedStartDateTime ge '20260101000000'``). A time that
+  has not come yet is null.
+* **A message's time**: JobLogMessage has no time property. appjobs writes it to
+  ``MsgV1`` as an ABAP long UTC timestamp, ``YYYYMMDDhhmmss.fffffff``
+  (``20260101120000.1234560``); ``MsgV2`` says where the message comes from
+  (``stdout``: the step's output, stdout and stderr merged; ``engine``: appjobs'
+  own); ``MsgV3`` is ``JOB`` for an engine message about the whole job, else empty.
+  ``MsgId`` is ``APPJOBS``, ``MsgNo`` ``000``, ``MsgText`` the line.
+* **Job-level messages** (appjobs logs "Job scheduled …", "Job finished." without
+  a step) go to the log of the step whose message precedes them, or of step 1
+  when none does: "Job scheduled" opens step 1's log, "Job finished." closes the
+  last step's. Reading the steps' logs in step order therefore reads the whole
+  job log in the order it was written.
+* **LogHandle**: 22 upper-case hex characters derived from the job key and the
+  step number, so it is the same on every read and every server. LogNumber is
+  empty (appjobs has no application-log numbers).
+* **MsgNumber**: ``000001``, ``000002``, … within the step's log.
+* **Severity** of a log: the worst of its messages (A, then E, W, I, S).
+* **JobRestartCount**: how many restarts lead to this job (0 for an original);
+  OrigJobName/OrigJobCount: the job it restarts; JobRunRestartMode: E or A.
+* JobCreatedByFormattedName and CreaUserLong: the user names (no person names
+  are kept); Periodic false, the Periodic*/Task*/FactoryCalendar fields empty,
+  TimeZone ``UTC``; JobHasResults and StepHasResults false.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import hashlib
+from collections.abc import Sequence
+
+from appjobs import models
+
+SapEntity = dict[str, object]
+
+#: Message types from worst to mildest; a log's Severity is the first one it holds.
+SEVERITY_ORDER = ("A", "E", "W", "I", "S")
+SEVERITY_TEXTS = {"A": "Abort", "E": "Error", "W": "Warning", "I": "Information", "S": "Success"}
+JOB_LEVEL = "JOB"
+
+
+def abap_timestamp(value: dt.datetime | None) -> str | None:
+    """*value* as an ABAP UTC timestamp ``YYYYMMDDhhmmss`` (None stays None)."""
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S")
+
+
+def abap_long_timestamp(value: dt.datetime) -> str:
+    """*value* as an ABAP long UTC timestamp ``YYYYMMDDhhmmss.fffffff`` (seven fractional digits)."""
+    utc = value.astimezone(dt.UTC)
+    return f"{utc:%Y%m%d%H%M%S}.{utc.microsecond:06d}0"
+
+
+def log_handle(key: models.JobKey, step_number: int) -> str:
+    """The 22-character LogHandle of a step's log: derived from the job and step, stable across reads."""
+    digest = hashlib.sha256(f"{key.name}/{key.run_count}/{step_number}".encode()).hexdigest()
+    return digest[:22].upper()
+
+
+def messages_by_step(log: Sequence[models.LogEntry]) -> dict[int, list[models.LogEntry]]:
+    """The log split into the steps' logs; job-level messages join the step before them (step 1 at first)."""
+    by_step: dict[int, list[models.LogEntry]] = {}
+    current = 1
+    for entry in log:
+        if entry.step_number is not None:
+            current = entry.step_number
+        by_step.setdefault(current, []).append(entry)
+    return by_step
+
+
+def job_header_entity(job: models.Job, template_text: str, restart_count: int) -> SapEntity:
+    """The JobHeader of *job*."""
+    origin = job.restart_of
+    return {
+        "JobName": job.key.name,
+        "JobRunCount": job.key.run_count,
+        "JobText": job.text,
+        "JobTemplateName": job.template_name,
+        "JobTemplateText": template_text,
+        "JobSeriesCreatedAt": "",
+        "JobCreatedBy": job.creator,
+        "JobStatus": job.status.value,
+        "JobPlannedStartDateTime": abap_timestamp(job.scheduled_at),
+        "JobCreaDateTime": abap_timestamp(job.created_at),
+        "JobStartDateTime": abap_timestamp(job.started_at),
+        "JobEndDateTime": abap_timestamp(job.ended_at),
+        "Periodic": False,
+        **dict.fromkeys(("PeriodicMinutes", "PeriodicHours", "PeriodicDays", "PeriodicWeeks", "PeriodicMonths"), ""),
+        "JobStepCount": job.step_count,
+        "JobCreatedByFormattedName": job.creator,
+        "JobEndMaxIterations": 0,
+        **dict.fromkeys(("TaskEndDateTime", "FactoryCalendar", "StartRestrictionCode", "TaskWeekDay"), ""),
+        "TaskWorkDayNo": "",
+        "TaskWorkDirCdir": "",
+        "TaskUseWorkdaysInd": False,
+        "TimeZone": "UTC",
+        "JobHasResults": False,
+        "OrigJobName": origin.name if origin else "",
+        "OrigJobCount": origin.run_count if origin else "",
+        "JobRestartCount": restart_count,
+        "JobRunRestartMode": job.restart_mode or "",
+    }
+
+
+@dataclasses.dataclass
+class JobTree:
+    """One job with what its JobHeaderSet entities need; *log* None when the caller did not need it read."""
+
+    job: models.Job
+    template_text: str
+    restart_count: int
+    steps: Sequence[models.StepRun]
+    log: Sequence[models.LogEntry] | None = None
+
+    def header(self) -> SapEntity:
+        return job_header_entity(self.job, self.template_text, self.restart_count)
+
+    @functools.cached_property
+    def _logs(self) -> dict[int, list[models.LogEntry]]:
+        return messages_by_step(self.log or ())
+
+    def step_entities(self) -> list[SapEntity]:
+        """The JobStep entities, in step order."""
+        return [self._step(step) for step in sorted(self.steps, key=lambda s: s.number)]
+
+    def _step(self, step: models.StepRun) -> SapEntity:
+        return {
+            "JobName": self.job.key.name,
+            "JobRunCount": self.job.key.run_count,
+            "StepNumber": step.number,
+            "JobCatalogEntryName": self.job.template_name,
+            "JobCatalogEntryText": step.text,
+            "StepStartDateTime": abap_timestamp(step.started_at),
+            "StepStatus": step.status.value,
+            "StepAppRC": 0 if step.exit_code is None else step.exit_code,
+            "StepHasResults": False,
+            "NrOfLogs": 1 if self._logs.get(step.number) else 0,
+        }
+
+    def log_info_entities(self, step_number: int) -> list[SapEntity]:
+        """The step's JobStepLogInfo: one when the step has a log, none otherwise."""
+        entries = self._logs.get(step_number)
+        if not entries:
+            return []
+        counts = dict.fromkeys(SEVERITY_ORDER, 0)
+        for entry in entries:
+            counts[entry.severity.value] += 1
+        worst = next(letter for letter in SEVERITY_ORDER if counts[letter])
+        return [
+            {
+                "JobName": self.job.key.name,
+                "JobRunCount": self.job.key.run_count,
+                "StepNumber": step_number,
+                "LogHandle": log_handle(self.job.key, step_number),
+                "LogNumber": "",
+                "MsgCntAll": len(entries),
+                **{f"MsgCnt{letter}": counts[letter] for letter in ("A", "E", "W", "I", "S")},
+                "CreaDateTime": abap_timestamp(entries[0].logged_at),
+                "CreaUser": self.job.job_user,
+                "CreaUserLong": self.job.job_user,
+                "Severity": worst,
+                "SeverityText": SEVERITY_TEXTS[worst],
+            }
+        ]
+
+    def message_entities(self, step_number: int) -> list[SapEntity]:
+        """The messages of the step's log, in the order they were written."""
+        key, handle = self.job.key, log_handle(self.job.key, step_number)
+        return [
+            {
+                "JobName": key.name,
+                "JobRunCount": key.run_count,
+                "StepNumber": step_number,
+                "LogHandle": handle,
+                "MsgNumber": f"{index:06d}",
+                "MsgType": entry.severity.value,
+                "MsgId": "APPJOBS",
+                "MsgNo": "000",
+                "MsgV1": abap_long_timestamp(entry.logged_at),
+                "MsgV2": entry.source,
+                "MsgV3": JOB_LEVEL if entry.step_number is None else "",
+                "MsgV4": "",
+                "MsgText": entry.text,
+            }
+            for index, entry in enumerate(self._logs.get(step_number, ()), start=1)
+        ]
