@@ -50,11 +50,15 @@ from collections.abc import Sequence
 from appjobs import models
 
 SapEntity = dict[str, object]
+#: One line of a job log as the tree reads it: (step number or None, logged at, severity letter, source, text).
+#: Plain tuples (rows straight from the database), not LogEntry objects: a log may hold thousands of lines.
+LogLine = tuple[int | None, dt.datetime, str, str, str]
 
 #: Message types from worst to mildest; a log's Severity is the first one it holds.
 SEVERITY_ORDER = ("A", "E", "W", "I", "S")
 SEVERITY_TEXTS = {"A": "Abort", "E": "Error", "W": "Warning", "I": "Information", "S": "Success"}
 JOB_LEVEL = "JOB"
+_ISO_TO_ABAP = str.maketrans("", "", "-:T")
 
 
 def abap_timestamp(value: dt.datetime | None) -> str | None:
@@ -66,8 +70,8 @@ def abap_timestamp(value: dt.datetime | None) -> str | None:
 
 def abap_long_timestamp(value: dt.datetime) -> str:
     """*value* as an ABAP long UTC timestamp ``YYYYMMDDhhmmss.fffffff`` (seven fractional digits)."""
-    utc = value.astimezone(dt.UTC)
-    return f"{utc:%Y%m%d%H%M%S}.{utc.microsecond:06d}0"
+    iso = (value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)).isoformat(timespec="microseconds")
+    return iso[:26].translate(_ISO_TO_ABAP) + "0"  # 2026-01-01T12:00:00.123456 -> 20260101120000.1234560
 
 
 def log_handle(key: models.JobKey, step_number: int) -> str:
@@ -76,13 +80,18 @@ def log_handle(key: models.JobKey, step_number: int) -> str:
     return digest[:22].upper()
 
 
-def messages_by_step(log: Sequence[models.LogEntry]) -> dict[int, list[models.LogEntry]]:
+def log_line(entry: models.LogEntry) -> LogLine:
+    """*entry* as the tuple a :class:`JobTree` reads."""
+    return (entry.step_number, entry.logged_at, entry.severity.value, entry.source, entry.text)
+
+
+def messages_by_step(log: Sequence[LogLine]) -> dict[int, list[LogLine]]:
     """The log split into the steps' logs; job-level messages join the step before them (step 1 at first)."""
-    by_step: dict[int, list[models.LogEntry]] = {}
+    by_step: dict[int, list[LogLine]] = {}
     current = 1
     for entry in log:
-        if entry.step_number is not None:
-            current = entry.step_number
+        if entry[0] is not None:
+            current = entry[0]
         by_step.setdefault(current, []).append(entry)
     return by_step
 
@@ -123,19 +132,22 @@ def job_header_entity(job: models.Job, template_text: str, restart_count: int) -
 
 @dataclasses.dataclass
 class JobTree:
-    """One job with what its JobHeaderSet entities need; *log* None when the caller did not need it read."""
+    """One job with what its JobHeaderSet entities need; *log* None when the caller did not need it read.
+
+    *log* holds :data:`LogLine` tuples in the order they were written (see :func:`log_line`).
+    """
 
     job: models.Job
     template_text: str
     restart_count: int
     steps: Sequence[models.StepRun]
-    log: Sequence[models.LogEntry] | None = None
+    log: Sequence[LogLine] | None = None
 
     def header(self) -> SapEntity:
         return job_header_entity(self.job, self.template_text, self.restart_count)
 
     @functools.cached_property
-    def _logs(self) -> dict[int, list[models.LogEntry]]:
+    def _logs(self) -> dict[int, list[LogLine]]:
         return messages_by_step(self.log or ())
 
     def step_entities(self) -> list[SapEntity]:
@@ -163,7 +175,7 @@ class JobTree:
             return []
         counts = dict.fromkeys(SEVERITY_ORDER, 0)
         for entry in entries:
-            counts[entry.severity.value] += 1
+            counts[entry[2]] += 1
         worst = next(letter for letter in SEVERITY_ORDER if counts[letter])
         return [
             {
@@ -174,7 +186,7 @@ class JobTree:
                 "LogNumber": "",
                 "MsgCntAll": len(entries),
                 **{f"MsgCnt{letter}": counts[letter] for letter in ("A", "E", "W", "I", "S")},
-                "CreaDateTime": abap_timestamp(entries[0].logged_at),
+                "CreaDateTime": abap_timestamp(entries[0][1]),
                 "CreaUser": self.job.job_user,
                 "CreaUserLong": self.job.job_user,
                 "Severity": worst,
@@ -185,21 +197,28 @@ class JobTree:
     def message_entities(self, step_number: int) -> list[SapEntity]:
         """The messages of the step's log, in the order they were written."""
         key, handle = self.job.key, log_handle(self.job.key, step_number)
-        return [
-            {
-                "JobName": key.name,
-                "JobRunCount": key.run_count,
-                "StepNumber": step_number,
-                "LogHandle": handle,
-                "MsgNumber": f"{index:06d}",
-                "MsgType": entry.severity.value,
-                "MsgId": "APPJOBS",
-                "MsgNo": "000",
-                "MsgV1": abap_long_timestamp(entry.logged_at),
-                "MsgV2": entry.source,
-                "MsgV3": JOB_LEVEL if entry.step_number is None else "",
-                "MsgV4": "",
-                "MsgText": entry.text,
-            }
-            for index, entry in enumerate(self._logs.get(step_number, ()), start=1)
-        ]
+        # Lines written together share their time: format each time once (a 1,000-line log is read in one go).
+        stamps: dict[dt.datetime, str] = {}
+        messages = []
+        for index, (number, logged_at, severity, source, text) in enumerate(self._logs.get(step_number, ()), start=1):
+            stamp = stamps.get(logged_at)
+            if stamp is None:
+                stamp = stamps[logged_at] = abap_long_timestamp(logged_at)
+            messages.append(
+                {
+                    "JobName": key.name,
+                    "JobRunCount": key.run_count,
+                    "StepNumber": step_number,
+                    "LogHandle": handle,
+                    "MsgNumber": f"{index:06d}",
+                    "MsgType": severity,
+                    "MsgId": "APPJOBS",
+                    "MsgNo": "000",
+                    "MsgV1": stamp,
+                    "MsgV2": source,
+                    "MsgV3": JOB_LEVEL if number is None else "",
+                    "MsgV4": "",
+                    "MsgText": text,
+                }
+            )
+        return messages

@@ -63,16 +63,17 @@ def load_tree(service: JobService, key: models.JobKey, caller: Caller, *, steps:
     """The job *key* as *caller* may see it, with its steps and log if asked; JobNotFound otherwise."""
     job = functions.visible_job(service, key, caller)
     texts = _TemplateTexts(service)
-    restarts = JobPages(service.store.db).restart_count(job)
+    pages = JobPages(service.store.db)
+    restarts = pages.restart_count(job)
     step_runs = service.store.jobs.steps(key) if steps or log else []
-    entries = service.store.jobs.log(key) if log else None
+    entries = pages.log_lines(key) if log else None
     return jobtree.JobTree(job, texts[job.template_name], restarts, step_runs, entries)
 
 
 def fill(service: JobService, tree: jobtree.JobTree) -> None:
     """Read the steps and the log of a tree :func:`header_page` built with its header alone."""
     tree.steps = service.store.jobs.steps(tree.job.key)
-    tree.log = service.store.jobs.log(tree.job.key)
+    tree.log = JobPages(service.store.db).log_lines(tree.job.key)
 
 
 def header_page(

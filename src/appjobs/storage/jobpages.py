@@ -17,6 +17,7 @@ as it does in Python and in SQLite.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -27,6 +28,11 @@ from appjobs.storage.database import Database
 J = q.J
 _TEXT = ("name", "run_count", "text", "template_name", "creator", "status")
 _BATCH = 500
+_LOG_LINES = (
+    sa.select(q.L.c.step_number, q.L.c.logged_at, q.L.c.severity, q.L.c.source, q.L.c.text)
+    .where(q.L.c.job_name == sa.bindparam("key_name"), q.L.c.run_count == sa.bindparam("key_run_count"))
+    .order_by(q.L.c.id)
+)
 _RESTART_OF = sa.select(J.c.restart_of_name, J.c.restart_of_run_count).where(
     J.c.name == sa.bindparam("key_name"), J.c.run_count == sa.bindparam("key_run_count")
 )
@@ -74,6 +80,15 @@ class JobPages:
             result = conn.execution_options(yield_per=_BATCH).execute(self._select(creator, order))
             for row in result:
                 yield q.to_job(row)
+
+    def log_lines(self, key: models.JobKey) -> list[Any]:
+        """The job's log in the order it was written, as rows of ``step_number, logged_at, severity, source, text``.
+
+        The rows have the attributes of a :class:`~appjobs.models.LogEntry` (severity a plain letter) without
+        being built into one: for a log of 1,000 lines that halves the read.
+        """
+        with self.db.read() as conn:
+            return conn.execute(_LOG_LINES, q.key(key)).all()
 
     def restart_count(self, job: models.Job) -> int:
         """How many restarts lead to *job*: 0 for an original, 1 for its restart, 2 for a restart of that …"""
