@@ -251,6 +251,16 @@ def test_filter_on_string_times_select_order_and_paging(tenant: Tenant, chain: d
     assert chain["JobName"] in names
     assert {j["JobName"] for j in later} <= set(names)
     assert set(found[0]) == {"__metadata", "JobName", "JobText", "JobStatus"}
+    # At the second boundary, as string comparisons (the server narrows its read in SQL with these).
+    for op, included in (("eq", True), ("ge", True), ("le", True), ("gt", False), ("lt", False)):
+        both = f"JobPlannedStartDateTime {op} '{planned}' and JobName eq '{chain['JobName']}'"
+        reversed_ = f"'{planned}' {op} JobPlannedStartDateTime"
+        hits = get_json(tenant, "JobHeaderSet", **{"$filter": both}).json()["d"]["results"]
+        assert bool(hits) is included, op
+        names = {
+            h["JobName"] for h in get_json(tenant, "JobHeaderSet", **{"$filter": reversed_}).json()["d"]["results"]
+        }
+        assert (chain["JobName"] in names) is (op in ("eq", "ge", "le")), op  # ge and le flip, and both hold
     none = get_json(tenant, "JobHeaderSet", **{"$filter": "JobPlannedStartDateTime lt '19990101000000'"})
     assert none.json()["d"]["results"] == []
     # Paging in SQL (no filter) and while filtering agree with the whole ordered list.

@@ -16,6 +16,7 @@ as it does in Python and in SQLite.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -26,6 +27,8 @@ from appjobs.storage import jobsql as q
 from appjobs.storage.database import Database
 
 J = q.J
+Condition = tuple[str, str, object]
+_OPERATORS = {"eq": operator.eq, "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge}
 _TEXT = ("name", "run_count", "text", "template_name", "creator", "status")
 _BATCH = 500
 _LOG_LINES = (
@@ -44,10 +47,14 @@ class JobPages:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def _select(self, creator: str | None, order: Sequence[tuple[str, bool]]) -> sa.Select[tuple[object, ...]]:
+    def _select(
+        self, creator: str | None, order: Sequence[tuple[str, bool]], where: Sequence[Condition] = ()
+    ) -> sa.Select[tuple[object, ...]]:
         statement = sa.select(J)
         if creator is not None:
             statement = statement.where(J.c.creator == creator)
+        for column, op, value in where:
+            statement = statement.where(_OPERATORS[op](J.c[column], value))
         clauses = []
         for column, descending in [*order, ("created_at", False), ("name", False), ("run_count", False)]:
             expression: sa.ColumnElement[object] = J.c[column]
@@ -74,10 +81,16 @@ class JobPages:
         with self.db.read() as conn:
             return int(conn.scalar(statement) or 0)
 
-    def stream(self, creator: str | None, order: Sequence[tuple[str, bool]]) -> Iterator[models.Job]:
-        """Every job of *creator* in *order*, read in batches: stop iterating and the read ends."""
+    def stream(
+        self, creator: str | None, order: Sequence[tuple[str, bool]], where: Sequence[Condition] = ()
+    ) -> Iterator[models.Job]:
+        """Every job of *creator* in *order* that meets every *where* condition, read in batches.
+
+        Stop iterating and the read ends. *where* holds (column, operator, value) with operators
+        ``eq``, ``lt``, ``le``, ``gt``, ``ge``.
+        """
         with self.db.read() as conn:
-            result = conn.execution_options(yield_per=_BATCH).execute(self._select(creator, order))
+            result = conn.execution_options(yield_per=_BATCH).execute(self._select(creator, order, where))
             for row in result:
                 yield q.to_job(row)
 
