@@ -17,12 +17,14 @@ SQL (:class:`~appjobs.storage.jobpages.JobPages`) whenever it can:
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Iterable
 
 from appjobs import errors, models
 from appjobs.engine import JobService
 from appjobs.odata import jobtree, query
+from appjobs.odata.filter import And, Compare, Literal, Node, Property
 from appjobs.server import functions
 from appjobs.server.security import Caller
 from appjobs.storage.jobpages import JobPages
@@ -95,7 +97,8 @@ def header_page(
     if options.filter is None:
         jobs = pages.page(creator, order, options.skip, options.top)
         return [tree(job) for job in jobs], pages.count(creator) if options.inlinecount else None
-    matches = (t for t in map(tree, pages.stream(creator, order)) if query.matches(options.filter, t.header()))
+    jobs = pages.stream(creator, order, sql_conditions(options.filter))
+    matches = (t for t in map(tree, jobs) if query.matches(options.filter, t.header()))
     if options.inlinecount:
         found = list(matches)
         end = None if options.top is None else options.skip + options.top
@@ -110,6 +113,51 @@ class _Headed(dict):  # type: ignore[type-arg]
     def __init__(self, tree: jobtree.JobTree) -> None:
         super().__init__(tree.header())
         self.tree = tree
+
+
+_TIMES = {"JobPlannedStartDateTime", "JobCreaDateTime", "JobStartDateTime", "JobEndDateTime"}
+_EXACT = {"JobName", "JobRunCount", "JobText", "JobTemplateName", "JobCreatedBy", "JobStatus"}
+_FLIPPED = {"eq": "eq", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+_SECOND = dt.timedelta(seconds=1)
+
+
+def sql_conditions(node: Node) -> list[tuple[str, str, object]]:
+    """Conditions on job columns that *node* implies, for SQL to narrow the stream (Python still checks *node*).
+
+    Taken from the top-level ``and`` chain: a text property ``eq`` a string, and a time compared with a
+    whole ABAP timestamp (``JobPlannedStartDateTime ge '20260101000000'``). The times are strings cut to the
+    second, so ``ts gt L`` holds exactly when the time is at or after L plus one second, ``ts le L`` when it
+    is before L plus one second; a null time meets no comparison, in SQL as in OData.
+    """
+    conditions: list[tuple[str, str, object]] = []
+    for part in node.operands if isinstance(node, And) else (node,):
+        if not isinstance(part, Compare) or part.op not in _FLIPPED:
+            continue
+        op, left, right = part.op, part.left, part.right
+        if isinstance(left, Literal):
+            op, left, right = _FLIPPED[op], right, left
+        if not isinstance(left, Property) or not isinstance(right, Literal):
+            continue
+        if left.name in _EXACT and op == "eq" and isinstance(right.value, str):
+            conditions.append((ORDER_COLUMNS[left.name], "eq", right.value))
+        elif left.name in _TIMES and (moment := _abap_time(right.value)) is not None:
+            column = ORDER_COLUMNS[left.name]
+            if op in ("ge", "lt"):
+                conditions.append((column, op, moment))
+            elif op in ("gt", "le"):
+                conditions.append((column, "ge" if op == "gt" else "lt", moment + _SECOND))
+            else:
+                conditions += [(column, "ge", moment), (column, "lt", moment + _SECOND)]
+    return conditions
+
+
+def _abap_time(value: object) -> dt.datetime | None:
+    if not isinstance(value, str) or len(value) != 14 or not value.isascii() or not value.isdigit():
+        return None
+    try:
+        return dt.datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
 
 
 def _sql_order(orderby: Iterable[query.OrderBy]) -> list[tuple[str, bool]] | None:
