@@ -7,9 +7,10 @@ SQL (:class:`~appjobs.storage.jobpages.JobPages`) whenever it can:
 
 * no ``$filter``, ``$orderby`` on columns only: one ``LIMIT``/``OFFSET``
   read (and a ``COUNT(*)`` for ``$inlinecount``), whatever the table holds;
-* a ``$filter``: the jobs stream in SQL order and are filtered here, and the
-  read stops once the page is full (it reads on to the end only for
-  ``$inlinecount``, whose count needs every match);
+* a ``$filter``: what of it SQL can decide (:func:`sql_conditions`: text
+  equalities, time comparisons) narrows the read; the jobs stream in SQL
+  order and the whole filter is evaluated here, and the read stops once the
+  page is full (it reads on to the end only for ``$inlinecount``);
 * an ``$orderby`` on a property without a column (JobTemplateText,
   JobRestartCount, the constant ones): every job of the scope is read and
   sorted here, the one case that costs as much as the table.
