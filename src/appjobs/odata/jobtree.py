@@ -52,26 +52,31 @@ from appjobs import models
 SapEntity = dict[str, object]
 #: One line of a job log as the tree reads it: (step number or None, logged at, severity letter, source, text).
 #: Plain tuples (rows straight from the database), not LogEntry objects: a log may hold thousands of lines.
-LogLine = tuple[int | None, dt.datetime, str, str, str]
+LogLine = tuple[int | None, dt.datetime | str, str, str, str]
 
 #: Message types from worst to mildest; a log's Severity is the first one it holds.
 SEVERITY_ORDER = ("A", "E", "W", "I", "S")
 SEVERITY_TEXTS = {"A": "Abort", "E": "Error", "W": "Warning", "I": "Information", "S": "Success"}
 JOB_LEVEL = "JOB"
-_ISO_TO_ABAP = str.maketrans("", "", "-:T")
+_ISO_TO_ABAP = str.maketrans("", "", "-:T ")
 
 
-def abap_timestamp(value: dt.datetime | None) -> str | None:
-    """*value* as an ABAP UTC timestamp ``YYYYMMDDhhmmss`` (None stays None)."""
+def abap_timestamp(value: dt.datetime | str | None) -> str | None:
+    """*value* as an ABAP UTC timestamp ``YYYYMMDDhhmmss`` (None stays None); see :func:`abap_long_timestamp`."""
     if value is None:
         return None
-    return value.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S")
+    return abap_long_timestamp(value)[:14]
 
 
-def abap_long_timestamp(value: dt.datetime) -> str:
-    """*value* as an ABAP long UTC timestamp ``YYYYMMDDhhmmss.fffffff`` (seven fractional digits)."""
-    iso = (value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)).isoformat(timespec="microseconds")
-    return iso[:26].translate(_ISO_TO_ABAP) + "0"  # 2026-01-01T12:00:00.123456 -> 20260101120000.1234560
+def abap_long_timestamp(value: dt.datetime | str) -> str:
+    """*value* as an ABAP long UTC timestamp ``YYYYMMDDhhmmss.fffffff`` (seven fractional digits).
+
+    *value* is a datetime, or UTC text ``YYYY-MM-DD hh:mm:ss[.ffffff]`` (how SQLite holds a time).
+    """
+    if isinstance(value, dt.datetime):
+        value = (value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)).isoformat(timespec="microseconds")
+    digits = value.translate(_ISO_TO_ABAP)  # 2026-01-01T12:00:00.123456 -> 20260101120000.123456
+    return f"{digits[:14]}.{digits[15:21]:0<7}"
 
 
 def log_handle(key: models.JobKey, step_number: int) -> str:
@@ -198,7 +203,7 @@ class JobTree:
         """The messages of the step's log, in the order they were written."""
         key, handle = self.job.key, log_handle(self.job.key, step_number)
         # Lines written together share their time: format each time once (a 1,000-line log is read in one go).
-        stamps: dict[dt.datetime, str] = {}
+        stamps: dict[dt.datetime | str, str] = {}
         messages = []
         for index, (number, logged_at, severity, source, text) in enumerate(self._logs.get(step_number, ()), start=1):
             stamp = stamps.get(logged_at)
