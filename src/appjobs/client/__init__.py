@@ -42,9 +42,15 @@ from appjobs.client._errors import (
     UserNotFound,
     WrongHostError,
 )
+from appjobs.client._headers import JobHeader, LogMessage, LogSummary, OperationNotSupported, StepDetail
 from appjobs.client._models import JobInfo, JobKey, JobState, JobStatus, JobSummary, StepInfo, Template
 
-__all__ = [
+__all__ = [  # noqa: RUF022  (the header names in a block of their own, for merging)
+    "JobHeader",
+    "LogMessage",
+    "LogSummary",
+    "OperationNotSupported",
+    "StepDetail",
     "AmbiguousTemplate",
     "AuthenticationError",
     "AuthorizationError",
