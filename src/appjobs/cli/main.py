@@ -32,10 +32,11 @@ LAZY_COMMANDS = {
     "cancel": "appjobs.cli.remote:cancel",
     "jobs": "appjobs.cli.remote:jobs",
     "ping": "appjobs.cli.remote:ping",
+    "log": "appjobs.cli.logs:log",
 }
 
 
-CLIENT_COMMANDS = frozenset({"run", "templates", "status", "info", "cancel", "jobs", "ping"})
+CLIENT_COMMANDS = frozenset({"run", "templates", "status", "info", "cancel", "jobs", "ping"} | {"log"})
 
 
 def skip_charset_detection() -> None:
