@@ -155,8 +155,9 @@ def main() -> None:
     }
     with server(data_dir, env) as http:
         times = measure(http, targets, args.requests)
-    print(f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"{'PostgreSQL' if args.postgres else 'SQLite'}; {args.lines} log lines, {args.requests} requests each")  # fmt: skip
+    database = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, {database}; ", end="")
+    print(f"{args.lines} log lines, {args.requests} requests each")
     for name, values in times.items():
         values.sort()
         p50, p90 = statistics.median(values), values[int(len(values) * 0.9)]

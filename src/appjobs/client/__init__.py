@@ -45,12 +45,7 @@ from appjobs.client._errors import (
 from appjobs.client._headers import JobHeader, LogMessage, LogSummary, OperationNotSupported, StepDetail
 from appjobs.client._models import JobInfo, JobKey, JobState, JobStatus, JobSummary, StepInfo, Template
 
-__all__ = [  # noqa: RUF022  (the header names in a block of their own, for merging)
-    "JobHeader",
-    "LogMessage",
-    "LogSummary",
-    "OperationNotSupported",
-    "StepDetail",
+__all__ = [
     "AmbiguousTemplate",
     "AuthenticationError",
     "AuthorizationError",
@@ -58,6 +53,7 @@ __all__ = [  # noqa: RUF022  (the header names in a block of their own, for merg
     "ClientError",
     "CsrfError",
     "ErrorDetail",
+    "JobHeader",
     "JobInfo",
     "JobKey",
     "JobNotFound",
@@ -65,7 +61,10 @@ __all__ = [  # noqa: RUF022  (the header names in a block of their own, for merg
     "JobStateError",
     "JobStatus",
     "JobSummary",
+    "LogMessage",
+    "LogSummary",
     "NotFound",
+    "OperationNotSupported",
     "OutcomeUnknown",
     "ProtocolError",
     "Retry",
@@ -73,6 +72,7 @@ __all__ = [  # noqa: RUF022  (the header names in a block of their own, for merg
     "ScheduleOutcomeUnknown",
     "ServiceError",
     "ServiceUnavailable",
+    "StepDetail",
     "StepInfo",
     "Template",
     "TemplateNotFound",
