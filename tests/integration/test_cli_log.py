@@ -15,7 +15,7 @@ from conftest import APPJOBS
 from faultproxy import FaultProxy, unknown_segment
 from tenant import USERS, Tenant
 
-from appjobs.client import Client, JobKey, JobNotFound, JobStatus, OperationNotSupported
+from appjobs.client import Client, JobKey, JobNotFound, JobStatus, MissingOperation
 
 SLOW_CHAIN = ("/APPJOBS/DEMO_CHAIN", "-p", "SECONDS=6")  # step 2 sleeps 6 s: time to see step 1's line meanwhile
 
@@ -120,11 +120,11 @@ def test_log_command_and_follow(tenant: Tenant, client: Client) -> None:
 
 
 def test_older_tenant_is_named(tenant: Tenant, older: FaultProxy) -> None:
-    """Without JobHeaderSet: the client raises OperationNotSupported, `log` says so (exit 2), `run` goes on."""
+    """Without JobHeaderSet: the client raises MissingOperation, `log` says so (exit 2), `run` goes on."""
     http = tenant.session()
     job = tenant.schedule(http, "/APPJOBS/DEMO_ECHO")
     key = JobKey(job["JobName"], job["JobRunCount"])
-    with Client(older.root, auth=tenant.auth()) as through, pytest.raises(OperationNotSupported) as raised:
+    with Client(older.root, auth=tenant.auth()) as through, pytest.raises(MissingOperation) as raised:
         through.log(key)
     assert raised.value.operation == "JobHeaderSet"
     command = [*APPJOBS, "log", key.name, key.run_count]

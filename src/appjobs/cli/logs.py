@@ -67,7 +67,7 @@ def show_log_while_waiting(client: Any, key: Any, say: Callable[[str], None]) ->
     Any other trouble reading the log is reported and tried again at the next call: the run's
     outcome comes from the job's status, not from its log.
     """
-    from appjobs.client import ClientError, OperationNotSupported
+    from appjobs.client import ClientError, MissingOperation
 
     follower = LogFollower(client, key)
     state = {"on": True}
@@ -77,7 +77,7 @@ def show_log_while_waiting(client: Any, key: Any, say: Callable[[str], None]) ->
             return
         try:
             fresh = follower.new_messages()
-        except OperationNotSupported as exc:
+        except MissingOperation as exc:
             say(f"--show-log: {exc}; waiting without the job's log")
             state["on"] = False
             return

@@ -30,6 +30,7 @@ from appjobs.client._errors import (
     ErrorDetail,
     JobNotFound,
     JobStateError,
+    MissingOperation,
     NotFound,
     OutcomeUnknown,
     ProtocolError,
@@ -42,7 +43,7 @@ from appjobs.client._errors import (
     UserNotFound,
     WrongHostError,
 )
-from appjobs.client._headers import JobHeader, LogMessage, LogSummary, OperationNotSupported, StepDetail
+from appjobs.client._headers import JobHeader, LogMessage, LogSummary, StepDetail
 from appjobs.client._models import JobInfo, JobKey, JobState, JobStatus, JobSummary, StepInfo, Template
 
 __all__ = [
@@ -63,8 +64,8 @@ __all__ = [
     "JobSummary",
     "LogMessage",
     "LogSummary",
+    "MissingOperation",
     "NotFound",
-    "OperationNotSupported",
     "OutcomeUnknown",
     "ProtocolError",
     "Retry",

@@ -285,7 +285,7 @@ class Client:
         """The job as JobHeaderSet shows it; *expand* adds ``"steps"``, their ``"logs"``, or their ``"messages"``.
 
         :class:`JobNotFound` for a job that does not exist or that the caller may not see;
-        :class:`OperationNotSupported` when the service has no JobHeaderSet (tenants before 2024).
+        :class:`MissingOperation` when the service has no JobHeaderSet (tenants before 2024).
         """
         return headers.fetch_header(self._transport, job, expand)
 

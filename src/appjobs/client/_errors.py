@@ -20,7 +20,8 @@ The families say what went wrong and therefore what the caller can do::
     │   ├── NotFound              HTTP 404, or an object the service does not know
     │   │   ├── JobNotFound         APJ_RT/003, APJ_RT/039
     │   │   ├── TemplateNotFound    APJ_RT/015, or no template has the text asked for
-    │   │   └── UserNotFound        APJ_RT/083 (JobUser)
+    │   │   ├── UserNotFound        APJ_RT/083 (JobUser)
+    │   │   └── MissingOperation    404/501 for an operation the service does not offer (an older tenant)
     │   ├── AuthorizationError    HTTP 403, APJ_RT/005, /007, /024, /027 to /031, /077
     │   ├── JobStateError         the job's status does not allow it: APJ_RT/004, /011, /040, /079, /081, /082
     │   ├── ScheduleError         JobSchedule failed: APJ_RT/016, /020 to /022, /032; ``details`` say why
@@ -161,6 +162,14 @@ class TemplateNotFound(NotFound):
 
 class UserNotFound(NotFound):
     """User doesn't exist or is invalid."""
+
+
+class MissingOperation(NotFound):
+    """The service does not offer this operation (an older tenant)."""
+
+    def __init__(self, message: str | None = None, *, status: int | None = None, operation: str = "") -> None:
+        super().__init__(message, status=status)
+        self.operation = operation  #: the function import the service lacks, e.g. ``JobScheduleCheck``
 
 
 class AuthorizationError(ServiceError):

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from appjobs.client import _literals as literals
-from appjobs.client._errors import JobNotFound, NotFound, ProtocolError
+from appjobs.client._errors import JobNotFound, MissingOperation, NotFound, ProtocolError
 from appjobs.client._models import JobKey, JobStatus
 from appjobs.client._records import integer, status, text
 from appjobs.client._transport import Transport
@@ -42,16 +42,10 @@ EXPANSIONS = {
 _ABAP_TIME = re.compile(r"([0-9]{14})(?:\.([0-9]{1,7}))?")
 
 
-class OperationNotSupported(NotFound):
-    """The service does not offer this operation: an older tenant, from before SAP added it."""
-
-    def __init__(self, operation: str, added: str) -> None:
-        super().__init__(
-            f"this server does not offer {operation} (SAP added it in {added}); "
-            "the tenant or appjobs server is older than that",
-            status=404,
-        )
-        self.operation = operation  #: the entity set or function import that is missing
+def missing_header_set() -> MissingOperation:
+    """The error for a service without JobHeaderSet (tenants before 2024)."""
+    message = "this server does not offer JobHeaderSet (SAP added it in 2024); the tenant or appjobs server is older"
+    return MissingOperation(message, status=404, operation="JobHeaderSet")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +126,7 @@ def fetch_header(transport: Transport, job: JobKey, expand: str | None) -> JobHe
     """GET ``JobHeaderSet(…)`` with the ``$expand`` *expand* names (see :data:`EXPANSIONS`).
 
     A 404 is a job that does not exist (or that the caller may not see), unless
-    the service has no JobHeaderSet at all: then :class:`OperationNotSupported`.
+    the service has no JobHeaderSet at all: then :class:`MissingOperation`.
     One more request (``JobHeaderSet?$top=0``) tells the two apart.
     """
     if expand not in EXPANSIONS:
@@ -149,11 +143,11 @@ def fetch_header(transport: Transport, job: JobKey, expand: str | None) -> JobHe
 
 
 def check_header_set(transport: Transport) -> None:
-    """:class:`OperationNotSupported` unless the service has JobHeaderSet (tenants before 2024 have not)."""
+    """:class:`MissingOperation` unless the service has JobHeaderSet (tenants before 2024 have not)."""
     try:
         transport.get(transport.url("JobHeaderSet", literals.query([("$top", "0"), ("$format", "json")])), bool)
     except NotFound:
-        raise OperationNotSupported("JobHeaderSet", "2024") from None
+        raise missing_header_set() from None
 
 
 def read_header(body: bytes) -> JobHeader:
