@@ -7,6 +7,7 @@ echo, sleep, echo) is run once and read every way SAP's model allows.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -16,6 +17,10 @@ import pyodata
 import pytest
 import requests
 from tenant import Tenant, admin
+
+from appjobs import models
+from appjobs.settings import Paths
+from appjobs.storage import Store
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -292,3 +297,28 @@ def test_pyodata_reads_header_with_expand_and_navigation(tenant: Tenant, chain: 
     assert [s.StepNumber for s in steps] == [1, 2, 3]
     listed = client.entity_sets.JobHeaderSet.get_entities().filter(f"JobName eq '{chain['JobName']}'").execute()
     assert [h.JobRunCount for h in listed] == [chain["JobRunCount"]]
+
+
+def test_restart_lineage_fields(tenant: Tenant, chain: dict) -> None:
+    """A copy that restarts a job (stored as JobRestart stores it) shows its origin and how many restarts lead to it."""
+    store = Store.open_existing(Paths.resolve(str(tenant.data_dir)).database_url)
+    original = models.JobKey(chain["JobName"], chain["JobRunCount"])
+    try:
+        keys = [original]
+        for mode in ("E", "A"):
+            job = store.jobs.get(keys[-1])
+            copy = dataclasses.replace(job, key=models.JobKey.new(), restart_of=keys[-1], restart_mode=mode)
+            steps = [dataclasses.replace(step, key=copy.key) for step in store.jobs.steps(keys[-1])]
+            store.jobs.create(copy, steps, {})
+            keys.append(copy.key)
+    finally:
+        store.close()
+    for depth, key_ in enumerate(keys):
+        path = f"JobHeaderSet(JobName='{key_.name}',JobRunCount='{key_.run_count}')"
+        header = get_json(tenant, path).json()["d"]
+        origin = keys[depth - 1] if depth else None
+        assert header["JobRestartCount"] == depth
+        assert (header["OrigJobName"], header["OrigJobCount"]) == (
+            (origin.name, origin.run_count) if origin else ("", "")
+        )
+        assert header["JobRunRestartMode"] == ("", "E", "A")[depth]
