@@ -119,6 +119,22 @@ def drop_response() -> Fault:
     return act
 
 
+def unknown_segment(segment: str) -> Fault:
+    """Answer 404 with SAP's error document for *segment*, as a tenant from before SAP added it does."""
+
+    def act(handler: _Handler, body: bytes) -> None:
+        message = f"Resource not found for the segment '{segment}'."
+        document = (
+            '{"error":{"code":"005056A509B11EE1B9A8FEC11C21D78E","message":{"lang":"en","value":"'
+            + message
+            + '"},"innererror":{"transactionid":"0","errordetails":[]}}}'
+        )
+        handler.answer(404, [("Content-Type", "application/json")], document.encode())
+
+    act.__name__ = f"unknown_segment({segment})"
+    return act
+
+
 # --- the proxy -------------------------------------------------------------------------------
 
 

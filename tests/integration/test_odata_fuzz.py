@@ -172,6 +172,13 @@ RESOURCES = [
     "JOBTEMPLATESET",
     "JobTemplateSet(",
     "JobTemplateSet)",
+    # Navigations: the tail's segments are parsed as navigation properties (and their keys) after these.
+    "JobHeaderSet",
+    "JobHeaderSet(JobName='A',JobRunCount='B')",
+    "JobHeaderSet(JobName='A',JobRunCount='B')/JobStepSet",
+    "JobStepSet(JobName='A',JobRunCount='B',StepNumber=1)",
+    "JobStepLogInfoSet(JobName='A',JobRunCount='B',StepNumber=1,LogHandle='C')/JobLogMessageSet",
+    "JobTemplateSet(JobTemplateName='%2FAPPJOBS%2FDEMO_ECHO',JobTemplateVersion='0')",
 ]
 
 

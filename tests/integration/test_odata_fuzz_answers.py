@@ -246,6 +246,8 @@ def catalogue(tenant: Tenant, http: requests.Session) -> Catalogue:
     toml.write_text(TEMPLATES, encoding="utf-8")
     admin(tenant.data_dir, "templates", "import", str(toml))
     rows = http.get(f"{tenant.root}/JobTemplateSet?$format=json", timeout=10).json()["d"]["results"]
+    # Navigation properties (deferred links) are not values a $filter can name.
+    rows = [{k: v for k, v in row.items() if not (isinstance(v, dict) and "__deferred" in v)} for row in rows]
     # JSON has milliseconds only; Atom has all seven digits of the stored times.
     feed = ElementTree.fromstring(http.get(f"{tenant.root}/JobTemplateSet", timeout=10).content)
     for row, entry in zip(rows, feed.findall(f"{ATOM}entry"), strict=True):

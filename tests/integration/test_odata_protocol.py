@@ -349,9 +349,14 @@ def test_service_document_in_both_formats(tenant: Tenant) -> None:
     assert "JobTemplateSet" in document["d"]["EntitySets"]
 
 
-def test_entity_sets_without_a_reader_say_so(tenant: Tenant) -> None:
+def test_homes_of_function_results_read_as_empty_sets(tenant: Tenant) -> None:
+    """JoblistSet holds JobListGet's answers only: read directly, an empty feed; any key, 404 naming the set."""
     response = requests.get(tenant.root + "/JoblistSet?$format=json", auth=tenant.auth(), timeout=10)
-    assert response.status_code == 501
+    assert response.status_code == 200
+    assert response.json() == {"d": {"results": []}}
+    keyed = tenant.root + "/JoblistSet(JobName='A',JobRunCount='B')?$format=json"
+    response = requests.get(keyed, auth=tenant.auth(), timeout=10)
+    assert response.status_code == 404
     assert "JoblistSet" in response.json()["error"]["message"]["value"]
 
 

@@ -34,10 +34,11 @@ LAZY_COMMANDS = {
     "ping": "appjobs.cli.remote:ping",
     "check": "appjobs.cli.check:check",
     "restart": "appjobs.cli.restart:restart",
+    "log": "appjobs.cli.logs:log",
 }
 
 
-CLIENT_COMMANDS = frozenset({"run", "templates", "status", "info", "cancel", "jobs", "ping", "check", "restart"})
+CLIENT_COMMANDS = frozenset({"run", "templates", "status", "info", "cancel", "jobs", "ping", "check", "restart", "log"})
 
 
 def skip_charset_detection() -> None:
@@ -91,7 +92,7 @@ def cli() -> None:
 
     \b
     Server side:  appjobs serve | appjobs worker | appjobs admin ...
-    Client side:  appjobs run | check | templates | status | info | cancel | jobs | ping | restart
+    Client side:  appjobs run | check | templates | status | info | cancel | jobs | ping | restart | log
 
     \b
     Exit codes:

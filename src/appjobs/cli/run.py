@@ -52,6 +52,7 @@ class Duration(click.ParamType):
 @click.option("--test-mode", is_flag=True, help="Schedule in test mode (TestModeInd).")
 @paramflags.options
 @click.option("--no-wait", is_flag=True, help="Schedule and exit 0 at once, without waiting.")
+@click.option("--show-log", is_flag=True, help="Print the job's log lines on stderr as they arrive (JobHeaderSet).")
 @click.option("--poll-interval", type=Duration(), default="15s", show_default=True, help="Longest pause between polls.")
 @click.option("--timeout", type=Duration(), help="Longest time for the whole run.")
 @click.option("--start-timeout", type=Duration(), help="Longest time before the job runs (in S, Y or P).")
@@ -126,6 +127,7 @@ def _options(flags: dict[str, Any], restart: bool = False) -> RunOptions:
         test_mode=flags["test_mode"],
         parameters=paramflags.parse(flags["parameters"], flags["ranges"]),
         wait=not flags["no_wait"],
+        show_log=flags["show_log"],
         poll_interval=flags["poll_interval"],
         timeout=flags["timeout"],
         start_timeout=flags["start_timeout"],

@@ -69,6 +69,7 @@ class RunOptions:
     parameters: Any = dataclasses.field(default_factory=dict)
     wait: bool = True
     poll_interval: float = 15.0
+    show_log: bool = False  #: print the job's log lines on stderr while waiting
     timeout: float | None = None
     start_timeout: float | None = None
     on_timeout: str = "cancel"  #: "cancel" or "leave"
@@ -160,6 +161,7 @@ class Runner:
         self._began = time.monotonic()
         self._template = options.template
         self._existed = False  #: the service has told that the job exists: it scheduled it, or listed it
+        self._log: Callable[[], None] | None = None  #: prints the log lines not shown yet (--show-log)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -293,6 +295,7 @@ class Runner:
             if expired:
                 return self._timed_out(key, expired)
             letter = self._poll(key, trouble)
+            self._show_log(key)
             if letter != self.last and letter is not None:
                 self.say(f"status {letter} ({_text(letter)})")
                 self.last = letter
@@ -300,6 +303,15 @@ class Runner:
                 return self._finish(key, letter, for_status(letter, strict_warnings=self.options.strict_warnings))
             self.stopping.wait(delay)
             delay = min(delay * 2, self.options.poll_interval)
+
+    def _show_log(self, key: JobKey) -> None:
+        """With --show-log, the job's log lines that arrived since the last poll, on stderr (see cli/logs.py)."""
+        if self.options.show_log:
+            if self._log is None:
+                from appjobs.cli.logs import show_log_while_waiting
+
+                self._log = show_log_while_waiting(self.client, key, self.say)
+            self._log()
 
     def _poll(self, key: JobKey, trouble: Trouble) -> str | None:
         """The job's status letter; None when there is no usable answer, until that lasts past the retry window.

@@ -46,6 +46,7 @@ from appjobs.client._errors import (
     UserNotFound,
     WrongHostError,
 )
+from appjobs.client._headers import JobHeader, LogMessage, LogSummary, StepDetail
 from appjobs.client._models import (
     JobInfo,
     JobKey,
@@ -67,6 +68,7 @@ __all__ = [
     "ClientError",
     "CsrfError",
     "ErrorDetail",
+    "JobHeader",
     "JobInfo",
     "JobKey",
     "JobNotFound",
@@ -74,6 +76,8 @@ __all__ = [
     "JobStateError",
     "JobStatus",
     "JobSummary",
+    "LogMessage",
+    "LogSummary",
     "NotFound",
     "OperationNotOffered",
     "OutcomeUnknown",
@@ -87,6 +91,7 @@ __all__ = [
     "ScheduleOutcomeUnknown",
     "ServiceError",
     "ServiceUnavailable",
+    "StepDetail",
     "StepInfo",
     "Template",
     "TemplateNotFound",

@@ -9,6 +9,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from appjobs.client import _headers as headers
 from appjobs.client import _literals as literals
 from appjobs.client import _records as records
 from appjobs.client import _restart
@@ -21,6 +22,7 @@ from appjobs.client._errors import (
     TemplateNotFound,
     service_error,
 )
+from appjobs.client._headers import JobHeader, LogMessage
 from appjobs.client._models import JobInfo, JobKey, JobState, JobSummary, RestartMode, Template
 from appjobs.client._paramcalls import ParameterCalls
 from appjobs.client._params import Parameters
@@ -291,6 +293,20 @@ class Client(ParameterCalls):
             # Failures normally come as HTTP 400; a non-zero ReturnCode in a 200 is read as the
             # number of the APJ_RT message, as SAP's 2023 documentation of the operations suggests.
             raise service_error(f"{operation} answered ReturnCode {code}", status=200, code=f"APJ_RT/{code:03d}")
+
+    # --- job headers and logs (JobHeaderSet, SAP 2024) ------------------------------------
+
+    def header(self, job: JobKey, expand: str | None = None) -> JobHeader:
+        """The job as JobHeaderSet shows it; *expand* adds ``"steps"``, their ``"logs"``, or their ``"messages"``.
+
+        :class:`JobNotFound` for a job that does not exist or that the caller may not see;
+        :class:`OperationNotOffered` when the service has no JobHeaderSet (tenants before 2024).
+        """
+        return headers.fetch_header(self._transport, job, expand)
+
+    def log(self, job: JobKey) -> list[LogMessage]:
+        """Every message of every step of *job*, in order: step number, type, time and text of each."""
+        return self.header(job, expand="messages").messages()
 
     def _own_url(self, link: str) -> str:
         """The absolute URL of a next *link*, if it is on the service's own host: the credentials go nowhere else."""

@@ -81,7 +81,7 @@ class EntityType:
     def _by_name(self) -> dict[str, Property]:
         return {p.name: p for p in self.properties}
 
-    @property
+    @functools.cached_property
     def qualified_name(self) -> str:
         """``BC_EXT_APPJOB_MANAGEMENT.<Name>``, as in Atom categories and JSON ``__metadata``."""
         return f"{NAMESPACE}.{self.name}"

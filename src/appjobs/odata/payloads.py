@@ -43,6 +43,15 @@ in JSON; None is ``<d:X m:null="true"/>`` / ``null``; an empty string is
 *select* (a ``$select`` list) keeps only the named properties; ids still use the
 keys, so the dicts must always hold them.
 
+Navigation properties follow Gateway: in Atom a link after the edit link,
+``<link href="JobHeaderSet(…)/JobStepSet" rel="…/dataservices/related/JobStepSet"
+type="application/atom+xml;type=feed" title="JobStepSet"/>``, holding
+``<m:inline><feed>…</feed></m:inline>`` when expanded; in JSON after the
+properties, ``"JobStepSet":{"__deferred":{"uri":"<absolute>/JobHeaderSet(…)/JobStepSet"}}``
+or, expanded, ``"JobStepSet":{"results":[…]}``. An entity dict expands a
+navigation by holding the list of its targets under the navigation's name.
+A ``$select`` list keeps the deferred links it names (all when there is none).
+
 Error documents are :func:`appjobs.odata.errordocs.error_document`, re-exported here.
 """
 
@@ -65,6 +74,8 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 DATA_NS = "http://schemas.microsoft.com/ado/2007/08/dataservices"
 METADATA_NS = "http://schemas.microsoft.com/ado/2007/08/dataservices/metadata"
 SCHEME = "http://schemas.microsoft.com/ado/2007/08/dataservices/scheme"
+RELATED = "http://schemas.microsoft.com/ado/2007/08/dataservices/related/"
+_FEED_LINK_TYPE = '" type="application/atom+xml;type=feed" title="'
 
 _XML_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
 _NAMESPACES = f'xmlns="{ATOM_NS}" xmlns:m="{METADATA_NS}" xmlns:d="{DATA_NS}"'
@@ -115,6 +126,9 @@ class _Plan:
     category_and_link: str  # '<category …/><link href="' — the href and title follow per entry
     atom: tuple[tuple[str, Callable[[Any], str], str, str, str, str], ...]
     json: tuple[tuple[str, Callable[[Any], str], str], ...]
+    #: (name, target set, deferred link wanted): every navigation of the type. An entity that holds a list
+    #: under a navigation's name has it expanded inline; otherwise the link is deferred, if *select* wants it.
+    navs: tuple[tuple[str, model.EntitySet, bool], ...] = ()
 
 
 def _null_element(name: str) -> str:
@@ -124,14 +138,19 @@ def _null_element(name: str) -> str:
 @functools.lru_cache(maxsize=256)
 def _plan(entity_set: model.EntitySet, select: frozenset[str] | None) -> _Plan:
     entity_type = entity_set.entity_type
-    props = entity_type.select(select)
+    nav_names = {n.name for n in entity_type.navigations}
+    props = entity_type.select(None if select is None else [name for name in select if name not in nav_names])
+    navs = tuple(
+        (n.name, model.SERVICE.navigation_target(n), select is None or n.name in select)
+        for n in entity_type.navigations
+    )
     atom = tuple(
         (p.name, _atom_converter(p), f"<d:{p.name}>", f"</d:{p.name}>", f"<d:{p.name}/>", _null_element(p.name))
         for p in props
     )
     json_rows = tuple((p.name, _json_converter(p), f',"{p.name}":') for p in props)
     category = f'<category term="{entity_type.qualified_name}" scheme="{SCHEME}"/><link href="'
-    return _Plan(entity_set, key_formatter(entity_type), category, atom, json_rows)
+    return _Plan(entity_set, key_formatter(entity_type), category, atom, json_rows, navs)
 
 
 def _get_plan(entity_set: model.EntitySet, select: Iterable[str] | None) -> _Plan:
@@ -144,8 +163,19 @@ def _append_atom_entry(parts: list[str], plan: _Plan, entity: Entity, base: str,
     parts += (
         "<id>", base, path, '</id><title type="text">', path, "</title><updated>", stamp, "</updated>",
         plan.category_and_link, path, '" rel="edit" title="', plan.entity_set.entity_type.name, '"/>',
-        '<content type="application/xml">', _PROPERTIES_IN_FEED if in_feed else "<m:properties>",
     )  # fmt: skip
+    for nav, target, wanted in plan.navs:
+        expanded = entity.get(nav)
+        if expanded is not None or wanted:
+            parts += ('<link href="', path, "/", nav, '" rel="', RELATED, nav, _FEED_LINK_TYPE, nav, '"')
+            if expanded is None:
+                parts.append("/>")
+            else:
+                parts.append("><m:inline>")
+                child = _get_plan(target, None)
+                _append_atom_feed_body(parts, child, expanded, base, f"{path}/{nav}", stamp, inline=True)
+                parts.append("</m:inline></link>")
+    parts += ('<content type="application/xml">', _PROPERTIES_IN_FEED if in_feed else "<m:properties>")
     for name, to_text, open_tag, close_tag, empty, null in plan.atom:
         value = entity[name]
         if value is None:
@@ -196,20 +226,41 @@ def feed_atom(
     """
     plan = _get_plan(entity_set, select)
     base = xml_attr(base_url)
-    name = xml_attr(path or entity_set.name)
-    stamp = updated_stamp(updated)
-    parts = [
-        _XML_DECLARATION, "<feed ", _NAMESPACES, ' xml:base="', base, '"><id>', base, name,
-        '</id><title type="text">', name, "</title><updated>", stamp, "</updated><author><name/></author>",
-        '<link href="', name, '" rel="self" title="', name, '"/>',
-    ]  # fmt: skip
+    parts = [_XML_DECLARATION, "<feed ", _NAMESPACES, ' xml:base="', base, '">']
+    _append_atom_feed_body(parts, plan, entities, base, path or entity_set.name, updated_stamp(updated), count)
+    return "".join(parts).encode()
+
+
+def _append_atom_feed_body(
+    parts: list[str],
+    plan: _Plan,
+    entities: Iterable[Entity],
+    base: str,
+    path: str,
+    stamp: str,
+    count: int | None = None,
+    *,
+    inline: bool = False,
+) -> None:
+    """Append a feed after its opening tag: id, title, updated, author, self link, count, entries, ``</feed>``.
+
+    An expanded navigation is such a feed inside ``<m:inline>``, opened here with a bare ``<feed>``
+    (it inherits the document's namespaces and ``xml:base``); its title is the navigation's name.
+    """
+    name = xml_attr(path)
+    title = xml_attr(path.rsplit("/", 1)[-1]) if ")/" in path else name
+    if inline:
+        parts.append("<feed>")
+    parts += (
+        "<id>", base, name, '</id><title type="text">', title, "</title><updated>", stamp,
+        "</updated><author><name/></author>", '<link href="', name, '" rel="self" title="', title, '"/>',
+    )  # fmt: skip
     if count is not None:
         parts.append(f"<m:count>{int(count)}</m:count>")
     for entity in entities:
         parts.append("<entry>")
         _append_atom_entry(parts, plan, entity, base, stamp, in_feed=True)
     parts.append("</feed>")
-    return "".join(parts).encode()
 
 
 def _append_json_object(parts: list[str], plan: _Plan, entity: Entity, base_url: str) -> None:
@@ -220,6 +271,19 @@ def _append_json_object(parts: list[str], plan: _Plan, entity: Entity, base_url:
     for name, to_token, key in plan.json:
         value = entity[name]
         parts += (key, "null" if value is None else to_token(value))
+    for nav, target, wanted in plan.navs:
+        inline = entity.get(nav)
+        if inline is not None:
+            parts += (',"', nav, '":{"results":[')
+            child_plan = _get_plan(target, None)
+            for index, child in enumerate(inline):
+                if index:
+                    parts.append(",")
+                _append_json_object(parts, child_plan, child, base_url)
+            parts.append("]}")
+        elif wanted:
+            link = encode_basestring(f"{base_url}{plan.entity_set.name}{plan.key(entity)}/{nav}")
+            parts += (',"', nav, '":{"__deferred":{"uri":', link, "}}")
     parts.append("}")
 
 

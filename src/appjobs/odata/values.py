@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -139,7 +140,26 @@ def key_formatter(entity_type: model.EntityType) -> Callable[[Mapping[str, Any]]
     if len(parts) == 2:
         (name1, literal1), (name2, literal2) = parts
         return lambda entity: f"({name1}={literal1(entity[name1])},{name2}={literal2(entity[name2])})"
-    return lambda entity: "(" + ",".join(f"{name}={literal(entity[name])}" for name, literal in parts) + ")"
+    return _long_key_formatter(parts)
+
+
+def _long_key_formatter(parts: list[tuple[str, Callable[[Any], str]]]) -> Callable[[Mapping[str, Any]], str]:
+    """Keys of three or more properties: the entities of one feed share all but the last (a log's messages
+    share job, step and log handle), so the prefix is written once per distinct head and remembered."""
+    *head, (last_name, last_literal) = parts
+    head_values = operator.itemgetter(*(name for name, _ in head))
+    prefixes: dict[Any, str] = {}
+
+    def format_key(entity: Mapping[str, Any]) -> str:
+        values = head_values(entity)
+        prefix = prefixes.get(values)
+        if prefix is None:
+            if len(prefixes) >= 1024:
+                prefixes.clear()  # bounded; a lost entry is only written again
+            prefix = prefixes[values] = "(" + "".join(f"{name}={literal(entity[name])}," for name, literal in head)
+        return f"{prefix}{last_name}={last_literal(entity[last_name])})"
+
+    return format_key
 
 
 def key_predicate(entity_type: model.EntityType, entity: Mapping[str, Any]) -> str:

@@ -17,8 +17,8 @@ from typing import Any
 
 from appjobs import errors
 from appjobs.engine import JobService
-from appjobs.odata import entities, keys, literals, metadata, model, payloads, query
-from appjobs.server import functions
+from appjobs.odata import entities, literals, metadata, model, payloads, query
+from appjobs.server import entitysets, functions
 from appjobs.server.errors import HttpError, MethodNotAllowed, ResourceNotFound
 from appjobs.server.security import Caller
 from appjobs.server.targets import METADATA, SERVICE_DOCUMENT, Target
@@ -59,6 +59,8 @@ class Reply:
 def dispatch(service: JobService, call: Call) -> Reply:
     """The reply to *call*; raises an :class:`~appjobs.errors.AppjobsError` for every failure."""
     name = call.target.resource
+    if call.target.navigation and model.SERVICE.find_entity_set(name) is None:
+        raise ResourceNotFound(call.target.navigation[0][0])  # nothing but an entity navigates
     if name == SERVICE_DOCUMENT:
         _allow(call, name or "the service document", READ_METHODS)
         return _service_document(call)
@@ -72,7 +74,7 @@ def dispatch(service: JobService, call: Call) -> Reply:
     if entity_set is None:
         raise ResourceNotFound(name)
     _allow(call, name, READ_METHODS)
-    return _entity_set(service, call, entity_set)
+    return _entity_set(service, call)
 
 
 def _allow(call: Call, resource: str, methods: tuple[str, ...]) -> None:
@@ -129,34 +131,29 @@ def _parameters(function: model.FunctionImport, pairs: Sequence[tuple[str, str]]
     return values
 
 
-def _entity_set(service: JobService, call: Call, entity_set: model.EntitySet) -> Reply:
-    entity_type = entity_set.entity_type
-    options = query.parse_query(call.params, _properties(entity_type))
-    rows = _rows(service, entity_set)
-    if call.target.key is None:
-        return _feed(call, entity_set, rows, options)
-    key_types = {name: entity_type.get_property(name).edm_type for name in entity_type.keys}
-    wanted = keys.parse_key_predicate(call.target.key, key_types)
-    found = next((row for row in rows if all(row[k] == v for k, v in wanted.items())), None)
-    if found is None:
-        raise ResourceNotFound(entity_set.name)
-    return _entry(call, entity_set, found, options)
-
-
-def _rows(service: JobService, entity_set: model.EntitySet) -> list[entities.SapEntity]:
-    if entity_set is model.JOB_TEMPLATE_SET:
-        return [entities.template_entity(t) for t in service.templates()]
-    if entity_set is model.JOB_STATUS_INFO_SET:
-        return entities.status_info_entities()
-    # The other sets exist in $metadata only as the homes of function-import results.
-    raise NotImplementedHere(f"The entity set {entity_set.name} cannot be read directly; use its function import.")
+def _entity_set(service: JobService, call: Call) -> Reply:
+    """A read of an entity set, an entity or a navigation (see :mod:`.entitysets`)."""
+    result = entitysets.read(service, call.target, call.params, call.caller)
+    if result.entity is not None:
+        return _entry(call, result.entity_set, result.entity, result.options)
+    return _page(call, result.entity_set, result.page, result.options, result.count, result.path)
 
 
 def _feed(
     call: Call, entity_set: model.EntitySet, rows: list[entities.SapEntity], options: query.QueryOptions, path: str = ""
 ) -> Reply:
     page, count = query.apply(options, rows)
-    total = count if options.inlinecount else None
+    return _page(call, entity_set, page, options, count if options.inlinecount else None, path)
+
+
+def _page(
+    call: Call,
+    entity_set: model.EntitySet,
+    page: Sequence[entities.SapEntity],
+    options: query.QueryOptions,
+    total: int | None,
+    path: str = "",
+) -> Reply:
     if call.fmt == "json":
         return Reply(payloads.feed_json(entity_set, page, call.base_url, select=options.select, count=total), JSON)
     body = payloads.feed_atom(entity_set, page, call.base_url, path=path or None, select=options.select, count=total)

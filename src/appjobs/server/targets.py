@@ -6,7 +6,14 @@ hold an encoded ``/`` that would otherwise split a segment. So the path is
 split first (at slashes outside key predicates), and each piece decoded after::
 
     >>> parse_target("/sap/opu/odata/SAP/BC_EXT_APPJOB_MANAGEMENT;v=2/JobStatusGet")
-    Target(root='/sap/opu/odata/SAP/BC_EXT_APPJOB_MANAGEMENT;v=2/', resource='JobStatusGet', key=None)
+    Target(root='/sap/opu/odata/SAP/BC_EXT_APPJOB_MANAGEMENT;v=2/', resource='JobStatusGet', key=None, navigation=())
+
+Navigation segments follow an entity's key; each must be a navigation
+property of the type before it (checked here against the model, so that a
+wrong one is a 404 naming it), and may carry a key predicate of its own::
+
+    …/JobHeaderSet(JobName='…',JobRunCount='…')/JobStepSet       navigation=(('JobStepSet', None),)
+    …/JobStepLogInfoSet(…)/JobLogMessageSet('…')                 navigation=(('JobLogMessageSet', "'…'"),)
 
 The service answers at ``/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002``
 and at every spelling real clients use: ``;v=2``, no version at all (as the
@@ -22,6 +29,7 @@ import functools
 import re
 from urllib.parse import unquote
 
+from appjobs.odata import model
 from appjobs.server.errors import ResourceNotFound
 
 SERVICE_NAME = "BC_EXT_APPJOB_MANAGEMENT"
@@ -49,6 +57,7 @@ class Target:
     root: str
     resource: str
     key: str | None = None
+    navigation: tuple[tuple[str, str | None], ...] = ()  #: (navigation property, key predicate) after the key
 
 
 @functools.lru_cache(maxsize=1024)
@@ -68,12 +77,32 @@ def parse_target(raw_path: str) -> Target:
     base = root.group(0) + "/"
     if not segments:
         return Target(base, SERVICE_DOCUMENT)
-    if len(segments) > 1:
-        raise ResourceNotFound(segments[1].split("(")[0])
-    match = _SEGMENT_RE.match(segments[0])
+    name, key = _segment(segments[0])
+    return Target(base, name, key, _navigation(name, key, segments[1:]))
+
+
+def _segment(segment: str) -> tuple[str, str | None]:
+    match = _SEGMENT_RE.match(segment)
     if match is None:
-        raise ResourceNotFound(segments[0])
-    return Target(base, match.group("name"), match.group("key"))
+        raise ResourceNotFound(segment)
+    return match.group("name"), match.group("key")
+
+
+def _navigation(resource: str, key: str | None, segments: list[str]) -> tuple[tuple[str, str | None], ...]:
+    """The navigation segments after *resource*, each a navigation property of the type before it."""
+    if not segments:
+        return ()
+    entity_set = model.SERVICE.find_entity_set(resource)
+    steps = []
+    for segment in segments:
+        name, nav_key = _segment(segment)
+        navigation = None if entity_set is None or key is None else entity_set.entity_type.find_navigation(name)
+        if navigation is None:
+            raise ResourceNotFound(name)
+        entity_set = model.SERVICE.navigation_target(navigation)
+        steps.append((name, nav_key))
+        key = nav_key
+    return tuple(steps)
 
 
 def _decode_keeping_slashes(raw: str) -> str:
