@@ -105,6 +105,22 @@ def test_restart_of_a_restart(tenant: Tenant, tmp_path: pathlib.Path) -> None:
     with stored(tenant) as store:
         assert store.jobs.get(key(second)).restart_of == key(first)
         assert store.jobs.get(key(first)).restart_of == key(job)
+    # JobHeaderSet shows the lineage: the copy's origin, the mode and how many restarts lead to it.
+    origin = [header(tenant, http, j) for j in (job, first, second)]
+    assert [(h["OrigJobName"], h["OrigJobCount"], h["JobRunRestartMode"], h["JobRestartCount"]) for h in origin] == [
+        ("", "", "", 0),  # an original: empty, as ABAP writes an initial field
+        (job["JobName"], job["JobRunCount"], "E", 1),
+        (first["JobName"], first["JobRunCount"], "E", 2),
+    ]
+    assert [s["StepStatus"] for s in origin[2]["JobStepSet"]["results"]] == ["K", "F", "F"]
+
+
+def header(tenant: Tenant, http: requests.Session, job: dict) -> dict:
+    """The job's JobHeader with its steps, read as a client of today's tenants reads it."""
+    path = f"JobHeaderSet(JobName='{job['JobName']}',JobRunCount='{job['JobRunCount']}')"
+    response = http.get(f"{tenant.root}/{path}", params={"$expand": "JobStepSet", "$format": "json"}, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()["d"]
 
 
 def test_a_cancelled_job_restarts_from_the_step_that_was_running(tenant: Tenant, tmp_path: pathlib.Path) -> None:
