@@ -12,6 +12,7 @@ serve`` alike, and needs nothing of appjobs' server side::
 Everything public is importable from here; the modules behind it are private:
 
 * ``_client``: :class:`Client`, one method per function import;
+* ``_batch``: ``$batch``: :meth:`Client.schedule_many` (one changeset) and :meth:`Client.statuses`;
 * ``_transport`` and ``_answers``: the session, CSRF tokens and retries, and what each failure means;
 * ``_parsing`` and ``_records``: JSON, Atom and error documents, then SAP names to Python records;
 * ``_models``, ``_errors``, ``_config``, ``_literals``: values, exceptions, settings, OData literals.
@@ -19,6 +20,7 @@ Everything public is importable from here; the modules behind it are private:
 
 from __future__ import annotations
 
+from appjobs.client._batch import BatchNotSupported, BatchRefused, Schedule
 from appjobs.client._client import Client
 from appjobs.client._config import Retry, Timeouts
 from appjobs.client._errors import (
@@ -48,6 +50,8 @@ __all__ = [
     "AmbiguousTemplate",
     "AuthenticationError",
     "AuthorizationError",
+    "BatchNotSupported",
+    "BatchRefused",
     "Client",
     "ClientError",
     "CsrfError",
@@ -63,6 +67,7 @@ __all__ = [
     "OutcomeUnknown",
     "ProtocolError",
     "Retry",
+    "Schedule",
     "ScheduleError",
     "ScheduleOutcomeUnknown",
     "ServiceError",

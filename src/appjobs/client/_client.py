@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from appjobs.client import _batch as batch
 from appjobs.client import _literals as literals
 from appjobs.client import _records as records
 from appjobs.client._config import Retry, Timeouts
@@ -18,6 +19,7 @@ from appjobs.client._errors import (
     OutcomeUnknown,
     ProtocolError,
     ScheduleOutcomeUnknown,
+    ServiceError,
     TemplateNotFound,
     service_error,
 )
@@ -276,6 +278,21 @@ class Client:
             # Failures normally come as HTTP 400; a non-zero ReturnCode in a 200 is read as the
             # number of the APJ_RT message, as SAP's 2023 documentation of the operations suggests.
             raise service_error(f"{operation} answered ReturnCode {code}", status=200, code=f"APJ_RT/{code:03d}")
+
+    # --- $batch (appjobs.client._batch) ----------------------------------------------------
+
+    def schedule_many(self, schedules: Sequence[batch.Schedule]) -> list[JobState]:
+        """Schedule several jobs in one ``$batch`` changeset: all of them, or none. Their states, in order.
+
+        :class:`BatchRefused` (with SAP's code and the failing one's ``index``)
+        when one cannot be scheduled: then no job of them exists.
+        :class:`BatchNotSupported` when the service has no ``$batch``.
+        """
+        return batch.schedule_many(self._transport, schedules)
+
+    def statuses(self, jobs: Sequence[JobKey]) -> list[JobState | ServiceError]:
+        """The status of each of *jobs* in one ``$batch`` request; an error in the place of a job without one."""
+        return batch.statuses(self._transport, jobs)
 
     def _own_url(self, link: str) -> str:
         """The absolute URL of a next *link*, if it is on the service's own host: the credentials go nowhere else."""

@@ -73,7 +73,12 @@ def _audit_subject(params: Params, result: Any) -> str:
 
 
 def _audit(service: JobService, event: str, caller: Caller, source: str | None, outcome: str, detail: str) -> None:
-    service.store.audit.add([models.AuditEntry(models.utcnow(), event, caller.user, source, outcome, detail)])
+    entry = models.AuditEntry(models.utcnow(), event, caller.user, source, outcome, detail)
+    unit = service.current_unit()
+    if unit is not None:  # a $batch changeset: written when it ends, so that a rollback does not erase it
+        unit.audit(entry)
+    else:
+        service.store.audit.add([entry])
 
 
 def visible_job(service: JobService, key: JobKey, caller: Caller) -> models.Job:
