@@ -23,10 +23,11 @@ import dataclasses
 import re
 import uuid
 from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 
 from appjobs.client import _literals as literals
 from appjobs.client import _records as records
-from appjobs.client._errors import ProtocolError, ScheduleError, ServiceError, service_error
+from appjobs.client._errors import OutcomeUnknown, ProtocolError, ScheduleError, ServiceError, service_error
 from appjobs.client._models import JobKey, JobState
 from appjobs.client._parsing import read_error, read_rows
 from appjobs.client._transport import Answer, Transport
@@ -128,15 +129,24 @@ def send(
             body=body,
             content_type=f"multipart/mixed; boundary={boundary}",
         )
+    except OutcomeUnknown as lost:  # 501 is a 5xx, which the transport cannot tell from a failure after acting
+        cause = lost.__cause__
+        if isinstance(cause, ServiceError) and cause.status == HTTPStatus.NOT_IMPLEMENTED:
+            raise _not_offered(transport, cause) from lost
+        raise
     except ServiceError as exc:
         if exc.status in NOT_OFFERED:
-            raise BatchNotSupported(
-                f"the service does not offer $batch (HTTP {exc.status} for {transport.root}/$batch: {exc}); "
-                "send the requests one by one",
-                status=exc.status,
-                code=exc.code,
-            ) from exc
+            raise _not_offered(transport, exc) from exc
         raise
+
+
+def _not_offered(transport: Transport, cause: ServiceError) -> BatchNotSupported:
+    return BatchNotSupported(
+        f"the service does not offer $batch (HTTP {cause.status} for {transport.root}/$batch: {cause}); "
+        "send the requests one by one",
+        status=cause.status,
+        code=cause.code,
+    )
 
 
 def write_request(items: Sequence[tuple[str, str] | Sequence[tuple[str, str]]], boundary: str) -> bytes:
