@@ -62,6 +62,7 @@ _TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _BOUNDARY = re.compile(r"^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$")  # RFC 2046 bchars
 _CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _VERSIONS = (b"HTTP/1.1", b"HTTP/1.0")
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 
 
 class MalformedBatch(errors.InvalidInput):
@@ -212,8 +213,9 @@ def _split(body: bytes, boundary: str, what: str) -> list[bytes]:
     comes before the first delimiter (the preamble) and after the close
     delimiter (the epilogue) is ignored.
     """
-    pattern = re.compile(rb"(?:\A|(?<=\n))--" + re.escape(boundary.encode("ascii")) + rb"(--)?[ \t]*(?:\r?\n|\Z)")
-    matches = list(pattern.finditer(body))
+    # The literal first lets the regex engine skip ahead; that a delimiter begins a line is checked after.
+    pattern = re.compile(re.escape(b"--" + boundary.encode("ascii")) + rb"(--)?[ \t]*(?:\r?\n|\Z)")
+    matches = [m for m in pattern.finditer(body) if m.start() == 0 or body[m.start() - 1] == 0x0A]
     if not matches:
         raise MalformedBatch(f"The {what} has no part: no line '--{boundary}' begins one.")
     parts = []
@@ -236,19 +238,14 @@ def _mime_part(raw: bytes, where: str) -> tuple[dict[str, str], bytes]:
 
 def _head(data: bytes) -> tuple[list[bytes], bytes]:
     """The header lines of *data* (up to the first empty line, or its end) and what follows them."""
-    lines, pos = [], 0
-    while pos < len(data):
-        end = data.find(b"\n", pos)
-        if end < 0:
-            lines.append(data[pos:])
-            return lines, b""
-        line = data[pos:end]
-        pos = end + 1
-        line = line[:-1] if line.endswith(b"\r") else line
-        if not line:
-            return lines, data[pos:]
-        lines.append(line)
-    return lines, b""
+    if data.startswith((b"\n", b"\r\n")):
+        return [], data[data.index(b"\n") + 1 :]
+    blank = _BLANK_LINE.search(data)
+    if blank is None:  # the head runs to the end, perhaps with the end of its last line
+        head, rest = data[:-1] if data.endswith(b"\n") else data, b""
+    else:
+        head, rest = data[: blank.start()], data[blank.end() :]
+    return [line[:-1] if line.endswith(b"\r") else line for line in head.split(b"\n")], rest
 
 
 def _headers(lines: list[bytes], where: str) -> dict[str, str]:

@@ -116,11 +116,14 @@ class _Run:
     def _request(self, operation: Operation) -> Any:
         """The batch's request object, with the method, target, headers and body of *operation*."""
         path = operation.path if operation.path.startswith("/") else self.root + operation.path
-        return dataclasses.replace(
-            self.incoming,
+        incoming = self.incoming  # a new one of its class, sharing the batch's origin, source and certificate
+        return type(incoming)(
             method=operation.method,
             raw_path=path,
             query=operation.query.encode("latin-1"),
             headers=operation.headers,
+            origin=incoming.origin,
+            source=incoming.source,
+            certificate=incoming.certificate,
             body=operation.body,
         )

@@ -120,7 +120,9 @@ def job_schedule(service: JobService, params: Params, caller: Caller) -> entitie
 
 
 def job_status_get(service: JobService, params: Params, caller: Caller) -> entities.SapEntity:
-    return entities.schedule_status_entity(visible_job(service, _key(params), caller), include_status=True)
+    """JobStatusGet: the status alone, read with the creator (the scope check) and nothing else."""
+    key = _key(params)
+    return entities.status_entity(key, visible_status(service, key, caller))
 
 
 def job_cancel(service: JobService, params: Params, caller: Caller) -> entities.SapEntity:
