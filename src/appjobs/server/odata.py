@@ -8,6 +8,11 @@ In order, as SAP Gateway does it:
 4. the resource the raw path names (404), the method (405), the parameters (400);
 5. the engine call and the Atom or JSON answer.
 
+Steps 1 and 4 to 5 are :meth:`ODataEndpoint.answer`, which also answers
+each request of a ``$batch`` (:mod:`.batch`): a ``$batch`` POST is the one
+request whose body is read (at most 16 MiB, 413 past it, before the logon),
+and its requests are logged on and CSRF-checked once, as the batch.
+
 Steps 2 to 5 touch the database and run in a worker thread, off the event
 loop: a logon may cost an argon2 check (tens of milliseconds) and a write
 may wait for the write lock. One request is answered on the event loop
