@@ -286,7 +286,10 @@ class Client:
 
         :class:`BatchRefused` (with SAP's code and the failing one's ``index``)
         when one cannot be scheduled: then no job of them exists.
-        :class:`BatchNotSupported` when the service has no ``$batch``.
+        :class:`BatchNotSupported` when the service has no ``$batch``. Like
+        :meth:`schedule`, never sent twice: :class:`OutcomeUnknown` when the
+        answer was lost, and then all of the jobs exist or none (look one up
+        with :meth:`find_jobs`).
         """
         return batch.schedule_many(self._transport, schedules)
 
