@@ -116,3 +116,100 @@ def test_the_number_of_requests_is_capped() -> None:
     assert len(multipart.parse_batch((one * 1000 + "--b--").encode(), "b")) == 1000
     with pytest.raises(MalformedBatch, match="more than 1000"):
         multipart.parse_batch((one * 1001 + "--b--").encode(), "b")
+
+
+def _one(request: bytes, *headers: bytes, boundary: bytes = b"b") -> bytes:
+    """A batch of one part: *headers* (default: application/http) and *request*."""
+    head = b"\r\n".join(headers or (b"Content-Type: application/http",))
+    return b"--" + boundary + b"\r\n" + head + b"\r\n\r\n" + request + b"\r\n--" + boundary + b"--"
+
+
+GOOD = _one(b"GET $metadata HTTP/1.1\r\n")
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (GOOD + b"\r\n" + GOOD.replace(b"$metadata", b"x"), "parsed"),  # the epilogue is ignored
+        (GOOD[:-2], "The $batch request does not end with its close delimiter '--b--'."),
+        (b"--b\r\nx", "does not end with its close delimiter '--b--'"),
+        (GOOD.replace(b"--b--", b"--b\r\n" + GOOD[5:]), "parsed"),
+        (
+            GOOD.replace(b"HTTP/1.1", b"HTTP/2"),
+            "part 1 of the $batch request: 'GET $metadata HTTP/2' is not a request line",
+        ),
+        (GOOD.replace(b"HTTP/1.1", b"HTTP/1.0"), "parsed"),
+        (GOOD.replace(b"$metadata", b""), "'GET  HTTP/1.1' is not a request line"),
+        (GOOD.replace(b"$metadata", b"$meta\tdata"), "is not a request line"),
+        (GOOD.replace(b"$metadata", b"$meta\x01data"), "is not a request line"),
+        (GOOD.replace(b"GET $metadata HTTP/1.1", b"GET $metadata"), "'GET $metadata' is not a request line"),
+        (GOOD.replace(b"GET", b"B" * 30), f"unknown method '{'B' * 20}';"),
+        (GOOD.replace(b"$metadata", b"ftp://h/x"), "'ftp://h/x' is not an http(s) URL with a path."),
+        (GOOD.replace(b"$metadata", b"http://h"), "'http://h' is not an http(s) URL with a path."),
+        (GOOD.replace(b"$metadata", b"http://[::1/x"), "'http://[::1/x' is not a URL (Invalid IPv6 URL)."),
+        (GOOD.replace(b"$metadata", b"/x?a://b"), "parsed"),
+        (GOOD.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nBad Name: x"), "'Bad Name: x' is not a header line"),
+        (GOOD.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nName: a\x01b"), "'Name: a\\x01b' is not a header line"),
+        (GOOD.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nName: a\tb"), "parsed"),
+        (GOOD.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\n:x"), "':x' is not a header line"),
+        (
+            _one(b"GET x HTTP/1.1", b"Content-Type: text/plain"),
+            "must be application/http or multipart/mixed, not 'text/plain'.",
+        ),
+        (_one(b"GET x HTTP/1.1", b"X-A: 1"), "must be application/http or multipart/mixed, and it has none."),
+        (_one(b"GET x HTTP/1.1", b'Content-Type: multipart/mixed; boundary="'), "the changeset has no valid boundary"),
+        (_one(b"", b"Content-Type: application/http"), "part 1 of the $batch request: the part holds no HTTP request."),
+        (GOOD + b"\r\n" + GOOD, "parsed"),
+    ],
+)
+def test_what_is_refused_and_what_a_refusal_says(body: bytes, says: str) -> None:
+    try:
+        multipart.parse_batch(body, "b")
+    except MalformedBatch as exc:
+        message = str(exc)
+    else:
+        message = "parsed"
+    assert says in message
+
+
+def test_part_numbers_in_messages() -> None:
+    bad = _one(b"BREW x HTTP/1.1")
+    changeset = b"Content-Type: multipart/mixed; boundary=c\r\n\r\n"
+    changeset += b"--c\r\nContent-Type: application/http\r\n\r\nPOST x HTTP/1.1\r\n"
+    changeset += b"--c\r\nContent-Type: application/http\r\n\r\nBREW x HTTP/1.1\r\n--c--"
+    body = GOOD[:-5] + b"\r\n--b\r\n" + changeset + b"\r\n" + bad[:]
+    with pytest.raises(
+        MalformedBatch, match=r"^part 2 of the \$batch request, request 2 of its changeset: unknown method"
+    ):
+        multipart.parse_batch(body, "b")
+    with pytest.raises(MalformedBatch, match=r"^part 2 of the \$batch request: unknown method"):
+        multipart.parse_batch(GOOD[:-5] + b"\r\n" + bad, "b")
+
+
+def test_line_ends_are_taken_off_exactly() -> None:
+    lf = b"--b\n\nGET x HTTP/1.1\nA: 1\n\nbody\n--b--"  # a part without headers: its content after the empty line
+    with pytest.raises(MalformedBatch, match="has none"):
+        multipart.parse_batch(lf, "b")
+    (operation,) = multipart.parse_batch(
+        b"--b\nContent-Type: application/http\n\nGET x HTTP/1.1\nA: 1\n\nbody\n--b--", "b"
+    )
+    assert (operation.headers, operation.body) == ({"a": "1"}, b"body")
+    (operation,) = multipart.parse_batch(b"--b\nContent-Type: application/http\n\nGET x HTTP/1.1\nA: 1\n--b--", "b")
+    assert operation.headers == {"a": "1"}
+    assert multipart._head(b"\nrest") == ([], b"rest")
+    assert multipart._head(b"\r\nrest") == ([], b"rest")
+    assert multipart._head(b"A: 1\n") == ([b"A: 1"], b"")
+    assert multipart._head(b"A: 1\r\n") == ([b"A: 1"], b"")
+
+
+@pytest.mark.parametrize(
+    ("value", "boundary"), [('multipart/mixed; boundary="b"', "b"), ('multipart/mixed; boundary="', "")]
+)
+def test_quoted_parameters(value: str, boundary: str) -> None:
+    assert multipart._content_type(value) == ("multipart/mixed", {"boundary": boundary or '"'})
+
+
+def test_unknown_status_codes_get_a_reason_phrase_still() -> None:
+    body = multipart.write_batch([Answer(599, [], b"")], "x")
+    assert b"HTTP/1.1 599 Unknown\r\n" in body
+    assert b"HTTP/1.1 507 Insufficient Storage" in multipart.write_batch([Answer(507, [], b"")], "x")

@@ -238,6 +238,8 @@ def _mime_part(raw: bytes, where: str) -> tuple[dict[str, str], bytes]:
 
 def _head(data: bytes) -> tuple[list[bytes], bytes]:
     """The header lines of *data* (up to the first empty line, or its end) and what follows them."""
+    if not data:
+        return [], b""
     if data.startswith((b"\n", b"\r\n")):
         return [], data[data.index(b"\n") + 1 :]
     blank = _BLANK_LINE.search(data)
