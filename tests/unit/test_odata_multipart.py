@@ -8,6 +8,8 @@ Any bytes at all either parse or raise :class:`MalformedBatch`, nothing else.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -213,3 +215,23 @@ def test_unknown_status_codes_get_a_reason_phrase_still() -> None:
     body = multipart.write_batch([Answer(599, [], b"")], "x")
     assert b"HTTP/1.1 599 Unknown\r\n" in body
     assert b"HTTP/1.1 507 Insufficient Storage" in multipart.write_batch([Answer(507, [], b"")], "x")
+
+
+@pytest.mark.parametrize(("value", "expected"), [('""', ""), ('x"', 'x"'), ('"x', '"x'), ('"x"', "x")])
+def test_only_a_value_quoted_at_both_ends_is_unquoted(value: str, expected: str) -> None:
+    assert multipart._content_type(f"multipart/mixed; boundary={value}")[1]["boundary"] == expected
+
+
+def test_refusals_show_at_most_100_characters_of_what_they_quote() -> None:
+    long = b"x" * 150
+    cases = [
+        (GOOD.replace(b"GET $metadata HTTP/1.1", b"GET " + long + b" HTTP/2\r\nA: 1"), "GET " + "x" * 96 + "'"),
+        (GOOD.replace(b"$metadata", b"ftp://" + long), "ftp://" + "x" * 94 + "'"),
+        (GOOD.replace(b"$metadata", b"http://[" + long), "http://[" + "x" * 92 + "'"),
+        (GOOD.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\n" + long), "x" * 100 + "'"),
+    ]
+    for body, shown in cases:
+        with pytest.raises(MalformedBatch, match=re.escape(f"'{shown} ")):
+            multipart.parse_batch(body, "b")
+    with pytest.raises(MalformedBatch, match="not ''"):
+        multipart.boundary_of(None)
