@@ -15,6 +15,8 @@ from appjobs.client import (
     AmbiguousTemplate,
     AuthenticationError,
     AuthorizationError,
+    BatchNotSupported,
+    BatchRefused,
     Client,
     ClientError,
     CsrfError,
@@ -59,7 +61,7 @@ def test_appjobs_client_is_the_client() -> None:
 def test_every_error_is_a_client_error() -> None:
     """One root: ``except ClientError`` catches everything the client raises on purpose."""
     errors = [obj for obj in vars(client_package).values() if inspect.isclass(obj) and issubclass(obj, Exception)]
-    assert len(errors) == 20
+    assert len(errors) == 22
     assert all(issubclass(error, ClientError) for error in errors)
 
 
@@ -73,6 +75,8 @@ def test_every_error_is_a_client_error() -> None:
         (UserNotFound, NotFound),
         (OperationNotOffered, NotFound),
         (RestartRefused, JobStateError),
+        (BatchNotSupported, OperationNotOffered),
+        (BatchRefused, ScheduleError),
         (NotFound, ServiceError),
         (AuthorizationError, ServiceError),
         (JobStateError, ServiceError),

@@ -14,6 +14,7 @@ Everything public is importable from here; the modules behind it are private:
 * ``_client``: :class:`Client`, one method per function import (``_paramcalls``: the parameter operations;
   ``_restart``: JobRestart's);
 * ``_params``: JobParameterValues as records (:class:`ParameterValue`, :class:`ParameterRow`);
+* ``_batch``: ``$batch``: :meth:`Client.schedule_many` (one changeset) and :meth:`Client.statuses`;
 * ``_transport`` and ``_answers``: the session, CSRF tokens and retries, and what each failure means;
 * ``_parsing`` and ``_records``: JSON, Atom and error documents, then SAP names to Python records;
 * ``_models``, ``_errors``, ``_config``, ``_literals``: values, exceptions, settings, OData literals.
@@ -21,12 +22,15 @@ Everything public is importable from here; the modules behind it are private:
 
 from __future__ import annotations
 
+from appjobs.client._batch import Schedule
 from appjobs.client._client import Client
 from appjobs.client._config import Retry, Timeouts
 from appjobs.client._errors import (
     AmbiguousTemplate,
     AuthenticationError,
     AuthorizationError,
+    BatchNotSupported,
+    BatchRefused,
     ClientError,
     CsrfError,
     ErrorDetail,
@@ -63,6 +67,8 @@ __all__ = [
     "AmbiguousTemplate",
     "AuthenticationError",
     "AuthorizationError",
+    "BatchNotSupported",
+    "BatchRefused",
     "CheckResult",
     "Client",
     "ClientError",
@@ -87,6 +93,7 @@ __all__ = [
     "RestartMode",
     "RestartRefused",
     "Retry",
+    "Schedule",
     "ScheduleError",
     "ScheduleOutcomeUnknown",
     "ServiceError",

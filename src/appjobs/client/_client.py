@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from appjobs.client import _batch as batch
 from appjobs.client import _headers as headers
 from appjobs.client import _literals as literals
 from appjobs.client import _records as records
@@ -19,6 +20,7 @@ from appjobs.client._errors import (
     OutcomeUnknown,
     ProtocolError,
     ScheduleOutcomeUnknown,
+    ServiceError,
     TemplateNotFound,
     service_error,
 )
@@ -307,6 +309,24 @@ class Client(ParameterCalls):
     def log(self, job: JobKey) -> list[LogMessage]:
         """Every message of every step of *job*, in order: step number, type, time and text of each."""
         return self.header(job, expand="messages").messages()
+
+    # --- $batch (appjobs.client._batch) ----------------------------------------------------
+
+    def schedule_many(self, schedules: Sequence[batch.Schedule]) -> list[JobState]:
+        """Schedule several jobs in one ``$batch`` changeset: all of them, or none. Their states, in order.
+
+        :class:`BatchRefused` (with SAP's code and the failing one's ``index``)
+        when one cannot be scheduled: then no job of them exists.
+        :class:`BatchNotSupported` when the service has no ``$batch``. Like
+        :meth:`schedule`, never sent twice: :class:`OutcomeUnknown` when the
+        answer was lost, and then all of the jobs exist or none (look one up
+        with :meth:`find_jobs`).
+        """
+        return batch.schedule_many(self._transport, schedules)
+
+    def statuses(self, jobs: Sequence[JobKey]) -> list[JobState | ServiceError]:
+        """The status of each of *jobs* in one ``$batch`` request; an error in the place of a job without one."""
+        return batch.statuses(self._transport, jobs)
 
     def _own_url(self, link: str) -> str:
         """The absolute URL of a next *link*, if it is on the service's own host: the credentials go nowhere else."""

@@ -22,10 +22,12 @@ The families say what went wrong and therefore what the caller can do::
     │   │   ├── TemplateNotFound    APJ_RT/015, or no template has the text asked for
     │   │   ├── UserNotFound        APJ_RT/083 (JobUser)
     │   │   └── OperationNotOffered the service lacks a newer operation (HTTP 404 or 501 for it): an older tenant
+    │   │       └── BatchNotSupported  no ``$batch`` (404, 405 or 501 for it)
     │   ├── AuthorizationError    HTTP 403, APJ_RT/005, /007, /024, /027 to /031, /077
     │   ├── JobStateError         the job's status does not allow it: APJ_RT/004, /011, /040, /079
     │   │   └── RestartRefused      JobRestart refused: APJ_RT/081 (the status), /082 (after the last step)
     │   ├── ScheduleError         JobSchedule failed: APJ_RT/016, /020 to /022, /032; ``details`` say why
+    │   │   └── BatchRefused        a ``$batch`` changeset refused: none of its jobs exists; ``index`` names the one
     │   └── ServiceUnavailable    HTTP 429 or 5xx, still there after the retries
     └── AmbiguousTemplate       several templates have the text asked for
 
@@ -173,6 +175,13 @@ class OperationNotOffered(NotFound):
         self.operation = operation  #: the function import or entity set it lacks, e.g. ``"JobRestart"``
 
 
+class BatchNotSupported(OperationNotOffered):
+    """The service does not offer ``$batch``: send the requests one by one."""
+
+    def __init__(self, message: str | None = None, *, status: int | None = None) -> None:
+        super().__init__(message, operation="$batch", status=status)
+
+
 class AuthorizationError(ServiceError):
     """Not authorized."""
 
@@ -236,3 +245,15 @@ def service_error(
     """The :class:`ServiceError` subclass for an SAP *code*, else for the HTTP *status*."""
     cls = _BY_CODE.get(code or "") or _class_for_status(status)
     return cls(message, status=status, code=code, details=details, transaction_id=transaction_id)
+
+
+class BatchRefused(ScheduleError):
+    """A changeset was refused: one of its requests failed, so none of them took effect.
+
+    ``index`` is the position of the failing request (0-based) when the
+    service names it (by its Content-ID), else None.
+    """
+
+    def __init__(self, message: str | None = None, *, index: int | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.index = index

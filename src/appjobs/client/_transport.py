@@ -119,18 +119,28 @@ class Transport:
         """
         return self._idempotent("GET", url, JSON, self.timeouts.read, lambda r: read(self._answer(r)))
 
-    def post(self, url: str, read: Callable[[Answer], T], *, operation: str) -> T:
+    def post(
+        self,
+        url: str,
+        read: Callable[[Answer], T],
+        *,
+        operation: str,
+        body: bytes | None = None,
+        content_type: str = "",
+    ) -> T:
         """POST *url* with the CSRF token and return ``read(answer)``; never re-sent once it may have arrived.
 
+        A *body* (a ``$batch``) is sent with its *content_type*; function imports have none.
         :class:`OutcomeUnknown` when the service may have acted but its answer
         is lost: the connection broke, a 5xx came back, or the body cannot be read.
         """
         sent_at = dt.datetime.now(dt.UTC)
-        response = self._post_once(url, operation, sent_at)
+        extra = {"Content-Type": content_type} if content_type else {}
+        response = self._post_once(url, operation, sent_at, body, extra)
         if answers.csrf_required(response):
             logger.info("the CSRF token was refused; fetching a new one and sending %s once more", operation)
             self.fetch_token()
-            response = self._post_once(url, operation, sent_at)
+            response = self._post_once(url, operation, sent_at, body, extra)
             if answers.csrf_required(response):
                 raise CsrfError(
                     f"{answers.where('POST', url)}: the service refused a freshly fetched CSRF token", status=403
@@ -172,7 +182,9 @@ class Transport:
 
     # --- one request ---------------------------------------------------------------
 
-    def _send(self, method: str, url: str, headers: dict[str, str], read_timeout: float) -> requests.Response:
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], read_timeout: float, body: bytes | None = None
+    ) -> requests.Response:
         """One try; :class:`answers.Failed` when it brought no whole answer."""
         if self._refused is not None:
             raise AuthenticationError(
@@ -183,6 +195,7 @@ class Transport:
                 method,
                 url,
                 headers=headers,
+                data=body,
                 timeout=(self.timeouts.connect, read_timeout),
                 allow_redirects=False,
                 verify=self.session.verify,  # given here, so that REQUESTS_CA_BUNDLE cannot override ca_bundle
@@ -229,13 +242,20 @@ class Transport:
                 self._pause(attempt, None, exc)
         raise AssertionError("unreachable")  # pragma: no cover - itertools.count never ends
 
-    def _post_once(self, url: str, operation: str, sent_at: dt.datetime) -> requests.Response:
+    def _post_once(
+        self,
+        url: str,
+        operation: str,
+        sent_at: dt.datetime,
+        body: bytes | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> requests.Response:
         """Send a POST with the token; try again only while the connection cannot even be opened."""
         token = self.token or self.fetch_token()
-        headers = JSON | {"X-CSRF-Token": token}
+        headers = JSON | (extra or {}) | {"X-CSRF-Token": token}
         for attempt in itertools.count(1):
             try:
-                return self._send("POST", url, headers, self.timeouts.read)
+                return self._send("POST", url, headers, self.timeouts.read, body)
             except answers.Failed as failed:
                 if failed.sent:
                     raise answers.lost(operation, sent_at, str(failed.error)) from failed.cause

@@ -8,8 +8,11 @@ same database.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from appjobs import errors, models, params
 from appjobs.engine import paramcheck, recovery
@@ -40,6 +43,7 @@ class JobService:
         self.store = store
         self.notify = notify
         self.clock = clock
+        self._units = threading.local()  # the unit each thread is in (see unit())
 
     # --- templates -----------------------------------------------------------------
 
@@ -104,7 +108,7 @@ class JobService:
         steps = [_step_run(job.key, step) for step in template.steps]
         note = _log(job.key, now, f"Job scheduled by {creator} from template {template.name} for {job.job_user}.")
         self.store.jobs.create(job, steps, values, [note])
-        self.notify()
+        self._wake()
         return job
 
     def _check_schedule(
@@ -188,14 +192,77 @@ class JobService:
         """SAP's JobCancel: delete a job that has not started, abort a running one."""
         outcome = self.store.jobs.cancel(key, by, self.clock())
         if not outcome.deleted:
-            self.notify()
+            self._wake()
         return outcome
 
     def abort(self, key: JobKey, *, by: str) -> models.CancelOutcome:
         """SAP's JobAbort: abort a running job; APJ_RT/040 when it is not running."""
         outcome = self.store.jobs.cancel(key, by, self.clock(), only_running=True)
-        self.notify()
+        self._wake()
         return outcome
+
+    # --- units: several writes, all or none (a $batch changeset) ---------------------
+
+    @contextlib.contextmanager
+    def unit(self) -> Iterator[Unit]:
+        """Schedules, cancels and aborts made in this thread inside it share one transaction: all or none.
+
+        An exception out of the block rolls everything back: no job of it was
+        ever visible, so no worker can have claimed one. The workers are woken
+        once, after the commit, never for a rollback. Audit entries handed to
+        :meth:`Unit.audit` are written after the unit ends, in a transaction of
+        their own, so that a rolled-back attempt is still on record: a success
+        that was rolled back is recorded as a failure saying so.
+        """
+        unit = Unit()
+        self._units.current = unit
+        try:
+            with self.store.db.unit():
+                yield unit
+        except BaseException:
+            self._units.current = None
+            self._record(unit, committed=False)
+            raise
+        self._units.current = None
+        self._record(unit, committed=True)
+        if unit.woken:
+            self.notify()
+
+    def current_unit(self) -> Unit | None:
+        """The unit this thread is in, if any."""
+        return getattr(self._units, "current", None)
+
+    def _wake(self) -> None:
+        """Wake the workers now, or at the commit of this thread's unit."""
+        unit = self.current_unit()
+        if unit is None:
+            self.notify()
+        else:
+            unit.woken = True
+
+    def _record(self, unit: Unit, *, committed: bool) -> None:
+        if not unit.entries:
+            return
+        entries = unit.entries if committed else [_rolled_back(e) for e in unit.entries]
+        self.store.audit.add(entries)
+
+
+@dataclasses.dataclass
+class Unit:
+    """What a :meth:`JobService.unit` keeps until it ends: audit entries, and whether to wake the workers."""
+
+    entries: list[models.AuditEntry] = dataclasses.field(default_factory=list)
+    woken: bool = False
+
+    def audit(self, entry: models.AuditEntry) -> None:
+        self.entries.append(entry)
+
+
+def _rolled_back(entry: models.AuditEntry) -> models.AuditEntry:
+    if entry.outcome != "success":
+        return entry
+    detail = f"{entry.detail}: rolled back with its changeset"
+    return dataclasses.replace(entry, outcome="failure", detail=detail)
 
 
 def _step_run(key: JobKey, step: models.TemplateStep) -> models.StepRun:

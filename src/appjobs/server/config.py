@@ -8,6 +8,7 @@ import datetime as dt
 from appjobs.auth.logon import DEFAULT_MAX_FAILED
 from appjobs.auth.sessions import DEFAULT_IDLE_TIMEOUT
 
+MAX_BATCH_BODY = 16 * 1024 * 1024  # bytes of a $batch body: 1000 requests of 16 KiB each
 MAX_URL = 64 * 1024 - 1  # bytes of request target; httptools' limit, and SAP's gateway stops near it too
 
 

@@ -15,6 +15,7 @@ InvalidInput (query options)   400     Gateway's framework code for a bad reques
 ResourceNotFound               404     "Resource not found for the segment 'X'."
 MethodNotAllowed               405     error document, ``Allow`` header
 UriTooLong                     414     error document
+PayloadTooLarge                413     error document (a ``$batch`` body over its limit)
 Unauthorized                   401     ``WWW-Authenticate: Basic realm=…``, HTML body like ICF's
 CsrfRequired                   403     ``x-csrf-token: Required``, text ``CSRF token validation failed``
 StorageFull                    507     error document "The server's storage is full …", ``Retry-After: 60``
@@ -91,6 +92,12 @@ class UriTooLong(HttpError):
     """The request URI is too long."""
 
     status = 414
+
+
+class PayloadTooLarge(HttpError):
+    """The request body is too large."""
+
+    status = 413
 
 
 class Unauthorized(HttpError):

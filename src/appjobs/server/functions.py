@@ -79,7 +79,12 @@ def _audit_subject(params: Params, result: Any) -> str:
 
 
 def _audit(service: JobService, event: str, caller: Caller, source: str | None, outcome: str, detail: str) -> None:
-    service.store.audit.add([models.AuditEntry(models.utcnow(), event, caller.user, source, outcome, detail)])
+    entry = models.AuditEntry(models.utcnow(), event, caller.user, source, outcome, detail)
+    unit = service.current_unit()
+    if unit is not None:  # a $batch changeset: written when it ends, so that a rollback does not erase it
+        unit.audit(entry)
+    else:
+        service.store.audit.add([entry])
 
 
 def visible_job(service: JobService, key: JobKey, caller: Caller) -> models.Job:
@@ -120,7 +125,9 @@ def job_schedule(service: JobService, params: Params, caller: Caller) -> entitie
 
 
 def job_status_get(service: JobService, params: Params, caller: Caller) -> entities.SapEntity:
-    return entities.schedule_status_entity(visible_job(service, _key(params), caller), include_status=True)
+    """JobStatusGet: the status alone, read with the creator (the scope check) and nothing else."""
+    key = _key(params)
+    return entities.status_entity(key, visible_status(service, key, caller))
 
 
 def job_cancel(service: JobService, params: Params, caller: Caller) -> entities.SapEntity:

@@ -8,6 +8,11 @@ In order, as SAP Gateway does it:
 4. the resource the raw path names (404), the method (405), the parameters (400);
 5. the engine call and the Atom or JSON answer.
 
+Steps 1 and 4 to 5 are :meth:`ODataEndpoint.answer`, which also answers
+each request of a ``$batch`` (:mod:`.batch`): a ``$batch`` POST is the one
+request whose body is read (at most 16 MiB, 413 past it, before the logon),
+and its requests are logged on and CSRF-checked once, as the batch.
+
 Steps 2 to 5 touch the database and run in a worker thread, off the event
 loop: a logon may cost an argon2 check (tens of milliseconds) and a write
 may wait for the write lock. One request is answered on the event loop
@@ -48,9 +53,9 @@ from starlette.types import Receive, Scope, Send
 from appjobs import errors
 from appjobs.auth import passwords
 from appjobs.engine import JobService
-from appjobs.server import polls, resources
-from appjobs.server.config import MAX_URL, ServerSettings
-from appjobs.server.errors import BASE_HEADERS, UriTooLong, error_response
+from appjobs.server import batch, polls, resources
+from appjobs.server.config import MAX_BATCH_BODY, MAX_URL, ServerSettings
+from appjobs.server.errors import BASE_HEADERS, PayloadTooLarge, ResourceNotFound, UriTooLong, error_response
 from appjobs.server.protocol import too_long_message
 from appjobs.server.security import Caller, Gate, wants_token
 from appjobs.server.targets import parse_target
@@ -72,6 +77,7 @@ class Incoming:
     origin: str  #: ``scheme://host``
     source: str | None = None  #: the client's address, for the audit log
     certificate: str | None = None  #: SHA-256 fingerprint of a verified client certificate
+    body: bytes = b""  #: read for a ``$batch`` only: no other resource takes a body
 
     @functools.cached_property
     def cookies(self) -> Mapping[str, str]:
@@ -105,6 +111,12 @@ class ODataEndpoint:
             source=scope["client"][0] if scope.get("client") else None,
             certificate=client_certificate(scope),
         )
+        if incoming.method == "POST" and _names_batch(incoming.raw_path):
+            try:
+                incoming = dataclasses.replace(incoming, body=await read_body(receive, headers, MAX_BATCH_BODY))
+            except PayloadTooLarge as exc:
+                await error_response(exc, negotiate(incoming))(scope, receive, send)
+                return
         known = self._known_poller(incoming)
         response: bytes | Response | None = None
         if known is not None and self.polls_on_loop:
@@ -171,8 +183,7 @@ class ODataEndpoint:
         fmt = negotiate(incoming)
         caller: Caller | None = known
         try:
-            if len(incoming.raw_path) + 1 + len(incoming.query) > MAX_URL:
-                raise UriTooLong(too_long_message())
+            _check_length(incoming)
             caller = caller or self.gate.logon(
                 incoming.headers, incoming.cookies, certificate=incoming.certificate, source=incoming.source,
                 verify=verify,
@@ -182,17 +193,36 @@ class ODataEndpoint:
             if wants_token(incoming.method, incoming.headers):
                 caller = self.gate.fetch_token(caller)
             self.gate.check_token(incoming.method, caller, csrf_token(incoming.headers))
-            response = self._serve(incoming, caller, fmt)
         except Exception as exc:  # every failure becomes an SAP error document, in one place
             response = error_response(exc, fmt, realm=self.settings.realm)
+        else:
+            response = self.answer(incoming, caller)
         if caller is not None and caller.session is not None and wants_token(incoming.method, incoming.headers):
             response.headers["x-csrf-token"] = caller.session.csrf_token
             if caller.opened:
                 response.raw_headers.extend(self.gate.cookie_headers(caller.session))
         return response
 
-    def _serve(self, incoming: Incoming, caller: Caller, fmt: str) -> Response:
+    def answer(self, incoming: Incoming, caller: Caller, *, in_batch: bool = False) -> Response:
+        """The response to a request whose logon and CSRF check are done, errors included.
+
+        The one way every request is served, whether it came alone or as a
+        request of a ``$batch`` (*in_batch*, see :mod:`.batch`): the URL's
+        length, the resource, the method, the parameters, the engine call.
+        """
+        fmt = negotiate(incoming)
+        try:
+            _check_length(incoming)
+            return self._serve(incoming, caller, fmt, in_batch)
+        except Exception as exc:  # every failure becomes an SAP error document, in one place
+            return error_response(exc, fmt, realm=self.settings.realm)
+
+    def _serve(self, incoming: Incoming, caller: Caller, fmt: str, in_batch: bool) -> Response:
         target = parse_target(incoming.raw_path)
+        if target.resource == batch.BATCH:
+            if in_batch:
+                batch.refuse_nested()
+            return batch.serve(self.answer, self.service, incoming, caller, target, fmt)
         call = resources.Call(
             method=incoming.method,
             target=target,
@@ -203,6 +233,38 @@ class ODataEndpoint:
             source=incoming.source,
         )
         return _response(resources.dispatch(self.service, call), incoming.method)
+
+
+def _check_length(incoming: Incoming) -> None:
+    if len(incoming.raw_path) + 1 + len(incoming.query) > MAX_URL:
+        raise UriTooLong(too_long_message())
+
+
+def _names_batch(raw_path: str) -> bool:
+    """True when *raw_path* names the service's ``$batch``: then, and only then, the request's body is read."""
+    try:
+        return parse_target(raw_path).resource == batch.BATCH
+    except ResourceNotFound:
+        return False
+
+
+async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
+    """The request's body, up to *limit* bytes; :class:`PayloadTooLarge` past it (read no further)."""
+    length = headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(f"The request body has {length} bytes; a $batch request may have at most {limit}.")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away: nobody reads the answer
+            return b""
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The request body has more than {limit} bytes, the most a $batch request may have.")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def csrf_token(headers: Mapping[str, str]) -> str | None:

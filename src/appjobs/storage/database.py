@@ -72,6 +72,8 @@ class Database:
     engine: sa.Engine
     write_lock: WriteLock | None = None  #: SQLite only: queues writers (see the module docstring)
     quick: QuickReader | None = None  #: one-row reads without SQLAlchemy's overhead (not for in-memory SQLite)
+    #: Per thread: the connection of the :meth:`unit` it is in, which its writes join.
+    _unit: threading.local = dataclasses.field(default_factory=threading.local, repr=False, compare=False)
 
     @property
     def dialect(self) -> str:
@@ -79,9 +81,39 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
-        """A read-write transaction, committed on success and rolled back on error."""
+        """A read-write transaction, committed on success and rolled back on error.
+
+        Inside a :meth:`unit` of this thread it is a savepoint of the unit's
+        transaction instead: its statements commit, or roll back, with the unit.
+        """
+        unit = getattr(self._unit, "conn", None)
+        if unit is not None:
+            with _translate(), unit.begin_nested():
+                yield unit
+            return
         with self._write_turn(), _translate(), self.engine.begin() as conn:
             yield conn
+
+    @contextlib.contextmanager
+    def unit(self) -> Iterator[None]:
+        """One transaction for every :meth:`write` this thread makes inside it: all of them commit, or none.
+
+        What a ``$batch`` changeset needs (:meth:`appjobs.engine.JobService.unit`).
+        The transaction is opened at once and holds SQLite's write lock until it
+        ends, so keep a unit as short as the work it groups. Reads (:meth:`read`,
+        :meth:`one`) run on other connections and do not see the unit's writes
+        before it commits; nor does anybody else, the workers included. A
+        :meth:`wake_workers` inside it is delivered at its commit (PostgreSQL's
+        ``NOTIFY``), never for a rollback. Units do not nest.
+        """
+        if getattr(self._unit, "conn", None) is not None:
+            raise RuntimeError("units do not nest")
+        with self._write_turn(), _translate(), self.engine.begin() as conn:
+            self._unit.conn = conn
+            try:
+                yield
+            finally:
+                self._unit.conn = None
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sa.Connection]:
