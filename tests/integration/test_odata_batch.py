@@ -16,8 +16,12 @@ import uuid
 
 import pytest
 import requests
+import restartsite
+import sqlalchemy as sa
 from batchbodies import answers, body, changeset, d, error_code, flat, key_url, op, post, schedule_url
 from tenant import ROOT_PATH, Tenant, admin
+
+from appjobs.storage import schema
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -110,6 +114,29 @@ def test_a_refused_changeset_leaves_a_running_job_alone(tenant: Tenant) -> None:
     assert not isinstance(answer, list)
     assert error_code(answer) == "APJ_RT/015"
     assert tenant.wait_status(http, job, "FA") == "F"
+
+
+def test_a_refused_changeset_leaves_no_restarted_copy(tenant: Tenant) -> None:
+    """JobRestart of a failed job, then a bad JobSchedule, in one changeset: no copy of the job exists."""
+    http = tenant.session()
+    job = tenant.schedule(http, "/APPJOBS/DEMO_FAIL")
+    assert tenant.wait_status(http, job, "FA") == "A"
+    restart = key_url("JobRestart", job["JobName"], job["JobRunCount"]) + "&JobRestartMode='E'"
+    data = body(changeset(op("POST", restart), op("POST", schedule_url("/APPJOBS/NO_SUCH", marker()))))
+    (answer,) = answers(post(http, tenant.root, data))
+    assert error_code(answer) == "APJ_RT/015"
+    assert copies_of(tenant, job) == []
+    # In a changeset of its own, the same restart makes its copy: the rollback was the other request's doing.
+    (alone,) = answers(post(http, tenant.root, body(changeset(op("POST", restart)))))
+    assert isinstance(alone, list) and alone[0].status == 200
+    assert copies_of(tenant, job) == [d(alone[0])["JobName"]]
+
+
+def copies_of(tenant: Tenant, job: dict) -> list[str]:
+    """The names of the stored copies that restart *job*."""
+    with restartsite.stored(tenant) as store, store.db.read() as conn:
+        query = sa.select(schema.job.c.name).where(schema.job.c.restart_of_name == job["JobName"])
+        return list(conn.scalars(query))
 
 
 def _seconds(n: int) -> str:

@@ -100,7 +100,7 @@ def restart(service: JobService, key: JobKey, mode: str, *, by: str) -> models.J
     for value in service.store.jobs.parameter_values(key):  # every row: a select-option keeps its ranges
         values.setdefault(value.step, {})[value.name] = value
     service.store.jobs.create(copy, runs, values, log)
-    service.notify()
+    service.wake()  # now, or when the changeset it is part of commits
     return copy
 
 

@@ -108,7 +108,7 @@ class JobService:
         steps = [_step_run(job.key, step) for step in template.steps]
         note = _log(job.key, now, f"Job scheduled by {creator} from template {template.name} for {job.job_user}.")
         self.store.jobs.create(job, steps, values, [note])
-        self._wake()
+        self.wake()
         return job
 
     def _check_schedule(
@@ -192,13 +192,13 @@ class JobService:
         """SAP's JobCancel: delete a job that has not started, abort a running one."""
         outcome = self.store.jobs.cancel(key, by, self.clock())
         if not outcome.deleted:
-            self._wake()
+            self.wake()
         return outcome
 
     def abort(self, key: JobKey, *, by: str) -> models.CancelOutcome:
         """SAP's JobAbort: abort a running job; APJ_RT/040 when it is not running."""
         outcome = self.store.jobs.cancel(key, by, self.clock(), only_running=True)
-        self._wake()
+        self.wake()
         return outcome
 
     # --- units: several writes, all or none (a $batch changeset) ---------------------
@@ -232,7 +232,7 @@ class JobService:
         """The unit this thread is in, if any."""
         return getattr(self._units, "current", None)
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
         """Wake the workers now, or at the commit of this thread's unit."""
         unit = self.current_unit()
         if unit is None:
