@@ -128,7 +128,8 @@ def test_a_refused_changeset_leaves_no_restarted_copy(tenant: Tenant) -> None:
     assert copies_of(tenant, job) == []
     # In a changeset of its own, the same restart makes its copy: the rollback was the other request's doing.
     (alone,) = answers(post(http, tenant.root, body(changeset(op("POST", restart)))))
-    assert isinstance(alone, list) and alone[0].status == 200
+    assert isinstance(alone, list)
+    assert alone[0].status == 200
     assert copies_of(tenant, job) == [d(alone[0])["JobName"]]
 
 
