@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import os
 import pathlib
@@ -341,9 +342,36 @@ def test_reads_are_answered_while_another_process_holds_the_write_lock(
         writer.execute("DELETE FROM template")  # not committed: readers still see the template
         assert [t.name for t in store.templates.list()] == ["/T/ONE"]
         assert set(store.templates.names()) == {"/T/ONE"}
+        # A read through Database.read() begins a plain (deferred) transaction, not BEGIN IMMEDIATE,
+        # which would wait for the writer's lock (30 s) and then fail.
+        assert store.jobs.list(dt.datetime(2000, 1, 1, tzinfo=dt.UTC), models.utcnow()) == []
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_an_up_to_date_database_is_opened_without_alembic(store: Store) -> None:
+    """Opening a database at the newest revision does not import alembic: a third of a process's start-up CPU.
+
+    *store* has migrated the database; a new process opens it as every ``appjobs`` command does.
+    """
+    code = (
+        "import sys; from appjobs.storage import Store; "
+        f"Store.open({store.db.engine.url.render_as_string(hide_password=False)!r}).close(); "
+        "print('alembic' in sys.modules)"
+    )
+    opened = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert opened.stdout.strip() == "False", opened.stderr
+
+
+@pytest.mark.parametrize(("number", "raised"), [(errno.ENOSPC, errors.StorageFull), (errno.EACCES, PermissionError)])
+def test_an_os_error_in_a_transaction_is_storage_full_only_when_the_disk_is_full(
+    store: Store, number: int, raised: type[Exception]
+) -> None:
+    """ENOSPC on the way (the write lock's file, say) is StorageFull, which the server answers 507; any other
+    OSError is itself, so that it is not mistaken for a full disk."""
+    with pytest.raises(raised), store.db.write():
+        raise OSError(number, os.strerror(number))
 
 
 def assert_schedules(store: Store) -> None:
