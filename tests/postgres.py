@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -51,8 +52,28 @@ def new_database(server: str) -> Iterator[str]:
     try:
         yield url.render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        drop_database(server, name)
+
+
+def drop_database(server: str, name: str, patience: float = 120.0) -> None:
+    """``DROP DATABASE … WITH (FORCE)``, tried again while the server cannot checkpoint.
+
+    DROP DATABASE waits for a checkpoint, and a checkpoint fails while any tablespace is full:
+    test_diskfull.py fills one on purpose, for seconds, while other tests end beside it.
+    """
+    import psycopg
+    from psycopg import sql
+
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            return
+        except psycopg.errors.InternalError as exc:
+            if "checkpoint request failed" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.fixture
