@@ -107,18 +107,63 @@ def template_values_json(template: models.Template) -> str:
 
 def sequence_json(template: models.Template) -> str:
     """JobTemplate's JobTemplateSequence: its steps, with the properties of SAP's JobTemplateSequence."""
-    return _json(
-        [
-            {
-                "JobSequenceName": f"{step.number:04d}",
-                "JobSequencePosition": step.number,
-                "JobSequenceText": step.text,
-                "BasicJobCatalogEntryName": template.name,
-                "JceText": template.text,
-            }
-            for step in template.steps
-        ]
-    )
+    return _json([_sequence(template, step) for step in template.steps])
+
+
+def _sequence(template: models.Template, step: models.TemplateStep) -> SapEntity:
+    return {
+        "JobSequenceName": sequence_name(step.number),
+        "JobSequencePosition": step.number,
+        "JobSequenceText": step.text,
+        "BasicJobCatalogEntryName": template.name,
+        "JceText": template.text,
+    }
+
+
+def sequence_name(step_number: int) -> str:
+    """A step's JobSequenceName: its number in four digits, ``0001`` for step 1."""
+    return f"{step_number:04d}"
+
+
+def parameter_name(name: str, step_number: int) -> str:
+    """JobTemplateParameter's JobTemplateParameterName: the name, padded to 8, then the step's sequence name.
+
+    SAP's names carry this suffix (``P_TSKID 0001``, ``S_MATNR0001``: an 8-character ABAP name and the
+    sequence), which keeps the key (template, version, name) unique when two steps declare one name. A
+    name longer than 8 characters is followed by the suffix directly (``PLANTS_AREA0002``); dropping the
+    last four characters and the trailing blanks gives back the ``NAME`` of JobTemplateValues and
+    JobTemplateRead, whose ``STEP_NR``/``seq_position`` is the suffix's number.
+    """
+    return name.ljust(8) + sequence_name(step_number)
+
+
+def sequence_entities(template: models.Template) -> list[SapEntity]:
+    """JobTemplateSequence entities (JobTemplateSequenceSet): one per step, as JobTemplateSequence's JSON has them."""
+    key = {"JobTemplateName": template.name, "JobTemplateVersion": template.version}
+    return [key | _sequence(template, step) for step in template.steps]
+
+
+def parameter_entities(template: models.Template) -> list[SapEntity]:
+    """JobTemplateParameter entities (JobTemplateParameterSet): one per declared parameter of each step.
+
+    Only the mandatory indicator has a counterpart; hidden, read-only, value help and the group are empty.
+    """
+    return [
+        {
+            "BasicJobCatalogEntryName": template.name,
+            "JobTempParamHasVhInd": "",
+            "JobTemplateName": template.name,
+            "JobTempParamReadOnlyInd": "",
+            "JobTemplateParamGroupName": "",
+            "JobSequenceName": sequence_name(step.number),
+            "JobTemplateVersion": template.version,
+            "JobTemplateParameterName": parameter_name(d.name, step.number),
+            "JobTempParamHiddenInd": "",
+            "JobTempParamMandatoryInd": "X" if d.mandatory else "",
+        }
+        for step in template.steps
+        for d in step.declared()
+    ]
 
 
 def template_data_entity(template: models.Template) -> SapEntity:

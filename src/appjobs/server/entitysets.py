@@ -2,9 +2,11 @@
 
 What each declared entity set answers to GET:
 
-* **JobTemplateSet**, **JobStatusInfoSet**: their rows. JobTemplate's four
-  navigations (parameters, groups, sections, sequence) answer empty feeds:
-  appjobs' templates declare none of them (yet).
+* **JobTemplateSet**, **JobStatusInfoSet**: their rows.
+* **JobTemplateSequenceSet**, **JobTemplateParameterSet**: every template's
+  steps and declared parameters, also as JobTemplate's navigations and
+  JobTemplateSequence's (:mod:`.templatesets`); JobTemplate's groups and
+  sections and a parameter's value data answer empty feeds.
 * **JobHeaderSet**: the jobs the caller may see (:mod:`.jobheaders`); by key
   the job, 404 for one the caller may not see exactly as for one that does
   not exist. **JobStepSet**, **JobStepLogInfoSet**, **JobLogMessageSet** by key
@@ -29,7 +31,7 @@ from appjobs import errors, models
 from appjobs.engine import JobService
 from appjobs.odata import entities, jobtree, keys, model, query
 from appjobs.odata.values import key_formatter
-from appjobs.server import jobheaders
+from appjobs.server import jobheaders, templatesets
 from appjobs.server.errors import ResourceNotFound
 from appjobs.server.security import Caller
 from appjobs.server.targets import Target
@@ -80,13 +82,15 @@ def read(service: JobService, target: Target, params: Sequence[tuple[str, str]],
     expand = expand_tree(end_type, options.expand)
     if start in JOB_SETS:
         return _job_read(service, target, start, end, options, expand, caller)
-    rows = _rows(service, start)
+    if start.name in templatesets.SETS:
+        return _template_read(templatesets.Templates(service), target, start, end, options, expand)
+    rows = _rows(start)
     if target.key is None:
         return _feed(end, options, [_expanded_empty(row, expand) for row in rows])
     found = _match(start, rows, parse_key(start, target.key))
     if not target.navigation:
         return Result(end, options, entity=_expanded_empty(found, expand))
-    # Outside the job sets every navigation leads to an empty feed, where no key finds anything.
+    # Outside the job and template sets every navigation leads to an empty feed, where no key finds anything.
     name, nav_key = target.navigation[0]
     if nav_key is not None:
         raise ResourceNotFound(name)
@@ -94,12 +98,35 @@ def read(service: JobService, target: Target, params: Sequence[tuple[str, str]],
     return _feed(end, options, [], path=path)
 
 
-def _rows(service: JobService, entity_set: model.EntitySet) -> list[Entity]:
-    if entity_set is model.JOB_TEMPLATE_SET:
-        return [entities.template_entity(t) for t in service.templates()]
+def _rows(entity_set: model.EntitySet) -> list[Entity]:
     if entity_set is model.JOB_STATUS_INFO_SET:
         return entities.status_info_entities()
     return []  # the sets appjobs has no counterpart of, and the homes of function-import results
+
+
+def _template_read(
+    templates: templatesets.Templates,
+    target: Target,
+    start: model.EntitySet,
+    end: model.EntitySet,
+    options: query.QueryOptions,
+    expand: Expand,
+) -> Result:
+    """A read that starts at JobTemplateSet, JobTemplateSequenceSet or JobTemplateParameterSet."""
+    rows = templates.rows(start)
+    if target.key is None:
+        return _feed(end, options, [templates.expand(start, row, expand) for row in rows])
+    current_set, current = start, _match(start, rows, parse_key(start, target.key))
+    path = current_set.name + _key_text(current_set, current)
+    for name, nav_key in target.navigation:
+        children = templates.children(current_set, current, name)
+        current_set = model.SERVICE.navigation_target(current_set.entity_type.find_navigation(name))  # type: ignore[arg-type]
+        if nav_key is None:
+            rows = [templates.expand(current_set, child, expand) for child in children]
+            return _feed(current_set, options, rows, path=f"{path}/{name}")
+        current = _match(current_set, children, parse_key(current_set, nav_key))
+        path = current_set.name + _key_text(current_set, current)
+    return Result(end, options, entity=templates.expand(end, current, expand))
 
 
 def parse_key(entity_set: model.EntitySet, key_text: str) -> dict[str, object]:
