@@ -13,8 +13,9 @@ What each declared entity set answers to GET:
   (every key starts with the job's) and as navigations from a JobHeader;
   read as whole sets, without a job, they answer an empty feed.
 * Every other set answers an empty feed, and 404 for any key: those appjobs
-  has no counterpart of (:data:`EMPTY_SETS`) and the homes of function-import
-  results, which SAP fills only as answers of their function imports.
+  has no counterpart of (the application log, parameter groups and sections)
+  and the homes of function-import results, which SAP fills only as answers
+  of their function imports.
 
 ``$expand`` paths are checked segment by segment against the model: an
 unknown one is a 400 naming it. A navigation URL with an unknown segment
