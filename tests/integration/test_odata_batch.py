@@ -49,9 +49,10 @@ def now() -> dt.datetime:
 
 
 def same(part_body: bytes, alone: bytes) -> bool:
-    """Equal but for transaction ids and timestamps (of error documents)."""
+    """Equal but for transaction ids and timestamps (of error documents) and Atom's <updated> (the answer's time)."""
     clean = [re.sub(rb'(transactionid(?:>|":"))[0-9A-F]{32}', rb"\1", b) for b in (part_body, alone)]
     clean = [re.sub(rb'(timestamp(?:>|":"))\d{14}\.\d{7}', rb"\1", b) for b in clean]
+    clean = [re.sub(rb"<updated>[^<]*</updated>", b"<updated/>", b) for b in clean]  # Atom: the time of the answer
     return clean[0] == clean[1]
 
 

@@ -9,6 +9,9 @@ from appjobs.auth.logon import DEFAULT_MAX_FAILED
 from appjobs.auth.sessions import DEFAULT_IDLE_TIMEOUT
 
 MAX_BATCH_BODY = 16 * 1024 * 1024  # bytes of a $batch body: 1000 requests of 16 KiB each
+# A $batch body is read before its logon is checked: all of them together, across the server's connections,
+# may hold at most this much, so that unauthenticated clients cannot make it buffer 16 MiB per connection.
+BATCH_BODIES_BUDGET = 4 * MAX_BATCH_BODY
 MAX_URL = 64 * 1024 - 1  # bytes of request target; httptools' limit, and SAP's gateway stops near it too
 
 

@@ -16,6 +16,7 @@ ResourceNotFound               404     "Resource not found for the segment 'X'."
 MethodNotAllowed               405     error document, ``Allow`` header
 UriTooLong                     414     error document
 PayloadTooLarge                413     error document (a ``$batch`` body over its limit)
+BatchBodiesBusy                503     error document, ``Retry-After: 5`` (``$batch`` bodies being read hold the budget)
 Unauthorized                   401     ``WWW-Authenticate: Basic realm=…``, HTML body like ICF's
 CsrfRequired                   403     ``x-csrf-token: Required``, text ``CSRF token validation failed``
 StorageFull                    507     error document "The server's storage is full …", ``Retry-After: 60``
@@ -100,6 +101,12 @@ class PayloadTooLarge(HttpError):
     status = 413
 
 
+class BatchBodiesBusy(HttpError):
+    """The ``$batch`` bodies being read fill their budget: try again in a few seconds."""
+
+    status = 503
+
+
 class Unauthorized(HttpError):
     """Logon failed."""
 
@@ -149,6 +156,8 @@ def raw_error(exc: Exception, fmt: str = "xml") -> tuple[int, dict[str, str], by
         headers["allow"] = ", ".join(exc.allowed)
     if isinstance(exc, errors.StorageFull):
         headers["retry-after"] = STORAGE_FULL_RETRY_AFTER
+    if isinstance(exc, BatchBodiesBusy):
+        headers["retry-after"] = "5"
     return status, headers, body
 
 

@@ -54,8 +54,15 @@ from appjobs import errors
 from appjobs.auth import passwords
 from appjobs.engine import JobService
 from appjobs.server import batch, polls, resources
-from appjobs.server.config import MAX_BATCH_BODY, MAX_URL, ServerSettings
-from appjobs.server.errors import BASE_HEADERS, PayloadTooLarge, ResourceNotFound, UriTooLong, error_response
+from appjobs.server.config import BATCH_BODIES_BUDGET, MAX_BATCH_BODY, MAX_URL, ServerSettings
+from appjobs.server.errors import (
+    BASE_HEADERS,
+    BatchBodiesBusy,
+    PayloadTooLarge,
+    ResourceNotFound,
+    UriTooLong,
+    error_response,
+)
 from appjobs.server.protocol import too_long_message
 from appjobs.server.security import Caller, Gate, wants_token
 from appjobs.server.targets import parse_target
@@ -98,6 +105,7 @@ class ODataEndpoint:
         self.settings = settings
         self.polls_on_loop = service.store.db.dialect == "sqlite"
         self._turns: anyio.CapacityLimiter | None = None  # made on the event loop, at the first password check
+        self._batch_bodies = BodyBudget(BATCH_BODIES_BUDGET)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_path = scope.get("raw_path") or scope["path"].encode()
@@ -113,10 +121,18 @@ class ODataEndpoint:
         )
         if incoming.method == "POST" and _names_batch(incoming.raw_path):
             try:
-                incoming = dataclasses.replace(incoming, body=await read_body(receive, headers, MAX_BATCH_BODY))
-            except PayloadTooLarge as exc:
+                body = await read_body(receive, headers, MAX_BATCH_BODY, self._batch_bodies)
+            except (PayloadTooLarge, BatchBodiesBusy) as exc:
                 await error_response(exc, negotiate(incoming))(scope, receive, send)
                 return
+            try:  # the body's bytes stay taken from the budget until its answer is sent
+                await self._respond(dataclasses.replace(incoming, body=body), scope, receive, send)
+            finally:
+                self._batch_bodies.give_back(len(body))
+            return
+        await self._respond(incoming, scope, receive, send)
+
+    async def _respond(self, incoming: Incoming, scope: Scope, receive: Receive, send: Send) -> None:
         known = self._known_poller(incoming)
         response: bytes | Response | None = None
         if known is not None and self.polls_on_loop:
@@ -248,23 +264,56 @@ def _names_batch(raw_path: str) -> bool:
         return False
 
 
-async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
-    """The request's body, up to *limit* bytes; :class:`PayloadTooLarge` past it (read no further)."""
+class BodyBudget:
+    """Bytes of ``$batch`` bodies held at once by one server, at most *limit*; used on the event loop only.
+
+    A body is read before its request's logon is checked (the logon runs in a
+    worker thread, which cannot wait for the body), so without a bound
+    unauthenticated clients could make the server hold 16 MiB per connection.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.held = limit, 0
+
+    def take(self, size: int) -> None:
+        """Hold *size* more bytes; :class:`BatchBodiesBusy` (503) when that would pass the limit."""
+        if self.held + size > self.limit:
+            raise BatchBodiesBusy("The server is reading as many $batch requests as it may at once; try again.")
+        self.held += size
+
+    def give_back(self, size: int) -> None:
+        self.held -= size
+
+
+async def read_body(receive: Receive, headers: Headers, limit: int, budget: BodyBudget) -> bytes:
+    """The request's body, up to *limit* bytes, taken from *budget*; :class:`PayloadTooLarge` past *limit*.
+
+    On an error the bytes read so far are given back; on success the caller gives back the body's length
+    once the answer is sent.
+    """
     length = headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
         raise PayloadTooLarge(f"The request body has {length} bytes; a $batch request may have at most {limit}.")
     chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":  # the client went away: nobody reads the answer
-            return b""
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"The request body has more than {limit} bytes, the most a $batch request may have.")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    try:
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: nobody reads the answer
+                budget.give_back(size)
+                return b""
+            chunk = message.get("body", b"")
+            if size + len(chunk) > limit:
+                raise PayloadTooLarge(
+                    f"The request body has more than {limit} bytes, the most a $batch request may have."
+                )
+            budget.take(len(chunk))
+            size += len(chunk)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+    except BaseException:
+        budget.give_back(size)
+        raise
 
 
 def csrf_token(headers: Mapping[str, str]) -> str | None:
