@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import logging
 import os
 import pathlib
@@ -88,6 +89,10 @@ class StepGroup:
             events = (self.path / "cgroup.events").read_text()
         except FileNotFoundError:
             return bool(self.pids())  # v1 has no cgroup.events
+        except OSError as exc:
+            if exc.errno == errno.ENODEV:  # the cgroup is being removed (by another worker): no process is in it
+                return False
+            raise
         return "populated 1" in events
 
     def signal(self, sig: int) -> None:
