@@ -17,17 +17,19 @@ from appjobs.engine import cgroups
 
 def test_a_cgroup_being_removed_is_empty(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "cgroup.events").write_text("populated 1\n")
+    (tmp_path / "cgroup.procs").write_text("4242\n")
     group = cgroups.StepGroup(tmp_path)
     assert group.populated()
     real = pathlib.Path.read_text
 
     def removed(path: pathlib.Path, *args: object, **kwargs: object) -> str:
-        if path.name == "cgroup.events":
+        if path.name in ("cgroup.events", "cgroup.procs"):
             raise OSError(errno.ENODEV, "No such device")
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(pathlib.Path, "read_text", removed)
     assert not group.populated()
+    assert group.pids() == []
 
 
 def test_other_errors_still_raise(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -82,6 +82,10 @@ class StepGroup:
             return [int(line) for line in self.procs_file.read_text().split()]
         except (FileNotFoundError, ValueError):
             return []
+        except OSError as exc:
+            if exc.errno == errno.ENODEV:  # being removed: no process is in it
+                return []
+            raise
 
     def populated(self) -> bool:
         """True while any process is in the cgroup (zombies do not count)."""
