@@ -16,6 +16,7 @@ import uuid
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -27,7 +28,7 @@ from appjobs import errors, models
 from appjobs.engine import JobService, templates
 from appjobs.settings import Paths
 from appjobs.storage import Store, schema
-from appjobs.storage.database import MIGRATIONS, head_revision
+from appjobs.storage.database import MIGRATIONS, head_revision, sqlite_file
 from appjobs.storage.jobs import RunningStep
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
@@ -522,11 +523,15 @@ def test_a_file_that_is_no_database_is_a_storage_error_that_says_so(tmp_path: pa
     assert str(caught.value) == "database error: DatabaseError: file is not a database"
 
 
-def test_a_new_database_is_private_from_the_start_whatever_the_umask(tmp_path: pathlib.Path) -> None:
-    """A database that opening creates is 0600 at once, and so are its side files: not only at the next opening."""
+@pytest.mark.parametrize("spelled", ["sqlite:///{path}", "sqlite:///file:{path}?uri=true"], ids=["path", "file URI"])
+def test_a_new_database_is_private_from_the_start_whatever_the_umask(tmp_path: pathlib.Path, spelled: str) -> None:
+    """A database that opening creates is 0600 at once, and so are its side files: not only at the next opening.
+
+    Also when the URL names it as a ``file:`` URI, which once got neither the lock file nor 0600.
+    """
     old = os.umask(0o022)
     try:
-        store = Store.open(f"sqlite:///{tmp_path / 'jobs.db'}")
+        store = Store.open(spelled.format(path=tmp_path / "jobs.db"))
     finally:
         os.umask(old)
     try:
@@ -536,6 +541,26 @@ def test_a_new_database_is_private_from_the_start_whatever_the_umask(tmp_path: p
     finally:
         store.close()
     assert modes == dict.fromkeys(["jobs.db", "jobs.db-wal", "jobs.db-shm", "jobs.db-writelock"], "0o600")
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:////data/appjobs.db", "/data/appjobs.db"),
+        ("sqlite:///relative.db", "relative.db"),
+        ("sqlite:///file:/data/appjobs.db?uri=true", "/data/appjobs.db"),
+        ("sqlite:///file:///data/app%20jobs.db?uri=true&cache=shared", "/data/app jobs.db"),
+        ("sqlite:///file:relative.db?uri=true", "relative.db"),
+        ("sqlite://", None),
+        ("sqlite:///:memory:", None),
+        ("sqlite:///file::memory:?uri=true&cache=shared", None),
+        ("sqlite:///file:jobs?mode=memory&uri=true", None),
+    ],
+)
+def test_the_file_of_a_sqlite_url(url: str, path: str | None) -> None:
+    """Which file a SQLite URL names: the one whose lock file and modes appjobs takes care of."""
+    found = sqlite_file(sa.make_url(url))
+    assert (None if found is None else str(found)) == path
 
 
 LOCK_HOLDER = """

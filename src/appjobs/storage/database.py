@@ -41,6 +41,7 @@ import os
 import pathlib
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -261,12 +262,15 @@ def connect(url: str) -> Database:
         raise errors.ConfigurationError(f"cannot open database {_redact(url)}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
-        lock = _sqlite_write_lock(engine.url)
-        if lock is not None:
-            _make_private(pathlib.Path(engine.url.database or ""))
+        path = sqlite_file(engine.url)
+        if path is None:  # in memory: no file to lock or to keep private, and one process only
+            return Database(engine)
+        _make_private(path)
+        lock = WriteLock(pathlib.Path(f"{path}-writelock").absolute())
+        if (engine.url.database or "").startswith("file:"):
+            return Database(engine, lock)  # the quick reader opens plain paths, not URIs; the general way reads
         connector = _sqlite_connector(engine.url.database or "", BUSY_TIMEOUT / 1000)
-        quick = QuickReader(connector, engine.dialect, (sqlite3.Error,)) if lock else None
-        return Database(engine, lock, quick)
+        return Database(engine, lock, QuickReader(connector, engine.dialect, (sqlite3.Error,)))
     if engine.dialect.name == "postgresql" and engine.driver == "psycopg":
         import psycopg  # here: installations on SQLite alone need not have it
 
@@ -299,12 +303,20 @@ def _engine_options(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True}
 
 
-def _sqlite_write_lock(url: sa.URL) -> WriteLock | None:
-    """The file lock for a database file; None for an in-memory database, which has no file."""
+def sqlite_file(url: sa.URL) -> pathlib.Path | None:
+    """The file of a SQLite database URL; None for a database in memory, which has none.
+
+    A plain path (``sqlite:///data/appjobs.db``) or a ``file:`` URI, which SQLAlchemy passes to
+    SQLite with ``uri=true`` (``sqlite:///file:/data/appjobs.db?uri=true&cache=shared``): its
+    path part, percent-decoded. A ``file:`` name without ``uri=true`` is a plain file name.
+    """
     database = url.database or ""
-    if database in ("", ":memory:") or database.startswith("file:") or url.query.get("mode") == "memory":
+    if database in ("", ":memory:") or url.query.get("mode") == "memory":
         return None
-    return WriteLock(pathlib.Path(database + "-writelock").absolute())
+    if database.startswith("file:") and url.query.get("uri") == "true":
+        path = urllib.parse.unquote(urllib.parse.urlsplit(database).path)
+        return None if path in ("", ":memory:") else pathlib.Path(path)
+    return pathlib.Path(database)
 
 
 def _make_private(database: pathlib.Path) -> None:
