@@ -95,6 +95,15 @@ def connection_options(command: F) -> F:
     return command
 
 
+#: The parameter names :func:`connection_options` adds to a command.
+FLAGS = frozenset({"url", "user", "password_file", "cert", "key", "ca_bundle", "sap_client", "sap_language", "profile"})
+
+
+def take(flags: dict[str, Any]) -> Connection:
+    """The connection from a command's *flags*, with the connection flags taken out of them."""
+    return resolve({name: flags.pop(name) for name in list(flags) if name in FLAGS})
+
+
 def resolve(flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Connection:
     """The connection from command-line *flags*, the environment and the profile; a clear error if incomplete."""
     env = os.environ if environ is None else environ

@@ -10,12 +10,8 @@ import click
 
 from appjobs.cli import connection, restarting
 from appjobs.cli.options import echo_json, json_option
-from appjobs.cli.run import Duration, _reporter, _signals_cancel
+from appjobs.cli.run import Duration, _reporter, run_to_the_end
 from appjobs.cli.runner import RunOptions
-
-_CONNECTION_FLAGS = frozenset(
-    {"url", "user", "password_file", "cert", "key", "ca_bundle", "sap_client", "sap_language", "profile"}
-)
 
 
 @click.command()
@@ -53,7 +49,7 @@ def restart(job_name: str, run_count: str, from_failed: bool, wait: bool, as_jso
     """
     from appjobs.client import JobKey, RestartMode
 
-    conn = connection.resolve({k: flags.pop(k) for k in list(flags) if k in _CONNECTION_FLAGS})
+    conn = connection.take(flags)
     original = JobKey(job_name, run_count)
     mode = RestartMode.FROM_FAILED if from_failed else RestartMode.AFTER_FAILED
     if not wait:
@@ -66,14 +62,7 @@ def restart(job_name: str, run_count: str, from_failed: bool, wait: bool, as_jso
         return
     options = RunOptions(template="", **flags)
     with _reporter(None) as report, conn.client() as client:
-        runner = restarting.RestartRunner(client, options, report, original, mode)
-        with _signals_cancel(runner):
-            try:
-                outcome = runner.run()
-            except Exception as exc:
-                if not type(exc).__module__.startswith("appjobs."):
-                    raise
-                outcome = runner.failed(exc)
+        outcome = run_to_the_end(restarting.RestartRunner(client, options, report, original, mode))
     if as_json:
         click.echo(json.dumps(restarting.as_json(outcome.as_json(), original, mode)))
     elif outcome.key is not None:

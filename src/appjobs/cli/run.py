@@ -15,7 +15,7 @@ import click
 
 from appjobs import errors
 from appjobs.cli import connection, paramflags, restarting
-from appjobs.cli.runner import Runner, RunOptions
+from appjobs.cli.runner import Outcome, Runner, RunOptions
 
 #: Signals that make ``appjobs run`` cancel its job; CTRL_BREAK arrives as SIGBREAK on Windows.
 STOP_SIGNALS = tuple(
@@ -87,7 +87,7 @@ def run(as_json: bool, log_file: str | None, **flags: Any) -> None:
     2 usage or configuration, 3 cancelled, 4 timeout, 5 logon refused,
     6 network failure, 7 warnings (--strict-warnings), 8 protocol error.
     """
-    conn = connection.resolve({k: flags.pop(k) for k in list(flags) if k in _CONNECTION_FLAGS})
+    conn = connection.take(flags)
     restart = restarting.requested(flags)
     options = _options(flags, restart is not None)
     with _reporter(log_file) as report, conn.client() as client:
@@ -96,22 +96,11 @@ def run(as_json: bool, log_file: str | None, **flags: Any) -> None:
             if restart is None
             else restarting.RestartRunner(client, options, report, *restart)
         )
-        with _signals_cancel(runner):
-            try:
-                outcome = runner.run()
-            except Exception as exc:
-                if not type(exc).__module__.startswith("appjobs."):
-                    raise
-                outcome = runner.failed(exc)
+        outcome = run_to_the_end(runner)
     document = outcome.as_json() if restart is None else restarting.as_json(outcome.as_json(), *restart)
     if as_json:
         click.echo(json.dumps(document))
     sys.exit(int(outcome.exit_code))
-
-
-_CONNECTION_FLAGS = frozenset(
-    {"url", "user", "password_file", "cert", "key", "ca_bundle", "sap_client", "sap_language", "profile"}
-)
 
 
 def _options(flags: dict[str, Any], restart: bool = False) -> RunOptions:
@@ -138,6 +127,17 @@ def _options(flags: dict[str, Any], restart: bool = False) -> RunOptions:
         cancel_grace=flags["cancel_grace"],
         retry_window=flags["retry_window"],
     )
+
+
+def run_to_the_end(runner: Runner) -> Outcome:
+    """*runner*'s outcome, its job cancelled by the stop signals; an appjobs error becomes an outcome (exit code)."""
+    with _signals_cancel(runner):
+        try:
+            return runner.run()
+        except Exception as exc:
+            if not type(exc).__module__.startswith("appjobs."):
+                raise
+            return runner.failed(exc)
 
 
 @contextlib.contextmanager

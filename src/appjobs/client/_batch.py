@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from http import HTTPStatus
 
 from appjobs.client import _literals as literals
@@ -36,6 +36,7 @@ from appjobs.client._errors import (
     service_error,
 )
 from appjobs.client._models import JobKey, JobState
+from appjobs.client._params import Parameters, parameter_values
 from appjobs.client._parsing import read_error, read_rows
 from appjobs.client._transport import Answer, Transport
 
@@ -50,12 +51,10 @@ class Schedule:
     text: str
     job_user: str | None = None
     test_mode: bool = False
-    parameters: Mapping[str, str] | None = None
+    parameters: Parameters | None = None
 
     def query(self) -> str:
-        """JobSchedule's query string, as :meth:`Client.schedule` sends it."""
-        from appjobs.client._client import parameter_values  # here: _client imports this module
-
+        """JobSchedule's query string: :meth:`Client.schedule` sends it alone, :meth:`Client.schedule_many` batched."""
         pairs = [("JobTemplateName", literals.string(self.template_name)), ("JobText", literals.string(self.text))]
         if self.job_user:
             pairs.append(("JobUser", literals.string(self.job_user)))

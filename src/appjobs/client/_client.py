@@ -28,7 +28,6 @@ from appjobs.client._headers import JobHeader, LogMessage
 from appjobs.client._models import JobInfo, JobKey, JobState, JobSummary, RestartMode, Template
 from appjobs.client._paramcalls import ParameterCalls
 from appjobs.client._params import Parameters
-from appjobs.client._params import parameter_values as _parameter_values
 from appjobs.client._parsing import read_rows
 from appjobs.client._transport import Answer, Transport, new_session
 
@@ -193,13 +192,8 @@ class Client(ParameterCalls):
         its answer did not come back, :class:`ScheduleOutcomeUnknown` says so,
         with what :meth:`find_jobs` needs to look for the job.
         """
-        pairs = [("JobTemplateName", literals.string(template_name)), ("JobText", literals.string(text))]
-        if job_user:
-            pairs.append(("JobUser", literals.string(job_user)))
-        pairs.append(("TestModeInd", literals.boolean(test_mode)))
-        if parameters:
-            pairs.append(("JobParameterValues", literals.string(parameter_values(parameters))))
-        url = self._transport.url("JobSchedule", literals.query([*pairs, JSON_FORMAT]))
+        query = batch.Schedule(template_name, text, job_user, test_mode, parameters).query()
+        url = self._transport.url("JobSchedule", query)
         try:
             return self._transport.post(url, _entity_reader(records.job_state), operation="JobSchedule")
         except OutcomeUnknown as lost:
@@ -377,12 +371,3 @@ def _page_reader(convert: Callable[[records.Row], T]) -> Callable[[Answer], tupl
         return [convert(row) for row in page.rows], page.next_url
 
     return read
-
-
-def parameter_values(values: Parameters) -> str:
-    """JobSchedule's JobParameterValues: ``{"VALUES":[{"NAME":…,"T_VALUE":[{"SIGN":"I","OPTION":"EQ",…}]}]}``.
-
-    See :func:`appjobs.client._params.parameter_values`. IBP reportedly honours
-    an override of some parameters unreliably, so pass all or none.
-    """
-    return _parameter_values(values)
