@@ -173,10 +173,10 @@ def test_cancel_grace_bounds_the_wait_for_a_job_that_does_not_stop(
     The margin is the server's grace: the run's wait must end within it.
     """
     add_users(data_dir)
-    file = tmp_path / "stubborn.toml"
-    file.write_text(
+    file, trapped = tmp_path / "stubborn.toml", tmp_path / "trapped"
+    file.write_text(  # the marker says the trap is set: a SIGTERM before it would end the step
         '[[template]]\nname = "/TEST/STUBBORN"\ntext = "Stubborn"\n'
-        "[[template.step]]\ncommand = 'trap \"\" TERM; sleep 90'\n"
+        f"[[template.step]]\ncommand = 'trap \"\" TERM; touch {trapped}; sleep 90'\n"
     )
     admin(data_dir, "templates", "import", str(file))
     server = start_server("--grace", "60")
@@ -184,7 +184,7 @@ def test_cancel_grace_bounds_the_wait_for_a_job_that_does_not_stop(
     http = tenant.session()
     proc = start(tenant, "run", "/TEST/STUBBORN", "--json", "--poll-interval", "1", "--cancel-grace", "1s")
     name, run_count = scheduled_key(proc)
-    wait_for(lambda: tenant.status(http, name, run_count) == "R")
+    wait_for(lambda: tenant.status(http, name, run_count) == "R" and trapped.exists())
     began = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     result = finish(proc, timeout=55)  # within the server's grace, else the job would be A by now
