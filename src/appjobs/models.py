@@ -26,7 +26,7 @@ import secrets
 import string
 from collections.abc import Mapping
 
-from appjobs import params
+from appjobs import params, recurrence
 
 UTC = dt.UTC
 
@@ -151,6 +151,18 @@ def user_template_name(text: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
+class DefaultRecurrence:
+    """A template's default recurrence (TOML ``recurrence = { every = "1d", at = "02:00", timezone = "…" }``)."""
+
+    every: str  #: "15m", "2h", "1d", "1w" or "1mo" (see :meth:`appjobs.recurrence.Recurrence.parse`)
+    at: str = ""  #: local "HH:MM" of the starts; "": the time it is scheduled
+    timezone: str = "UTC"  #: IANA name
+
+    def recurrence(self) -> recurrence.Recurrence:
+        return recurrence.Recurrence.parse(self.every, self.timezone)
+
+
+@dataclasses.dataclass(frozen=True)
 class TemplateStep:
     """One step of a job template."""
 
@@ -185,6 +197,7 @@ class Template:
     changed_by: str = "SAP"
     changed_at: dt.datetime | None = None
     business_users: tuple[str, ...] = ()  #: the only JobUsers it may run for; empty: any
+    recurrence: DefaultRecurrence | None = None  #: how ``--default-recurrence`` schedules it; None: not periodic
 
     @property
     def step_count(self) -> int:
@@ -218,6 +231,32 @@ class Job:
     cancel_requested_by: str | None = None
     restart_of: JobKey | None = None  #: the job this one restarts, if any
     restart_mode: str | None = None
+    series_id: str | None = None  #: the periodic series the job belongs to, if any
+    series_index: int | None = None  #: which start of its series it is (0: the first)
+
+
+@dataclasses.dataclass(frozen=True)
+class Series:
+    """A periodic series: a template scheduled to start again and again (see :mod:`appjobs.recurrence`).
+
+    Its starts are ``recurrence.start(anchor, n)`` for n = 0, 1, …, while n < *max_runs*
+    and the start is not after *until*. Exactly one job of an active series is planned
+    (status S) at a time; it is created when the one before it becomes due.
+    """
+
+    id: str  #: 32 upper-case hex characters
+    template_name: str
+    recurrence: recurrence.Recurrence
+    anchor: dt.datetime  #: naive: the local wall time of start 0 in ``recurrence.timezone``
+    created_at: dt.datetime  #: SAP's JobSeriesCreatedAt, shared by the series' jobs
+    created_by: str
+    until: dt.datetime | None = None  #: no start after this (UTC)
+    max_runs: int | None = None  #: at most this many starts
+    ended_at: dt.datetime | None = None  #: cancelled, or its last job planned
+
+    def is_last(self, n: int) -> bool:
+        """True when start *n* is the last one the series may have (by count; *until* needs the time)."""
+        return self.max_runs is not None and n + 1 >= self.max_runs
 
 
 @dataclasses.dataclass(frozen=True)

@@ -118,12 +118,16 @@ def test_serve_answers_polls_while_its_worker_drains(
     seen = []
     with requests.Session() as http:
         while not seen or seen[-1] == "R":
-            answer = http.get(url, auth=("DRAINER", password), timeout=5)
+            try:
+                answer = http.get(url, auth=("DRAINER", password), timeout=5)
+            except requests.ConnectionError:
+                # serve exits as soon as the job has ended; the poll that would have seen F may find it gone.
+                break
             assert answer.status_code == 200, answer.text
             seen.append(answer.json()["d"]["JobStatus"])
             time.sleep(0.2)
-    assert seen[-1] == "F"
-    assert len(seen) > 3, "polls were answered during the drain"
+    assert set(seen) <= {"R", "F"}, seen
+    assert seen.count("R") > 3, "polls were answered during the drain"
     assert server.proc.wait(timeout=20) == 0
     assert demo.status(job.key).status is JobStatus.FINISHED
 

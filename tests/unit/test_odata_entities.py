@@ -220,4 +220,5 @@ def test_template_entity_tracks_the_model() -> None:
         "created_at",
         "changed_by",
         "changed_at",
+        "recurrence",  # JobPeriodicGranularity, JobPeriodicValue
     }

@@ -145,6 +145,8 @@ def job_row(job: models.Job) -> dict[str, object]:
         "restart_of_name": job.restart_of.name if job.restart_of else None,
         "restart_of_run_count": job.restart_of.run_count if job.restart_of else None,
         "restart_mode": job.restart_mode,
+        "series_id": job.series_id,
+        "series_index": job.series_index,
     }
 
 
@@ -167,6 +169,8 @@ def to_job(r: sa.Row[Any]) -> models.Job:
         cancel_requested_by=r.cancel_requested_by,
         restart_of=restart_of,
         restart_mode=r.restart_mode,
+        series_id=r.series_id,
+        series_index=r.series_index,
     )
 
 

@@ -53,6 +53,10 @@ template = sa.Table(
     # The business users allowed to run it, space-separated; empty: anybody. Read on every
     # schedule, so it lives in the row rather than in a table that would need another join.
     sa.Column("business_users", sa.Text, nullable=False, server_default=""),
+    # A default recurrence (migration 0007): TOML ``recurrence = { every = "1d", at = "02:00", timezone = … }``.
+    sa.Column("recurrence_every", sa.String(8)),  # "15m", "2h", "1d", "1w", "1mo"; NULL: none
+    sa.Column("recurrence_at", sa.String(5)),  # local "HH:MM" of the first start; NULL: none
+    sa.Column("recurrence_timezone", sa.String(64)),  # IANA name; NULL: UTC
 )
 
 template_step = sa.Table(
@@ -108,9 +112,32 @@ job = sa.Table(
     sa.Column("restart_of_name", sa.String(32)),
     sa.Column("restart_of_run_count", sa.String(8)),
     sa.Column("restart_mode", sa.String(1)),
+    # A job of a periodic series (migration 0007): which series, and which of its starts (0: the first).
+    sa.Column("series_id", sa.String(32)),
+    sa.Column("series_index", sa.Integer),
     sa.Index("ix_job_status_scheduled", "status", "scheduled_at"),
     sa.Index("ix_job_created", "created_at"),
     sa.Index("ix_job_creator_created", "creator", "created_at"),
+    sa.Index("ix_job_series", "series_id"),
+    sa.Index("ix_job_ended", "ended_at"),  # retention: what ended before the cut-off
+)
+
+# A periodic series (migration 0007). Its starts are computed from the anchor, the local wall time of
+# its first start in its time zone, so that they never drift; see appjobs.recurrence.
+job_series = sa.Table(
+    "job_series",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("template_name", sa.String(40), nullable=False),
+    sa.Column("granularity", sa.String(2), nullable=False),  # MI, HO, DA, WE, MO
+    sa.Column("every", sa.Integer, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),  # IANA name
+    sa.Column("anchor", sa.String(19), nullable=False),  # naive local ISO "YYYY-MM-DDTHH:MM:SS"
+    sa.Column("until", Timestamp()),  # no start after this; NULL: no end date
+    sa.Column("max_runs", sa.Integer),  # starts 0 .. max_runs-1 only; NULL: no limit
+    sa.Column("created_at", Timestamp(), nullable=False),  # SAP's JobSeriesCreatedAt
+    sa.Column("created_by", sa.String(40), nullable=False),
+    sa.Column("ended_at", Timestamp()),  # cancelled, or its last job planned; NULL: active
 )
 
 job_step = sa.Table(
