@@ -6,11 +6,12 @@ import dataclasses
 import datetime as dt
 import sys
 import time
+from typing import Any
 
 import click
 
 from appjobs import errors, models
-from appjobs.cli import comm
+from appjobs.cli import comm, planning
 from appjobs.cli.options import data_dir_option, echo_json, existing_store, json_option
 from appjobs.engine import JobService, Waker, wake
 from appjobs.settings import Paths
@@ -114,6 +115,7 @@ def jobs() -> None:
     "-p", "--parameter", "parameters", multiple=True, metavar="NAME=VALUE", help="Override a parameter default."
 )
 @click.option("--wait", is_flag=True, help="Wait until the job ends; exit 1 unless it finished (F).")
+@planning.planning_options
 @json_option
 def schedule(
     data_dir: str | None,
@@ -123,17 +125,25 @@ def schedule(
     parameters: tuple[str, ...],
     wait: bool,
     as_json: bool,
+    **when: Any,
 ) -> None:
-    """Schedule TEMPLATE to run at once; prints JobName and JobRunCount (with --json: the job, once).
+    """Schedule TEMPLATE to run at once, at a time, or periodically; prints JobName and JobRunCount.
 
-    With --wait it waits until the job ends, and says on stderr when no
-    worker is alive to run it.
+    With --json: the job, once. With --start-at it is planned (status S until
+    then); with --every or --default-recurrence it is the first job of a
+    periodic series, and a second line names the series and its first start.
+    With --wait it waits until the (first) job ends, and says on stderr when
+    no worker is alive to run it.
     """
     service = _open(data_dir)
     values = dict(_split_parameter(p) for p in parameters)
-    job = service.schedule(template, creator=ADMIN_USER, text=text, job_user=job_user, parameters=values)
+    job, series = planning.schedule(
+        service, template, planning.When(**when), creator=ADMIN_USER, text=text, job_user=job_user, parameters=values
+    )
     if not as_json:
         click.echo(f"{job.key.name} {job.key.run_count}")
+        if when["start_at"] or series is not None:
+            click.echo(planning.describe(job, series))
     if wait:
         job = _wait(service, job.key)
     if as_json:
@@ -180,21 +190,28 @@ def _warn_without_workers(service: JobService) -> bool:
     "--from", "created_from", type=click.DateTime(), help="Created at or after (UTC) [default: 24 hours ago]."
 )
 @click.option("--to", "created_to", type=click.DateTime(), help="Created at or before (UTC) [default: now].")
+@click.option("--planned", is_flag=True, help="Instead: the jobs planned to start later (S), soonest first.")
 @json_option
 def list_jobs(
-    data_dir: str | None, created_from: dt.datetime | None, created_to: dt.datetime | None, as_json: bool
+    data_dir: str | None,
+    created_from: dt.datetime | None,
+    created_to: dt.datetime | None,
+    planned: bool,
+    as_json: bool,
 ) -> None:
-    """List jobs by creation time."""
+    """List jobs by creation time, or (--planned) the planned ones by their start."""
     now = models.utcnow()
     start = created_from.replace(tzinfo=models.UTC) if created_from else now - dt.timedelta(days=1)
     end = created_to.replace(tzinfo=models.UTC) if created_to else now
-    found = _open(data_dir).jobs(start, end)
+    service = _open(data_dir)
+    found = service.store.jobs.planned() if planned else service.jobs(start, end)
     if as_json:
         echo_json([_job_json(j) for j in found])
         return
     for j in found:
-        created = f"{j.created_at:%Y-%m-%d %H:%M:%S}"
-        click.echo(f"{j.key.name} {j.key.run_count} {j.status.value} {created} {j.template_name} {j.text}")
+        when = f"{(j.scheduled_at if planned else j.created_at):%Y-%m-%d %H:%M:%S}"
+        series = f" series {j.series_id}" if planned and j.series_id else ""
+        click.echo(f"{j.key.name} {j.key.run_count} {j.status.value} {when} {j.template_name} {j.text}{series}")
 
 
 @jobs.command("show")
@@ -207,12 +224,18 @@ def show(data_dir: str | None, name: str, run_count: str, as_json: bool) -> None
     service = _open(data_dir)
     key = models.JobKey(name, run_count)
     job, steps, log = service.status(key), service.steps(key), service.log(key)
+    series = _series_json(service, job)
     if as_json:
-        echo_json({**_job_json(job), "steps": [_step_json(s) for s in steps], "log": [_log_json(e) for e in log]})
+        steps_json, log_json = [_step_json(s) for s in steps], [_log_json(e) for e in log]
+        echo_json({**_job_json(job), "series": series, "steps": steps_json, "log": log_json})
         return
     click.echo(
         f"{job.key.name} {job.key.run_count} {job.status.value} ({job.status.text}) {job.template_name} {job.text}"
     )
+    click.echo(f"  planned start: {job.scheduled_at:%Y-%m-%d %H:%M:%S}Z")
+    if series:
+        click.echo(f"  series {series['id']}: every {series['every']} in {series['timezone']}, {series['end']}")
+        click.echo(f"  next start: {series['next_start'] or 'none (the series has ended)'}")
     for s in steps:
         click.echo(f"  step {s.number}: {s.status.value} {s.text or s.target}")
     for e in log:
@@ -224,10 +247,43 @@ def show(data_dir: str | None, name: str, run_count: str, as_json: bool) -> None
 @data_dir_option
 @click.argument("name")
 @click.argument("run_count")
-def cancel(data_dir: str | None, name: str, run_count: str) -> None:
-    """Cancel a job: delete it if it has not started, abort it if it runs."""
-    outcome = _open(data_dir).cancel(models.JobKey(name, run_count), by=ADMIN_USER)
+@click.option("--series", is_flag=True, help="The job is of a periodic series: cancel the whole series.")
+def cancel(data_dir: str | None, name: str, run_count: str, series: bool) -> None:
+    """Cancel a job: delete it if it has not started, abort it if it runs.
+
+    A job of a periodic series is cancelled only with --series, which deletes
+    every planned job of the series and aborts a running one (SAP's rule).
+    """
+    service, key = _open(data_dir), models.JobKey(name, run_count)
+    if series and service.status(key).series_id is None:
+        raise errors.InvalidInput(f"job {key} belongs to no periodic series: cancel it without --series")
+    outcome = service.cancel(key, by=ADMIN_USER, series=series)
+    if series:
+        click.echo("series cancelled: its planned jobs are deleted, a running one is aborted")
     click.echo("deleted (it had not started)" if outcome.deleted else "cancel requested; the job will end A")
+
+
+def _series_json(service: JobService, job: models.Job) -> dict[str, object] | None:
+    """The series of *job* and its next start, for ``jobs show``; None for a job of no series."""
+    if job.series_id is None:
+        return None
+    series = service.store.jobs.series(job.series_id)
+    following = service.store.jobs.next_of_series(series.id)
+    if series.max_runs:
+        end = f"{series.max_runs} starts"
+    else:
+        end = f"until {series.until:%Y-%m-%d %H:%M:%S}Z" if series.until else "no end"
+    return {
+        "id": series.id,
+        "every": series.recurrence.every,
+        "timezone": series.recurrence.timezone,
+        "anchor": series.anchor.isoformat(),
+        "end": end,
+        "created_at": series.created_at,
+        "ended_at": series.ended_at,
+        "next_start": f"{following[1]:%Y-%m-%d %H:%M:%S}Z" if following else None,
+        "next_job": f"{following[0].name} {following[0].run_count}" if following else None,
+    }
 
 
 def _job_json(j: models.Job) -> dict[str, object]:

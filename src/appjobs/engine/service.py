@@ -74,8 +74,16 @@ class JobService:
         job_user: str = "",
         test_mode: bool = False,
         parameters: paramcheck.ParameterInput | None = None,
+        start_at: dt.datetime | None = None,
+        series: models.Series | None = None,
+        series_index: int = 0,
     ) -> models.Job:
-        """Create a job from a template to start at once; it is committed when this returns.
+        """Create a job from a template to start at once, or at *start_at*; it is committed when this returns.
+
+        A planned job (*start_at*, aware) stays S until its time; a time in the
+        past is :class:`InvalidInput`. With *series* the job is start
+        *series_index* of that new periodic series, stored with it (see
+        :func:`appjobs.engine.planning.schedule_series`, which is how to make one).
 
         *parameters* override the template's defaults: a mapping by name, in every
         step that declares that name, or :class:`~appjobs.params.Entry` values
@@ -93,6 +101,7 @@ class JobService:
         job_user = self._check_schedule(template, creator, text, job_user.upper(), test_mode)
         values = paramcheck.assign(template, parameters)
         now = self.clock()
+        planned = now if start_at is None else _check_start(start_at, now)
         job = models.Job(
             key=JobKey.new(),
             template_name=template.name,
@@ -101,13 +110,17 @@ class JobService:
             creator=creator,
             status=JobStatus.SCHEDULED,
             created_at=now,
-            scheduled_at=now,
+            scheduled_at=planned,
             step_count=template.step_count,
             test_mode=test_mode,
+            series_id=series.id if series else None,
+            series_index=series_index if series else None,
         )
         steps = [_step_run(job.key, step) for step in template.steps]
-        note = _log(job.key, now, f"Job scheduled by {creator} from template {template.name} for {job.job_user}.")
-        self.store.jobs.create(job, steps, values, [note])
+        said = f"Job scheduled by {creator} from template {template.name} for {job.job_user}"
+        when = "" if start_at is None else f", planned for {planned:%Y-%m-%d %H:%M:%S}Z"
+        of = "" if series is None else f", start {series_index + 1} of periodic series {series.id}"
+        self.store.jobs.create(job, steps, values, [_log(job.key, now, f"{said}{when}{of}.")], series=series)
         self.wake()
         return job
 
@@ -188,8 +201,21 @@ class JobService:
         now = self.clock()
         return [r for r in self.store.workers.all().values() if recovery.is_alive(r, now, lease)]
 
-    def cancel(self, key: JobKey, *, by: str) -> models.CancelOutcome:
-        """SAP's JobCancel: delete a job that has not started, abort a running one."""
+    def cancel(self, key: JobKey, *, by: str, series: bool = True) -> models.CancelOutcome:
+        """SAP's JobCancel: delete a job that has not started, abort a running one.
+
+        A job of a periodic series cancels the whole series, as on SAP's side: its
+        planned jobs are deleted and its running ones aborted. With *series* false
+        (``appjobs admin jobs cancel`` without ``--series``) such a job is
+        :class:`InvalidInput` instead, which says so.
+        """
+        if not series:
+            job = self.store.jobs.get(key)
+            if job.series_id is not None:
+                raise errors.InvalidInput(
+                    f"job {key} belongs to the periodic series {job.series_id}: cancelling it deletes every planned "
+                    "job of the series and aborts a running one; say --series to do that"
+                )
         outcome = self.store.jobs.cancel(key, by, self.clock())
         if not outcome.deleted:
             self.wake()
@@ -282,6 +308,21 @@ def _not_allowed(template: models.Template, creator: str, job_user: str) -> str:
         f"User {creator} has no authorization to schedule the job: no JobUser was given, so the job would run for "
         f"the communication user {creator}, but {allowed}; give one of them as JobUser."
     )
+
+
+#: How far in the past a planned start may lie and still count as "now" (a clock a little behind the server's).
+START_TOLERANCE = dt.timedelta(seconds=60)
+
+
+def _check_start(start_at: dt.datetime, now: dt.datetime) -> dt.datetime:
+    if start_at.tzinfo is None:
+        raise errors.InvalidInput(f"start time {start_at.isoformat()} has no time zone")
+    if start_at < now - START_TOLERANCE:
+        raise errors.InvalidInput(
+            f"start time {start_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}Z is in the past "
+            f"(now: {now:%Y-%m-%d %H:%M:%S}Z)"
+        )
+    return max(start_at.astimezone(dt.UTC), now)
 
 
 def _check_length(field: str, value: str, limit: int) -> None:

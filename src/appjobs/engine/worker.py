@@ -63,6 +63,7 @@ from appjobs.storage.jobs import JobBatch, StepWork
 logger = logging.getLogger(__name__)
 
 DRAIN_CHECK = 0.05  # seconds between checks that a stopped tree is gone
+PLANNED_MIN_WAIT = 0.05  # seconds: a due job another worker holds locked is not worth a busy loop
 PARENT_DIED = signal.SIGUSR1  #: what ``appjobs serve``'s workers get when it dies (see ``--exit-with-parent``)
 SAME_STOP = 1.0  # seconds: a signal this soon after the first is the same stop (Ctrl-C reaches serve and worker)
 
@@ -260,10 +261,17 @@ class Worker:
             started = [w for e in self._ended if (w := self._record_end(batch, e)) is not None]
             if claim:
                 started += batch.claim(self.id, limit, now, [uuid.uuid4().hex for _ in range(limit)])
+                self._plan_claim(batch.next_planned_start(), now)
         self._ended = []
         for work in started:
             self._start(work)
         self._record_spawns()
+
+    def _plan_claim(self, upcoming: dt.datetime | None, now: dt.datetime) -> None:
+        """Claim again when the next planned job is due, if that comes before the next poll (a long poll interval)."""
+        if upcoming is not None:
+            wait = max((upcoming - now).total_seconds(), PLANNED_MIN_WAIT)
+            self._due["claim"] = min(self._due["claim"], time.monotonic() + wait)
 
     def _record_end(self, batch: JobBatch, ended: Ended) -> StepWork | None:
         work = ended.work

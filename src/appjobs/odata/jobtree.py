@@ -35,8 +35,14 @@ fills what SAP's model has no place for:
 * **JobRestartCount**: how many restarts lead to this job (0 for an original);
   OrigJobName/OrigJobCount: the job it restarts; JobRunRestartMode: E or A.
 * JobCreatedByFormattedName and CreaUserLong: the user names (no person names
-  are kept); Periodic false, the Periodic*/Task*/FactoryCalendar fields empty,
-  TimeZone ``UTC``; JobHasResults and StepHasResults false.
+  are kept); JobHasResults and StepHasResults false; FactoryCalendar and the
+  Task*WeekDay/WorkDay fields empty (appjobs has no factory calendars).
+* **A job of a periodic series**: Periodic true, the one Periodic<Unit> field of
+  its granularity set (``PeriodicDays`` ``001``), JobEndMaxIterations its count
+  (0: none), TaskEndDateTime its end date, JobSeriesCreatedAt when the series was
+  made (shared by its jobs), TimeZone SAP's code for its zone
+  (:func:`sap_time_zone`). Any other job: Periodic false, those fields empty,
+  TimeZone ``UTC``.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ import functools
 import hashlib
 from collections.abc import Sequence
 
-from appjobs import models
+from appjobs import models, recurrence
 
 SapEntity = dict[str, object]
 #: One line of a job log as the tree reads it: (step number or None, logged at, severity letter, source, text).
@@ -101,8 +107,10 @@ def messages_by_step(log: Sequence[LogLine]) -> dict[int, list[LogLine]]:
     return by_step
 
 
-def job_header_entity(job: models.Job, template_text: str, restart_count: int) -> SapEntity:
-    """The JobHeader of *job*."""
+def job_header_entity(
+    job: models.Job, template_text: str, restart_count: int, series: models.Series | None = None
+) -> SapEntity:
+    """The JobHeader of *job*, with its periodic series' fields when it belongs to one."""
     origin = job.restart_of
     return {
         "JobName": job.key.name,
@@ -110,29 +118,83 @@ def job_header_entity(job: models.Job, template_text: str, restart_count: int) -
         "JobText": job.text,
         "JobTemplateName": job.template_name,
         "JobTemplateText": template_text,
-        "JobSeriesCreatedAt": "",
+        "JobSeriesCreatedAt": abap_timestamp(series.created_at) if series else "",
         "JobCreatedBy": job.creator,
         "JobStatus": job.status.value,
         "JobPlannedStartDateTime": abap_timestamp(job.scheduled_at),
         "JobCreaDateTime": abap_timestamp(job.created_at),
         "JobStartDateTime": abap_timestamp(job.started_at),
         "JobEndDateTime": abap_timestamp(job.ended_at),
-        "Periodic": False,
-        **dict.fromkeys(("PeriodicMinutes", "PeriodicHours", "PeriodicDays", "PeriodicWeeks", "PeriodicMonths"), ""),
+        **periodic_fields(series),
         "JobStepCount": job.step_count,
         "JobCreatedByFormattedName": job.creator,
-        "JobEndMaxIterations": 0,
-        **dict.fromkeys(("TaskEndDateTime", "FactoryCalendar", "StartRestrictionCode", "TaskWeekDay"), ""),
+        **dict.fromkeys(("FactoryCalendar", "StartRestrictionCode", "TaskWeekDay"), ""),
         "TaskWorkDayNo": "",
         "TaskWorkDirCdir": "",
         "TaskUseWorkdaysInd": False,
-        "TimeZone": "UTC",
         "JobHasResults": False,
         "OrigJobName": origin.name if origin else "",
         "OrigJobCount": origin.run_count if origin else "",
         "JobRestartCount": restart_count,
         "JobRunRestartMode": job.restart_mode or "",
     }
+
+
+#: JobHeader's PeriodicMinutes … PeriodicMonths, by granularity, with their MaxLength (days take 3 digits).
+_PERIODIC_FIELDS = {
+    recurrence.Granularity.MINUTES: ("PeriodicMinutes", 2),
+    recurrence.Granularity.HOURS: ("PeriodicHours", 2),
+    recurrence.Granularity.DAYS: ("PeriodicDays", 3),
+    recurrence.Granularity.WEEKS: ("PeriodicWeeks", 2),
+    recurrence.Granularity.MONTHS: ("PeriodicMonths", 2),
+}
+#: SAP's time zone codes (table TTZZ, at most 6 characters) for common IANA zones. [I] A zone without a code
+#: here shows its IANA name when that fits the 6 characters, else "" (``appjobs admin jobs show`` has it whole).
+SAP_TIME_ZONES = {
+    "Etc/UTC": "UTC",
+    "Europe/Berlin": "CET",
+    "Europe/Paris": "CET",
+    "Europe/Amsterdam": "CET",
+    "Europe/Brussels": "CET",
+    "Europe/Vienna": "CET",
+    "Europe/Zurich": "CET",
+    "Europe/Rome": "CET",
+    "Europe/Madrid": "CET",
+    "Europe/London": "GMTUK",
+    "America/New_York": "EST",
+    "America/Chicago": "CST",
+    "America/Denver": "MST",
+    "America/Los_Angeles": "PST",
+    "Asia/Tokyo": "JAPAN",
+    "Asia/Kolkata": "INDIA",
+    "Asia/Shanghai": "CHINA",
+    "Australia/Sydney": "AUSNSW",
+}
+
+
+def sap_time_zone(name: str) -> str:
+    """SAP's code for the IANA time zone *name* (see :data:`SAP_TIME_ZONES`)."""
+    return SAP_TIME_ZONES.get(name, name if len(name) <= 6 else "")
+
+
+def periodic_fields(series: models.Series | None) -> SapEntity:
+    """JobHeader's periodic fields: SAP's empty values for a job of no series."""
+    fields: SapEntity = {
+        "Periodic": series is not None,
+        **dict.fromkeys((name for name, _ in _PERIODIC_FIELDS.values()), ""),
+        "JobEndMaxIterations": 0,
+        "TaskEndDateTime": "",
+        "TimeZone": "UTC",
+    }
+    if series is None:
+        return fields
+    rec = series.recurrence
+    name, width = _PERIODIC_FIELDS[rec.granularity]
+    fields[name] = f"{rec.value:0{width}d}"
+    fields["JobEndMaxIterations"] = series.max_runs or 0
+    fields["TaskEndDateTime"] = abap_timestamp(series.until) if series.until else ""
+    fields["TimeZone"] = sap_time_zone(rec.timezone)
+    return fields
 
 
 @dataclasses.dataclass
@@ -147,9 +209,10 @@ class JobTree:
     restart_count: int
     steps: Sequence[models.StepRun]
     log: Sequence[LogLine] | None = None
+    series: models.Series | None = None  #: the periodic series of the job, if it belongs to one
 
     def header(self) -> SapEntity:
-        return job_header_entity(self.job, self.template_text, self.restart_count)
+        return job_header_entity(self.job, self.template_text, self.restart_count, self.series)
 
     @functools.cached_property
     def _logs(self) -> dict[int, list[LogLine]]:

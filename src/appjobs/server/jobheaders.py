@@ -62,6 +62,22 @@ class _TemplateTexts(dict[str, str]):
         return text
 
 
+class _SeriesOf(dict[str | None, models.Series | None]):
+    """The periodic series of jobs, each read once per request (None for a job of no series, or one gone)."""
+
+    def __init__(self, service: JobService) -> None:
+        super().__init__({None: None})
+        self.service = service
+
+    def __missing__(self, series_id: str) -> models.Series | None:
+        try:
+            found: models.Series | None = self.service.store.jobs.series(series_id)
+        except errors.JobNotFound:
+            found = None
+        self[series_id] = found
+        return found
+
+
 def load_tree(service: JobService, key: models.JobKey, caller: Caller, *, steps: bool, log: bool) -> jobtree.JobTree:
     """The job *key* as *caller* may see it, with its steps and log if asked; JobNotFound otherwise."""
     job = functions.visible_job(service, key, caller)
@@ -70,7 +86,8 @@ def load_tree(service: JobService, key: models.JobKey, caller: Caller, *, steps:
     restarts = pages.restart_count(job)
     step_runs = service.store.jobs.steps(key) if steps or log else []
     entries = pages.log_lines(key) if log else None
-    return jobtree.JobTree(job, texts[job.template_name], restarts, step_runs, entries)
+    series = _SeriesOf(service)[job.series_id]
+    return jobtree.JobTree(job, texts[job.template_name], restarts, step_runs, entries, series)
 
 
 def fill(service: JobService, tree: jobtree.JobTree) -> None:
@@ -85,10 +102,10 @@ def header_page(
     """The trees (header only) of the page *options* select, and the count for ``$inlinecount`` (else None)."""
     pages = JobPages(service.store.db)
     creator = None if caller.sees_all_jobs else caller.user
-    texts = _TemplateTexts(service)
+    texts, series = _TemplateTexts(service), _SeriesOf(service)
 
     def tree(job: models.Job) -> jobtree.JobTree:
-        return jobtree.JobTree(job, texts[job.template_name], pages.restart_count(job), [])
+        return jobtree.JobTree(job, texts[job.template_name], pages.restart_count(job), [], None, series[job.series_id])
 
     order = _sql_order(options.orderby)
     if order is None:  # sorted by what only the entity knows: read the whole scope

@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from appjobs import models
 from appjobs.models import JobKey, JobStatus
 from appjobs.storage import jobsql as q
+from appjobs.storage import series
 
 SUCCESSFUL = frozenset({JobStatus.FINISHED, JobStatus.WARNING})  #: step outcomes after which a chain goes on
 
@@ -96,8 +97,12 @@ class JobBatch:
             self._log = []
 
     def claim(self, worker_id: str, limit: int, now: dt.datetime, tokens: Iterable[str]) -> list[StepWork]:
-        """Move due jobs S -> Y, then claim up to *limit* ready jobs: job and first step go to R."""
+        """Move due jobs S -> Y (planning each series' next job), then claim up to *limit* ready jobs.
+
+        A claimed job and its first step go to R.
+        """
         self.conn.execute(q.MAKE_DUE_READY, {"now": now})
+        self.log(series.make_due_ready(self.conn, now))
         if limit <= 0:
             return []
         ready = self.conn.execute(q.READY_JOBS, {"limit": limit}).all()
@@ -109,6 +114,10 @@ class JobBatch:
                 first = 1 if row.restart_mode is None else self._first_pending(job)
                 work.append(self._start_step(job, first, token, now, row.test_mode, row.step_count))
         return work
+
+    def next_planned_start(self) -> dt.datetime | None:
+        """When the earliest planned job is due (None: none is planned): the latest a worker may claim again."""
+        return self.conn.execute(q.NEXT_PLANNED_START).scalar()
 
     def _first_pending(self, job: JobKey) -> int:
         """The step a restarted copy begins with: its first one not skipped (see :mod:`appjobs.engine.restart`).

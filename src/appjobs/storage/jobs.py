@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from appjobs import errors, models, params
 from appjobs.models import JobKey, JobStatus
 from appjobs.storage import jobsql as q
+from appjobs.storage import series as series_sql
 from appjobs.storage.database import Database
 from appjobs.storage.dispatch import JobBatch, RunningStep, StepWork
 
@@ -43,13 +44,17 @@ class JobStore:
         steps: Sequence[models.StepRun],
         parameters: Mapping[int, Mapping[str, str | params.Value]],
         log: Sequence[models.LogEntry] = (),
+        series: models.Series | None = None,
     ) -> None:
         """Store a new job with its steps and parameter values, committed before returning.
 
         A value is a text (a single value) or a :class:`~appjobs.params.Value` (its rows, a select-option's too).
+        With *series*, the job is the first of that new periodic series, stored with it.
         """
         rows = [_param_row(job.key, n, k, v) for n, values in parameters.items() for k, v in values.items()]
         with self.db.write() as conn:
+            if series is not None:
+                conn.execute(series_sql.INSERT_SERIES, series_sql.series_row(series))
             conn.execute(q.INSERT_JOB, q.job_row(job))
             conn.execute(q.INSERT_STEP, [q.step_row(s) for s in steps])
             if rows:
@@ -149,9 +154,12 @@ class JobStore:
         error instead. A job that has ended cannot be cancelled.
         """
         with self.db.write() as conn:
-            status = conn.scalar(q.JOB_STATUS, q.key(key))
-            if status is None:
+            row = conn.execute(q.JOB_STATUS, q.key(key)).first()
+            if row is None:
                 raise errors.JobNotFound()
+            status = row.status
+            if row.series_id is not None and not only_running:
+                return self._cancel_series(conn, key, row.series_id, status, by, now)
             if status in NOT_STARTED and not only_running:
                 conn.execute(q.DELETE_JOB, q.key(key))
                 return models.CancelOutcome(key, deleted=True, status=JobStatus.DELETED)
@@ -162,6 +170,37 @@ class JobStore:
             conn.execute(q.REQUEST_CANCEL, q.key(key, by=by, now=now))
             self.db.wake_workers(conn)
             return models.CancelOutcome(key, deleted=False, status=JobStatus.RUNNING)
+
+    def _cancel_series(
+        self, conn: sa.Connection, key: JobKey, series_id: str, status: str, by: str, now: dt.datetime
+    ) -> models.CancelOutcome:
+        """SAP's rule for a periodic job: cancelling one cancels its series (planned jobs go, running ones abort)."""
+        if status not in (*NOT_STARTED, JobStatus.RUNNING.value):
+            raise errors.JobStateError(f"Job {key.name} couldn't be canceled.", message_id="APJ_RT/004")
+        running = series_sql.cancel(conn, series_id, now)
+        for job in running:
+            conn.execute(q.REQUEST_CANCEL, q.key(job, by=by, now=now))
+        if running:
+            self.db.wake_workers(conn)
+        if status in NOT_STARTED:
+            return models.CancelOutcome(key, deleted=True, status=JobStatus.DELETED)
+        return models.CancelOutcome(key, deleted=False, status=JobStatus.RUNNING)
+
+    def series(self, series_id: str) -> models.Series:
+        """The periodic series *series_id*; :class:`~appjobs.errors.JobNotFound` when there is none."""
+        with self.db.read() as conn:
+            return series_sql.get(conn, series_id)
+
+    def next_of_series(self, series_id: str) -> tuple[JobKey, dt.datetime] | None:
+        """The planned job of the series and its start; None when the series has none (ended or cancelled)."""
+        with self.db.read() as conn:
+            return series_sql.next_planned(conn, series_id)
+
+    def planned(self, limit: int = 1000) -> list[models.Job]:
+        """Jobs planned to start later (status S), soonest first."""
+        with self.db.read() as conn:
+            rows = conn.execute(q.PLANNED, {"limit": limit}).all()
+        return [q.to_job(r) for r in rows]
 
     def cancel_requests(self, worker_id: str) -> list[tuple[JobKey, str]]:
         """Running jobs of *worker_id* that somebody asked to cancel, with who asked."""

@@ -30,12 +30,12 @@ SCHEDULED, READY, RUNNING = JobStatus.SCHEDULED.value, JobStatus.READY.value, Jo
 ABORTED = JobStatus.ABORTED.value
 
 
-def _of_key(table: sa.Table) -> sa.ColumnElement[bool]:
+def of_key(table: sa.Table) -> sa.ColumnElement[bool]:
     name = table.c.name if table is J else table.c.job_name
     return sa.and_(name == sa.bindparam("key_name"), table.c.run_count == sa.bindparam("key_run_count"))
 
 
-def _now() -> sa.BindParameter[Any]:
+def now_param() -> sa.BindParameter[Any]:
     # Typed explicitly, so that the UTC conversion of schema.Timestamp applies in SET clauses too.
     return sa.bindparam("now", type_=schema.Timestamp())
 
@@ -48,27 +48,33 @@ def key(job: JobKey, **values: object) -> dict[str, object]:
 # --- reading and creating ------------------------------------------------------------------------------------
 
 INSERT_JOB, INSERT_STEP, INSERT_PARAM, INSERT_LOG = J.insert(), S.insert(), P.insert(), L.insert()
-JOB = sa.select(J).where(_of_key(J))
-JOB_POLL = sa.select(J.c.status, J.c.creator).where(_of_key(J))  # all that a poll needs
+JOB = sa.select(J).where(of_key(J))
+JOB_POLL = sa.select(J.c.status, J.c.creator).where(of_key(J))  # all that a poll needs
 #: A poll by a caller known from a server's caches: the same, with the caller's credential version (NULL
 #: columns of the job when there is none), so that the check that its logon still holds costs no extra read.
 JOB_POLL_FOR = (
     sa.select(schema.comm_user.c.credential_version, J.c.status, J.c.creator)
-    .select_from(schema.comm_user.outerjoin(J, _of_key(J)))
+    .select_from(schema.comm_user.outerjoin(J, of_key(J)))
     .where(schema.comm_user.c.name == sa.bindparam("caller"))
 )
-STEPS = sa.select(S).where(_of_key(S)).order_by(S.c.number)
-PARAMS = sa.select(P).where(_of_key(P))
-LOG = sa.select(L).where(_of_key(L)).order_by(L.c.id)
+STEPS = sa.select(S).where(of_key(S)).order_by(S.c.number)
+PARAMS = sa.select(P).where(of_key(P))
+PLANNED = (
+    sa.select(J)
+    .where(J.c.status == SCHEDULED)
+    .order_by(J.c.scheduled_at, J.c.name)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
+LOG = sa.select(L).where(of_key(L)).order_by(L.c.id)
 
 # --- cancelling ----------------------------------------------------------------------------------------------
 
-JOB_STATUS = sa.select(J.c.status).where(_of_key(J))
-DELETE_JOB = J.delete().where(_of_key(J))
+JOB_STATUS = sa.select(J.c.status, J.c.series_id).where(of_key(J))
+DELETE_JOB = J.delete().where(of_key(J))
 REQUEST_CANCEL = (
     J.update()
-    .where(_of_key(J), J.c.cancel_requested_by.is_(None))
-    .values(cancel_requested_by=sa.bindparam("by"), cancel_requested_at=_now())
+    .where(of_key(J), J.c.cancel_requested_by.is_(None))
+    .values(cancel_requested_by=sa.bindparam("by"), cancel_requested_at=now_param())
 )
 CANCEL_REQUESTS = sa.select(J.c.name, J.c.run_count, J.c.cancel_requested_by).where(
     J.c.worker_id == sa.bindparam("worker"), J.c.status == RUNNING, J.c.cancel_requested_by.is_not(None)
@@ -76,7 +82,14 @@ CANCEL_REQUESTS = sa.select(J.c.name, J.c.run_count, J.c.cancel_requested_by).wh
 
 # --- the worker's side ---------------------------------------------------------------------------------------
 
-MAKE_DUE_READY = J.update().where(J.c.status == SCHEDULED, J.c.scheduled_at <= _now()).values(status=READY)
+#: Due jobs that belong to no series; those of a series go one by one (see :mod:`appjobs.storage.series`).
+MAKE_DUE_READY = (
+    J.update()
+    .where(J.c.status == SCHEDULED, J.c.scheduled_at <= now_param(), J.c.series_id.is_(None))
+    .values(status=READY)
+)
+#: When the next planned job is due: how long a worker may sleep before it must claim again.
+NEXT_PLANNED_START = sa.select(sa.func.min(J.c.scheduled_at)).where(J.c.status == SCHEDULED)
 READY_JOBS = (
     sa.select(J.c.name, J.c.run_count, J.c.test_mode, J.c.step_count, J.c.restart_mode)
     .where(J.c.status == READY)
@@ -86,36 +99,36 @@ READY_JOBS = (
 )
 START_JOB = (
     J.update()
-    .where(_of_key(J), J.c.status == READY)
-    .values(status=RUNNING, started_at=_now(), worker_id=sa.bindparam("worker"))
+    .where(of_key(J), J.c.status == READY)
+    .values(status=RUNNING, started_at=now_param(), worker_id=sa.bindparam("worker"))
 )
 START_STEP = (
     S.update()
-    .where(_of_key(S), S.c.number == sa.bindparam("step_no"))
-    .values(status=RUNNING, started_at=_now(), token=sa.bindparam("step_token"))
+    .where(of_key(S), S.c.number == sa.bindparam("step_no"))
+    .values(status=RUNNING, started_at=now_param(), token=sa.bindparam("step_token"))
 )
 #: Where a restarted copy begins: its first step still S (the steps before it were copied as K, skipped).
-FIRST_PENDING_STEP = sa.select(sa.func.min(S.c.number)).where(_of_key(S), S.c.status == SCHEDULED)
+FIRST_PENDING_STEP = sa.select(sa.func.min(S.c.number)).where(of_key(S), S.c.status == SCHEDULED)
 STEP_TARGET = sa.select(S.c.kind, S.c.target, S.c.warning_exit_codes, S.c.pass_env).where(
-    _of_key(S), S.c.number == sa.bindparam("step_no")
+    of_key(S), S.c.number == sa.bindparam("step_no")
 )
 STEP_PARAMS = sa.select(P.c.name, P.c.value, P.c.select_option, P.c.rows).where(
-    _of_key(P), P.c.step_number == sa.bindparam("step_no")
+    of_key(P), P.c.step_number == sa.bindparam("step_no")
 )
 STEP_SPAWNED = (
     S.update()
-    .where(_of_key(S), S.c.number == sa.bindparam("step_no"))
+    .where(of_key(S), S.c.number == sa.bindparam("step_no"))
     .values(pid=sa.bindparam("step_pid"), pid_started=sa.bindparam("step_pid_started"))
 )
 END_STEP = (
     S.update()
-    .where(_of_key(S), S.c.number == sa.bindparam("step_no"), S.c.status == RUNNING)
-    .values(status=sa.bindparam("new_status"), ended_at=_now(), exit_code=sa.bindparam("code"))
+    .where(of_key(S), S.c.number == sa.bindparam("step_no"), S.c.status == RUNNING)
+    .values(status=sa.bindparam("new_status"), ended_at=now_param(), exit_code=sa.bindparam("code"))
 )
-JOB_SHAPE = sa.select(J.c.step_count, J.c.test_mode).where(_of_key(J))
-WARNED_STEPS = sa.select(sa.func.count()).select_from(S).where(_of_key(S), S.c.status == JobStatus.WARNING.value)
-ABORT_LATER_STEPS = S.update().where(_of_key(S), S.c.number > sa.bindparam("step_no")).values(status=ABORTED)
-END_JOB = J.update().where(_of_key(J)).values(status=sa.bindparam("new_status"), ended_at=_now(), worker_id=None)
+JOB_SHAPE = sa.select(J.c.step_count, J.c.test_mode).where(of_key(J))
+WARNED_STEPS = sa.select(sa.func.count()).select_from(S).where(of_key(S), S.c.status == JobStatus.WARNING.value)
+ABORT_LATER_STEPS = S.update().where(of_key(S), S.c.number > sa.bindparam("step_no")).values(status=ABORTED)
+END_JOB = J.update().where(of_key(J)).values(status=sa.bindparam("new_status"), ended_at=now_param(), worker_id=None)
 RUNNING_STEPS = (
     sa.select(S.c.job_name, S.c.run_count, S.c.number, S.c.pid, S.c.pid_started, S.c.token, J.c.worker_id)
     .join(J, sa.and_(J.c.name == S.c.job_name, J.c.run_count == S.c.run_count))
