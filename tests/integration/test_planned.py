@@ -19,6 +19,7 @@ from tenant import ROOT_PATH
 
 from appjobs import errors, models, recurrence
 from appjobs.auth import passwords, users
+from appjobs.client import Client, JobKey, Periodicity
 from appjobs.engine import JobService, planning, templates
 from appjobs.models import JobStatus
 from appjobs.storage import Store
@@ -177,3 +178,9 @@ def test_the_api_shows_a_series_job_as_sap_does(service: JobService, start_serve
         timeout=10,
     ).json()["d"]
     assert status["JobStatus"] == "S"
+    with Client(server.url + ROOT_PATH, auth=("PLANNER", password), trust_env=False) as client:
+        seen = client.header(JobKey(first.key.name, first.key.run_count)).periodic
+        assert seen == Periodicity("2d", "CET", 4, None, series.created_at.replace(microsecond=0))
+        client.cancel(JobKey(first.key.name, first.key.run_count))  # JobCancel on a job of the series: all of it
+    assert service.store.jobs.planned() == []
+    assert service.store.jobs.series(series.id).ended_at is not None

@@ -50,7 +50,7 @@ from appjobs.client._errors import (
     UserNotFound,
     WrongHostError,
 )
-from appjobs.client._headers import JobHeader, LogMessage, LogSummary, StepDetail
+from appjobs.client._headers import JobHeader, LogMessage, LogSummary, Periodicity, StepDetail
 from appjobs.client._models import (
     JobInfo,
     JobKey,
@@ -89,6 +89,7 @@ __all__ = [
     "OutcomeUnknown",
     "ParameterRow",
     "ParameterValue",
+    "Periodicity",
     "ProtocolError",
     "RestartMode",
     "RestartRefused",

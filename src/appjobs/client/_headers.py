@@ -85,6 +85,40 @@ class StepDetail:
 
 
 @dataclasses.dataclass(frozen=True)
+class Periodicity:
+    """How a periodic job repeats, from JobHeader's Periodic* fields."""
+
+    every: str  #: "15m", "2h", "1d", "1w" or "1mo" (appjobs' notation of PeriodicMinutes … PeriodicMonths)
+    time_zone: str  #: SAP's time zone code (TimeZone), e.g. "CET"
+    max_iterations: int | None  #: JobEndMaxIterations; None: no limit
+    ends_at: dt.datetime | None  #: TaskEndDateTime
+    series_created_at: dt.datetime | None  #: JobSeriesCreatedAt, shared by the series' jobs
+
+
+#: JobHeader's period fields and the unit each one counts.
+_PERIOD_FIELDS = (
+    ("PeriodicMinutes", "m"),
+    ("PeriodicHours", "h"),
+    ("PeriodicDays", "d"),
+    ("PeriodicWeeks", "w"),
+    ("PeriodicMonths", "mo"),
+)
+
+
+def _periodicity(row: Mapping[str, Any]) -> Periodicity | None:
+    if row.get("Periodic") is not True:
+        return None
+    every = next((f"{n}{unit}" for name, unit in _PERIOD_FIELDS if (n := integer(row.get(name)))), "")
+    return Periodicity(
+        every=every,
+        time_zone=text(row.get("TimeZone")),
+        max_iterations=integer(row.get("JobEndMaxIterations")) or None,
+        ends_at=abap_time(row.get("TaskEndDateTime")),
+        series_created_at=abap_time(row.get("JobSeriesCreatedAt")),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
 class JobHeader:
     """A job as JobHeaderSet shows it; *steps* is None unless they were expanded."""
 
@@ -103,6 +137,7 @@ class JobHeader:
     restarts: JobKey | None  #: the job this one restarts (OrigJobName/OrigJobCount), if any
     restart_mode: str
     steps: tuple[StepDetail, ...] | None = None
+    periodic: Periodicity | None = None  #: how the job's series repeats; None for a job of no series
 
     def messages(self) -> list[LogMessage]:
         """Every message of every step, in step order and, within a step, in the order written."""
@@ -176,6 +211,7 @@ def read_header(body: bytes) -> JobHeader:
         restarts=JobKey(row["OrigJobName"], text(row.get("OrigJobCount"))) if row.get("OrigJobName") else None,
         restart_mode=text(row.get("JobRunRestartMode")),
         steps=None if steps is None else tuple(_step(item) for item in steps),
+        periodic=_periodicity(row),
     )
 
 
