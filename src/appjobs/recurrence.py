@@ -204,10 +204,13 @@ def resolve(local: dt.datetime, timezone: str) -> dt.datetime:
     """
     _require_naive(local, "a local wall time")
     tz = zone(timezone)
-    first = local.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    if first.astimezone(tz).replace(tzinfo=None) == local:
-        return first  # the wall time exists; fold=0 picked its first occurrence if there are two
-    return _gap_end(local, tz)
+    try:
+        first = local.replace(tzinfo=tz, fold=0).astimezone(UTC)
+        if first.astimezone(tz).replace(tzinfo=None) == local:
+            return first  # the wall time exists; fold=0 picked its first occurrence if there are two
+        return _gap_end(local, tz)
+    except OverflowError:  # within hours of 0001-01-01 or 9999-12-31, where UTC has no date
+        raise errors.InvalidInput(f"time {local.isoformat()} in {timezone} is out of range (years 1 to 9999)") from None
 
 
 def _gap_end(local: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:

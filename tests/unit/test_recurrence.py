@@ -305,6 +305,8 @@ def test_a_stored_granularity_code_becomes_the_enum() -> None:
         (lambda: Recurrence.parse("1d").start(dt.datetime(9999, 12, 1), 100), ["9999"]),
         (lambda: Recurrence.parse("1d").next_index(dt.datetime(2027, 1, 1), 0, dt.datetime(2027, 1, 1)), ["aware"]),
         (lambda: resolve(dt.datetime(2027, 1, 1), "Nowhere"), ["'Nowhere'"]),
+        (lambda: resolve(dt.datetime(1, 1, 1), "Asia/Tokyo"), ["0001-01-01T00:00:00", "out of range"]),
+        (lambda: parse_start("9999-12-31T23:00", "America/New_York"), ["9999-12-31T23:00:00", "out of range"]),
     ],
 )
 def test_bad_input_is_refused_with_what_is_wrong(make: object, words: list[str]) -> None:
