@@ -94,6 +94,7 @@ def _template_json(t: models.Template) -> dict[str, object]:
         "version": t.version,
         "supports_test_mode": t.supports_test_mode,
         "business_users": list(t.business_users),
+        "recurrence": dataclasses.asdict(t.recurrence) if t.recurrence else None,
         "steps": steps,
     }
 

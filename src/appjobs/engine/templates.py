@@ -8,6 +8,7 @@ parameters and their defaults::
     name = "/APPJOBS/DEMO_SLEEP"     # optional; user templates get "Z" + 26 base32 characters
     text = "Sleep"
     supports_test_mode = false       # optional
+    recurrence = { every = "1d", at = "02:00", timezone = "Europe/Berlin" }  # optional: see below
 
     [[template.step]]
     text = "Sleep a while"           # optional
@@ -19,7 +20,11 @@ Shell steps see their parameters as environment variables; callables get
 them as keyword arguments. A step's environment is otherwise clean (see
 :func:`appjobs.engine.steps.environment`); ``pass_env = ["ORACLE_HOME"]``,
 on a template (for each of its steps) or a step, passes more of the worker's
-variables through. Every problem is reported with the file and the
+variables through. ``recurrence`` is the template's default recurrence
+(SAP's JobPeriodicGranularity/JobPeriodicValue, used by ``admin jobs schedule
+--default-recurrence``): *every* as :meth:`appjobs.recurrence.Recurrence.parse`
+reads it (15m, 2h, 1d, 1w, 1mo), *at* an optional local HH:MM of the first
+start, *timezone* an optional IANA name (UTC). Every problem is reported with the file and the
 field (``jobs.toml: template[2].step[1]: unknown field 'comand'``), and an
 invalid file imports nothing.
 """
@@ -32,10 +37,12 @@ import re
 import tomllib
 from typing import Any
 
-from appjobs import errors, models
+from appjobs import errors, models, recurrence
 from appjobs.engine import callables, template_params
 
-TEMPLATE_FIELDS = {"name", "text", "supports_test_mode", "business_users", "pass_env", "step"}
+TEMPLATE_FIELDS = {"name", "text", "supports_test_mode", "business_users", "pass_env", "recurrence", "step"}
+RECURRENCE_FIELDS = {"every", "at", "timezone"}
+AT_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 STEP_FIELDS = {"text", "command", "callable", "parameters", "warning_exit_codes", "pass_env"}
 CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 # Parameters become environment variables of shell steps; these would break the step itself.
@@ -115,6 +122,7 @@ def _template(entry: Any, where: str, by: str, now: dt.datetime) -> models.Templ
         steps=tuple(_step(step, f"{where}.step[{n}]", n, pass_env) for n, step in enumerate(steps, 1)),
         supports_test_mode=test_mode,
         business_users=_business_users(entry.get("business_users", []), where),
+        recurrence=_recurrence(entry["recurrence"], where) if "recurrence" in entry else None,
         created_by=by,
         created_at=now,
         changed_by=by,
@@ -132,6 +140,29 @@ def _business_users(values: Any, where: str) -> tuple[str, ...]:
                 f"{where}: field 'business_users': {value!r} is not a business user id (A-Z, 0-9, _ . - @; at most 40)"
             )
     return tuple(dict.fromkeys(values))
+
+
+def _recurrence(entry: Any, where: str) -> models.DefaultRecurrence:
+    """A template's default recurrence, stored canonical ("15min" becomes "15m") so it fits its column."""
+    _check_fields(entry, RECURRENCE_FIELDS, f"{where}: field 'recurrence'")
+    every, at, timezone = entry.get("every"), entry.get("at", ""), entry.get("timezone", "UTC")
+    if not isinstance(every, str):
+        raise errors.TemplateFileError(f"{where}: field 'recurrence.every' is needed: {recurrence.ACCEPTED_EVERY}")
+    if isinstance(at, dt.time) and at.second == 0 and at.microsecond == 0 and at.tzinfo is None:
+        at = at.strftime("%H:%M")  # TOML's own local time (at = 02:00:00)
+    if not isinstance(at, str) or (at and not AT_RE.match(at)):
+        raise errors.TemplateFileError(
+            f"{where}: field 'recurrence.at': {at!r} is not a time of day HH:MM (00:00-23:59)"
+        )
+    try:
+        recurrence.zone(timezone)
+    except errors.InvalidInput as exc:
+        raise errors.TemplateFileError(f"{where}: field 'recurrence.timezone': {exc}") from exc
+    try:
+        parsed = recurrence.Recurrence.parse(every, timezone)
+    except errors.InvalidInput as exc:
+        raise errors.TemplateFileError(f"{where}: field 'recurrence.every': {exc}") from exc
+    return models.DefaultRecurrence(every=parsed.every, at=at, timezone=timezone)
 
 
 def _step(entry: Any, where: str, number: int, pass_env: tuple[str, ...] = ()) -> models.TemplateStep:

@@ -18,9 +18,10 @@ Properties appjobs has no counterpart for, and what they carry:
 * JobTemplate.JobReportName, JobCatalogEntryName: the template name. SAP puts the
   ABAP report / catalog entry there; the template *is* our unit of execution,
   its name is ≤ 40 characters, and a step's command line could leak details.
-* JobTemplate.JobPeriodicGranularity ``""``, JobPeriodicValue ``"000"``, JobUserName
-  ``""``: exactly what the guide's capture shows for SAP's templates, and the API
-  cannot schedule periodic jobs anyway.
+* JobTemplate.JobPeriodicGranularity and JobPeriodicValue: the template's default
+  recurrence (TOML ``recurrence = { every = "1d", … }``) as SAP codes it, ``"DA"`` and
+  ``"001"``; without one ``""`` and ``"000"``, exactly what the guide's capture shows
+  for SAP's templates. JobUserName ``""``, as in that capture.
 * JobTemplate.JobTemplateLayerC, JobTemplateHiddenInd, JobCatalogEntryTypeC,
   JobTemplateSequence, JobTemplateValues: ``""``; their codes and formats are not
   publicly known, and an empty value promises nothing.
@@ -53,14 +54,15 @@ JOBLIST_FILTERS = {"JobName": "name", "JobText": "text", "TemplateName": "templa
 
 def template_entity(template: models.Template) -> SapEntity:
     """A JobTemplate (JobTemplateSet) for *template*."""
+    granularity, value = periodic_fields(template.recurrence)
     return {
         "JobTemplateName": template.name,
         "JobTemplateVersion": template.version,
         "JobTemplateStepCount": template.step_count,
-        "JobPeriodicGranularity": "",
+        "JobPeriodicGranularity": granularity,
         "JobReportName": template.name,
         "JobUserName": "",
-        "JobPeriodicValue": "000",
+        "JobPeriodicValue": value,
         "JobTemplateText": template.text,
         "CreationDateTime": template.created_at,
         "CreationUserName": template.created_by,
@@ -79,6 +81,14 @@ def template_entity(template: models.Template) -> SapEntity:
         "CreationFormattedName": template.created_by,
         "LastChangeFormattedName": template.changed_by,
     }
+
+
+def periodic_fields(default: models.DefaultRecurrence | None) -> tuple[str, str]:
+    """JobPeriodicGranularity and JobPeriodicValue: ``("DA", "001")`` for every day, ``("", "000")`` for none."""
+    if default is None:
+        return "", "000"
+    recurrence = default.recurrence()
+    return recurrence.granularity.value, f"{recurrence.value:03d}"
 
 
 def schedule_status_entity(job: models.Job, *, include_status: bool) -> SapEntity:

@@ -80,6 +80,7 @@ class TemplateStore:
             "changed_at": template.changed_at,
             "changed_by": template.changed_by,
             "business_users": " ".join(template.business_users),
+            **_recurrence_columns(template.recurrence),
         }
         if exists:
             conn.execute(T.update().where(T.c.name == template.name).values(values))
@@ -137,6 +138,7 @@ def _joined_template(rows: Sequence[sa.Row]) -> models.Template:
         changed_at=row.changed_at,
         changed_by=row.changed_by,
         business_users=tuple(row.business_users.split()),
+        recurrence=_recurrence(row),
         steps=tuple(
             models.TemplateStep(
                 number=n,
@@ -150,6 +152,25 @@ def _joined_template(rows: Sequence[sa.Row]) -> models.Template:
             )
             for n, s in steps.items()
         ),
+    )
+
+
+def _recurrence_columns(recurrence: models.DefaultRecurrence | None) -> dict[str, str | None]:
+    """The three recurrence columns: all NULL without one, and NULL ``at`` for "when it is scheduled"."""
+    if recurrence is None:
+        return {"recurrence_every": None, "recurrence_at": None, "recurrence_timezone": None}
+    return {
+        "recurrence_every": recurrence.every,
+        "recurrence_at": recurrence.at or None,
+        "recurrence_timezone": recurrence.timezone,
+    }
+
+
+def _recurrence(row: sa.Row) -> models.DefaultRecurrence | None:
+    if row.recurrence_every is None:
+        return None
+    return models.DefaultRecurrence(
+        every=row.recurrence_every, at=row.recurrence_at or "", timezone=row.recurrence_timezone or "UTC"
     )
 
 
