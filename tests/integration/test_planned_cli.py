@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import pathlib
@@ -11,7 +12,8 @@ import pytest
 from conftest import APPJOBS
 from seriessite import add_mark
 
-from appjobs.engine import JobService
+from appjobs import models, recurrence
+from appjobs.engine import JobService, templates
 
 pytestmark = pytest.mark.backends("sqlite")
 
@@ -81,3 +83,29 @@ def test_bad_planning_options_are_named_and_nothing_is_stored(marked: pathlib.Pa
     assert says in done.stderr
     assert run(marked, "list", "--planned").stdout == ""
     assert run(marked, "list").stdout == ""
+
+
+NIGHTLY = """
+[[template]]
+name = "/PLAN/NIGHTLY"
+text = "Nightly"
+recurrence = { every = "1d", at = "02:00", timezone = "Europe/Berlin" }
+[[template.step]]
+command = "true"
+"""
+
+
+def test_default_recurrence_starts_the_series_at_the_templates_next_local_time(
+    service: JobService, initialised: pathlib.Path
+) -> None:
+    service.import_templates(templates.parse(NIGHTLY, source="n.toml", by="T", now=models.utcnow()))
+    done = run(initialised, "schedule", "/PLAN/NIGHTLY", "--default-recurrence")
+    assert done.returncode == 0, done.stderr
+    key = models.JobKey(*done.stdout.splitlines()[0].split())
+    job = service.status(key)
+    berlin = recurrence.zone("Europe/Berlin")
+    local = job.scheduled_at.astimezone(berlin)
+    assert (local.hour, local.minute) == (2, 0)
+    assert dt.timedelta(0) < job.scheduled_at - models.utcnow() <= dt.timedelta(days=1)
+    series = service.store.jobs.series(job.series_id or "")
+    assert (series.recurrence.every, series.recurrence.timezone) == ("1d", "Europe/Berlin")
