@@ -1,0 +1,114 @@
+"""Retention in the engine: the worker's background purge, and deleting jobs by hand with an audit entry.
+
+Jobs that ended more than ``retention_days`` ago go, with their steps,
+parameters and logs (SAP deletes application jobs after 14 days); audit
+entries older than ``audit_retention_days`` go too. Every worker does it, in
+the background, every :data:`INTERVAL` seconds. Why a few batches per turn
+and not the whole backlog: a turn of the worker also reaps steps, claims
+jobs and heartbeats, and a first pass over a database that never purged may
+have months to delete. So one turn deletes at most :data:`BATCHES_PER_TURN`
+batches (each its own short transaction, see :mod:`appjobs.storage.retention`)
+and, when that was not all, comes back for more in the next turn instead of
+waiting for the next interval.
+
+What goes and what never does is decided by the store: only jobs whose
+status is final, never a planned (S), ready (Y) or running (R) one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from appjobs import models
+from appjobs.models import JobKey
+from appjobs.storage import Store
+
+logger = logging.getLogger(__name__)
+
+INTERVAL = 60.0  #: seconds between two purges of a worker that found nothing more to delete
+BATCHES_PER_TURN = 4  #: batches of jobs one turn of the worker deletes at most
+DAY = dt.timedelta(days=1)
+
+
+class Retention:
+    """The worker's purge: call :meth:`run` every :data:`INTERVAL` seconds, and in the next turn when it says so.
+
+    *days* and *audit_days* of 0 keep everything of their kind.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        days: float,
+        audit_days: float,
+        clock: Callable[[], dt.datetime] = models.utcnow,
+        batch: int = 500,
+        batches: int = BATCHES_PER_TURN,
+    ) -> None:
+        self.store = store
+        self.days, self.audit_days = days, audit_days
+        self.clock = clock
+        self.batch, self.batches = batch, batches
+
+    @property
+    def enabled(self) -> bool:
+        return self.days > 0 or self.audit_days > 0
+
+    def run(self) -> bool:
+        """Delete one turn's share of what is due; True when more is left (come back in the next turn)."""
+        now, more = self.clock(), False
+        if self.days > 0:
+            cutoff = now - self.days * DAY
+            deleted = self.store.retention.purge_jobs(cutoff, batch=self.batch, max_batches=self.batches)
+            more = deleted == self.batch * self.batches
+            if deleted:
+                logger.info("retention: deleted %d job(s) that ended before %s", deleted, f"{cutoff:%Y-%m-%d %H:%M}")
+        if self.audit_days > 0 and not more:  # the jobs first: they are what fills a database
+            cutoff = now - self.audit_days * DAY
+            deleted = self.store.retention.purge_audit(cutoff)
+            if deleted:
+                logger.info("retention: deleted %d audit entries from before %s", deleted, f"{cutoff:%Y-%m-%d}")
+        return more
+
+
+# --- by hand ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Purged:
+    """What a purge by hand deleted."""
+
+    jobs: int
+    audit_entries: int | None  #: None when the audit log was not purged
+
+
+def delete_job(store: Store, key: JobKey, *, by: str, now: dt.datetime | None = None) -> None:
+    """Delete one job that has ended (``appjobs admin jobs delete``), and say so in the audit log.
+
+    A job that has not ended is :class:`~appjobs.errors.JobStateError` (cancel it instead);
+    an unknown one :class:`~appjobs.errors.JobNotFound`. Nothing is audited then: nothing changed.
+    """
+    store.retention.delete_job(key)
+    _audit(store, by, now, f"deleted job {key.name} {key.run_count}")
+
+
+def purge(store: Store, before: dt.datetime, *, by: str, audit: bool = False, now: dt.datetime | None = None) -> Purged:
+    """Delete the jobs that ended before *before* and, with *audit*, the audit entries from before it; audited.
+
+    The audit entry of the purge itself is written after it, so a purge never deletes its own record.
+    """
+    jobs = store.retention.purge_jobs(before)
+    entries = store.retention.purge_audit(before) if audit else None
+    detail = f"purged {jobs} job(s) that ended before {before.isoformat()}"
+    if entries is not None:
+        detail += f" and {entries} audit entries from before it"
+    _audit(store, by, now, detail)
+    return Purged(jobs, entries)
+
+
+def _audit(store: Store, by: str, now: dt.datetime | None, detail: str) -> None:
+    store.audit.add([models.AuditEntry(now or models.utcnow(), "admin", by, "admin", "success", detail)])
