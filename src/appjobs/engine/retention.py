@@ -71,7 +71,7 @@ class Retention:
             cutoff = now - self.audit_days * DAY
             deleted = self.store.retention.purge_audit(cutoff)
             if deleted:
-                logger.info("retention: deleted %d audit entries from before %s", deleted, f"{cutoff:%Y-%m-%d}")
+                logger.info("retention: deleted %d audit entries from before %s", deleted, f"{cutoff:%Y-%m-%d %H:%M}")
         return more
 
 
@@ -103,11 +103,15 @@ def purge(store: Store, before: dt.datetime, *, by: str, audit: bool = False, no
     """
     jobs = store.retention.purge_jobs(before)
     entries = store.retention.purge_audit(before) if audit else None
-    detail = f"purged {jobs} job(s) that ended before {before.isoformat()}"
+    detail = f"purged {jobs} job(s) that ended before {before.astimezone(dt.UTC).isoformat()}"
     if entries is not None:
-        detail += f" and {entries} audit entries from before it"
+        detail += f" and {entries} audit {entry_or_entries(entries)} from before it"
     _audit(store, by, now, detail)
     return Purged(jobs, entries)
+
+
+def entry_or_entries(count: int) -> str:
+    return "entry" if count == 1 else "entries"
 
 
 def _audit(store: Store, by: str, now: dt.datetime | None, detail: str) -> None:
