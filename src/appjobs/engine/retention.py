@@ -25,6 +25,7 @@ from collections.abc import Callable
 from appjobs import models
 from appjobs.models import JobKey
 from appjobs.storage import Store
+from appjobs.storage.retention import AUDIT_BATCH, JOB_BATCH
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +47,14 @@ class Retention:
         days: float,
         audit_days: float,
         clock: Callable[[], dt.datetime] = models.utcnow,
-        batch: int = 500,
+        batch: int = JOB_BATCH,
+        audit_batch: int = AUDIT_BATCH,
         batches: int = BATCHES_PER_TURN,
     ) -> None:
         self.store = store
         self.days, self.audit_days = days, audit_days
         self.clock = clock
-        self.batch, self.batches = batch, batches
+        self.batch, self.audit_batch, self.batches = batch, audit_batch, batches
 
     @property
     def enabled(self) -> bool:
@@ -69,7 +71,8 @@ class Retention:
                 logger.info("retention: deleted %d job(s) that ended before %s", deleted, f"{cutoff:%Y-%m-%d %H:%M}")
         if self.audit_days > 0 and not more:  # the jobs first: they are what fills a database
             cutoff = now - self.audit_days * DAY
-            deleted = self.store.retention.purge_audit(cutoff)
+            deleted = self.store.retention.purge_audit(cutoff, batch=self.audit_batch, max_batches=self.batches)
+            more = deleted == self.audit_batch * self.batches
             if deleted:
                 logger.info("retention: deleted %d audit entries from before %s", deleted, f"{cutoff:%Y-%m-%d %H:%M}")
         return more
