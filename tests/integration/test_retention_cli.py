@@ -14,10 +14,10 @@ from collections.abc import Callable
 import pytest
 from commcli import ok, run
 from conftest import WORKER_ARGS, Processes, Server, wait_final, wait_for
-from retentionsite import DAY, add_audit, add_job, audit_details, children, exists
+from retentionsite import DAY, add_audit, add_job, audit_details, bulk_ended, children, exists, job_count
 
 from appjobs import models
-from appjobs.engine import JobService
+from appjobs.engine import JobService, retention
 from appjobs.models import JobStatus
 from appjobs.storage import Store
 
@@ -90,8 +90,14 @@ def test_admin_jobs_purge_names_a_bad_time(data_dir: pathlib.Path) -> None:
 def test_a_worker_deletes_jobs_older_than_its_retention_days(
     store: Store, data_dir: pathlib.Path, processes: Processes
 ) -> None:
-    """A real worker with --retention-days 14 and --audit-retention-days 30: the old goes at once, the rest stays."""
+    """A real worker with --retention-days 14 and --audit-retention-days 30: the old goes at once, the rest stays.
+
+    The old jobs are more than two turns' worth: a worker that waited a minute after one turn's share
+    (instead of going on in the next turn) would not have deleted them all by the time the test gives up.
+    """
     now = models.utcnow()
+    batch, batches = retention.pace(store)
+    bulk_ended(store, 2 * batch * batches, now - 20 * DAY, log_lines=1)
     old = _ended_through_the_engine(store, now - 15 * DAY)
     recent = add_job(store, JobStatus.FINISHED, ended=now - 13 * DAY)
     planned = add_job(store, JobStatus.SCHEDULED, created=now - 100 * DAY, scheduled=now + DAY)
@@ -99,7 +105,7 @@ def test_a_worker_deletes_jobs_older_than_its_retention_days(
     add_audit(store, now - 29 * DAY, "recent entry")
     args = ("--retention-days", "14", "--audit-retention-days", "30")
     processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS, *args)
-    wait_for(lambda: not exists(store, old) and "old entry" not in audit_details(store))
+    wait_for(lambda: job_count(store) == 2 and "old entry" not in audit_details(store))
     assert children(store, old) == (0, 0, 0)
     assert exists(store, recent)
     assert exists(store, planned)
