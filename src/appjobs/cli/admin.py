@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from appjobs import errors, models
-from appjobs.cli import comm, planning
+from appjobs.cli import admin_jobs, comm, planning
 from appjobs.cli.options import data_dir_option, echo_json, existing_store, json_option
 from appjobs.engine import JobService, Waker, wake
 from appjobs.settings import Paths
@@ -309,3 +309,7 @@ def _log_json(e: models.LogEntry) -> dict[str, object]:
         "source": e.source,
         "text": e.text,
     }
+
+
+for _command in admin_jobs.COMMANDS:  # delete, purge: retention by hand
+    jobs.add_command(_command)

@@ -19,7 +19,7 @@ MIB = 1024 * 1024
 
 
 def _step_options(command: click.decorators.FC) -> click.decorators.FC:
-    """How a worker runs and stops steps: the options ``serve`` passes on to its workers."""
+    """How a worker runs and stops steps, and how long it keeps what ended: the options ``serve`` passes on."""
     options = [
         click.option(
             "--max-step-output",
@@ -44,6 +44,22 @@ def _step_options(command: click.decorators.FC) -> click.decorators.FC:
             help="How a step's processes are found to stop them: a cgroup per step, or the environment token.",
         ),
         click.option("--cgroup-base", metavar="DIR", help="Make step cgroups under DIR [default: the worker's own]."),
+        click.option(
+            "--retention-days",
+            default=14.0,
+            show_default=True,
+            type=click.FloatRange(0),
+            metavar="DAYS",
+            help="Delete jobs that ended more than DAYS ago, with their steps and logs (0: keep all).",
+        ),
+        click.option(
+            "--audit-retention-days",
+            default=365.0,
+            show_default=True,
+            type=click.FloatRange(0),
+            metavar="DAYS",
+            help="Delete audit log entries older than DAYS (0: keep all).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -213,6 +229,8 @@ def worker(
         drain_timeout=float(step_options["drain_timeout"]),  # type: ignore[arg-type]
         process_tracking=str(step_options["process_tracking"]),
         cgroup_base=step_options["cgroup_base"],  # type: ignore[arg-type]
+        retention_days=float(step_options["retention_days"]),  # type: ignore[arg-type]
+        audit_retention_days=float(step_options["audit_retention_days"]),  # type: ignore[arg-type]
     )
     Worker(Store.open(paths.database_url), data_dir=paths.data_dir, options=options).run()
 

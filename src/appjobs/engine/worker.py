@@ -18,7 +18,8 @@ periods). Each turn it
 3. acts on cancel requests: SIGTERM to the step's whole tree, SIGKILL after the
    grace period;
 4. sweeps orphans it adopted whose step has ended, and stops them too;
-5. heartbeats, and aborts the steps of workers that died (see :mod:`recovery`).
+5. heartbeats, and aborts the steps of workers that died (see :mod:`recovery`);
+6. now and then deletes jobs that ended long ago, a few batches a turn (see :mod:`retention`).
 
 Why two transactions per turn and not one per change: each durable commit
 costs the same however little it carries, and a no-op job used to need three
@@ -55,7 +56,7 @@ import uuid
 from collections.abc import Callable
 
 from appjobs import errors, models
-from appjobs.engine import backoff, cgroups, output, processes, recovery, steps, wake
+from appjobs.engine import backoff, cgroups, output, processes, recovery, retention, steps, wake
 from appjobs.engine.running import SEVERITIES, Drain, Ended, Running, Spawned, signal_step
 from appjobs.storage import Store
 from appjobs.storage.jobs import JobBatch, StepWork
@@ -81,6 +82,8 @@ class WorkerOptions:
     drain_timeout: float = 60.0  # seconds a stopping worker lets running jobs go on; 0: abort them at once
     process_tracking: str = "auto"  # see appjobs.engine.cgroups.detect
     cgroup_base: str | None = None  # where step cgroups are made [default: under the worker's own]
+    retention_days: float = 14.0  # jobs that ended longer ago are deleted (see engine.retention); 0: keep all
+    audit_retention_days: float = 365.0  # audit entries older than this are deleted; 0: keep all
 
 
 class Worker:
@@ -115,6 +118,8 @@ class Worker:
         self._selector = selectors.DefaultSelector()
         self._remote = wake.RemoteWakeups(self._selector, store.db)
         self.backoff = backoff.StorageBackoff()  #: pauses between tries while the disk is full
+        days, audit_days = options.retention_days, options.audit_retention_days
+        self.retention = retention.Retention(store, days=days, audit_days=audit_days, clock=clock)
 
     # --- life cycle ----------------------------------------------------------------
 
@@ -213,6 +218,9 @@ class Worker:
                 self._due["claim"] = 0.0  # what it missed meanwhile: claim in the next turn, not a poll later
         if self._is_due("recover", self.options.lease / 3):
             recovery.recover(self)
+        retain = self.retention.enabled and not self._leaving and self._is_due("retention", retention.INTERVAL)
+        if retain and self.retention.run():
+            self._due["retention"] = 0.0  # a backlog: go on in the next turn, a few batches at a time
         self._woken = False
         self._wait()
 

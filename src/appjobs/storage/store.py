@@ -10,6 +10,7 @@ from appjobs import errors
 from appjobs.storage.comm import AuditStore, CommStore, UserStore
 from appjobs.storage.database import Database, connect
 from appjobs.storage.jobs import JobStore
+from appjobs.storage.retention import RetentionStore
 from appjobs.storage.sessions import SessionStore
 from appjobs.storage.templates import TemplateStore
 from appjobs.storage.workers import WorkerStore
@@ -64,6 +65,10 @@ class Store:
     @functools.cached_property
     def jobs(self) -> JobStore:
         return JobStore(self.db)
+
+    @functools.cached_property
+    def retention(self) -> RetentionStore:
+        return RetentionStore(self.db)
 
     @functools.cached_property
     def workers(self) -> WorkerStore:
