@@ -362,7 +362,8 @@ def _translate() -> Iterator[None]:
     except sa.exc.SQLAlchemyError as exc:
         if is_disk_full(getattr(exc, "orig", None)):
             raise errors.StorageFull() from exc
-        raise errors.StorageError(f"database error: {exc.__class__.__name__}: {getattr(exc, "orig", None) or exc}") from exc
+        cause = getattr(exc, "orig", None) or exc  # errors of SQLAlchemy's own (a missing bind value) have none
+        raise errors.StorageError(f"database error: {exc.__class__.__name__}: {cause}") from exc
     except OSError as exc:
         if is_disk_full(exc):  # the write lock's file, or anything else of ours on the way
             raise errors.StorageFull() from exc
