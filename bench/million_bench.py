@@ -1,0 +1,212 @@
+"""Benchmark of a big database: a million ended jobs and ten thousand active series, next to an empty one.
+
+Two databases in the same run, on the same disk (SQLite files in a temporary data directory, or two fresh
+databases on ``--server``, dropped at the end):
+
+* **big**: ``--jobs`` ended jobs and ``--series`` active series (:mod:`million_fill` says what they look like);
+* **anchor**: only the rows the reads below touch, the bench user's jobs of the measured day and its series,
+  so that both databases give the same answers and only the size of the tables differs.
+
+Against a real ``appjobs serve`` (HTTP, one worker) on each, one after the other:
+
+* JobListGet over one day for the bench user (one of 50 creators: about ``jobs / 60 / 50`` jobs), p50 and p95;
+* JobStatusGet and JobinfoGet of one of those jobs, p50;
+* ``JobHeaderSet?$filter=JobPlannedStartDateTime ge '<now>'&$top=10``, p50;
+* JobSchedule calls per second (``--schedules`` POSTs one after the other, the worker running them);
+* the worker's claim of planned jobs: ``--planned`` jobs scheduled through ``JobService.schedule(...,
+  start_at=...)`` 3 to 6 s ahead; the figure is ``started_at - scheduled_at`` from the job rows (skipped with a
+  note while the engine has no ``start_at``);
+* with the server stopped, the database size before and after a retention pass (jobs that ended more than
+  14 days ago; a stand-in DELETE until the store's purge exists, see :func:`retention`).
+
+``--explain`` prints the query plan of each of those reads on the big database (SQLite's EXPLAIN QUERY PLAN,
+PostgreSQL's EXPLAIN ANALYZE; :mod:`million_plans`). Run by hand (it is not a test)::
+
+    .venv/bin/python bench/million_bench.py [--database sqlite|postgresql] [--jobs 1000000] [--series 10000]
+                                            [--requests 100] [--explain] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime as dt
+import os
+import pathlib
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+
+import million_fill as fill
+import million_plans as plans
+import million_serve as serve
+
+from appjobs.auth import users
+from appjobs.storage import Store
+
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@dataclasses.dataclass
+class Database:
+    """One of the two databases: its URLs, data directory and environment for ``appjobs``."""
+
+    label: str
+    url: str  # SQLAlchemy
+    raw: str  # the SQLite file, or the libpq URL
+    data_dir: pathlib.Path
+    env: dict[str, str]
+
+
+@contextlib.contextmanager
+def database(kind: str, server: str, work: pathlib.Path, label: str) -> Iterator[Database]:
+    """A fresh, initialised appjobs database of *kind* with the bench user; dropped afterwards on PostgreSQL."""
+    data_dir, env = work / label, dict(os.environ)
+    env.pop("APPJOBS_DATABASE_URL", None)
+    with contextlib.ExitStack() as stack:
+        if kind == "postgresql":
+            import engine_pg
+
+            url, raw = stack.enter_context(engine_pg.fresh_database(server))
+            env["APPJOBS_DATABASE_URL"] = url
+        else:
+            url, raw = f"sqlite:///{data_dir / 'appjobs.db'}", str(data_dir / "appjobs.db")
+        appjobs = [sys.executable, "-m", "appjobs", "admin", "init", "--data-dir", str(data_dir)]
+        subprocess.run(appjobs, check=True, env=env, stdout=subprocess.DEVNULL)
+        store = Store.open_existing(url)
+        try:
+            users.add_user(store, fill.USER, serve.PASSWORD, certificate=None, arrangement=True)
+        finally:
+            store.close()
+        yield Database(label, url, raw, data_dir, env)
+
+
+# --- retention ---------------------------------------------------------------------------------------------------
+
+
+def retention(db: Database, now: dt.datetime, batch: int = 5000) -> tuple[int, float]:
+    """Delete the jobs that ended more than 14 days before *now*, *batch* at a time; (jobs deleted, seconds).
+
+    STAND-IN: a plain DELETE of the job rows (steps, parameters and logs go with them through the foreign keys'
+    ON DELETE CASCADE) until the retention helper's ``store.….purge_jobs(before, batch=...)`` lands; then this
+    function should call it instead.
+    """
+    import sqlalchemy as sa
+
+    store = Store.open_existing(db.url)
+    cutoff = now - dt.timedelta(days=14)
+    job = fill.schema.job
+    doomed = sa.select(job.c.name, job.c.run_count).where(job.c.ended_at < cutoff).limit(batch)
+    delete = job.delete().where(sa.tuple_(job.c.name, job.c.run_count).in_(doomed.scalar_subquery()))
+    deleted, started = 0, time.perf_counter()
+    try:
+        while True:
+            with store.db.write() as conn:
+                count = conn.execute(delete).rowcount
+            deleted += count
+            if count < batch:
+                break
+    finally:
+        store.close()
+    return deleted, time.perf_counter() - started
+
+
+def size(db: Database) -> str:
+    """The database's size: SQLite's file (after a WAL checkpoint) and its free pages; PostgreSQL's database."""
+    if db.url.startswith("sqlite"):
+        with contextlib.closing(sqlite3.connect(db.raw)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            free = conn.execute("PRAGMA freelist_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
+        return f"{os.path.getsize(db.raw) / 2**20:,.1f} MiB file, {free / 2**20:,.1f} MiB of it free pages"
+    import psycopg
+
+    with psycopg.connect(db.raw) as conn:
+        total = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    return f"{total / 2**20:,.1f} MiB (pg_database_size)"
+
+
+# --- the run -----------------------------------------------------------------------------------------------------
+
+
+def measure(db: Database, shape: fill.Shape, probe: fill.Rows, args: argparse.Namespace) -> dict[str, object]:
+    """Every measure on *db*: the HTTP reads, schedules and claims with the server up, then retention."""
+    print(f"[{db.label}] serving", flush=True)
+    key = probe.job[len(probe.job) // 2][:2]  # an ended job of the bench user, of the measured day
+    with serve.server(db.data_dir, db.env) as http:
+        figures = serve.reads(http, key, shape, args.requests)
+        figures["JobSchedule calls/s"] = serve.schedules(http, args.schedules)
+        figures["planned start -> R p99 ms"] = serve.claims(db.url, db.data_dir, args.planned)
+    print(f"[{db.label}] retention", flush=True)
+    before = size(db)
+    deleted, seconds = retention(db, shape.now)
+    figures["size before retention"] = before
+    figures["size after retention"] = f"{size(db)}; {deleted:,} jobs deleted in {seconds:.1f} s"
+    return figures
+
+
+ACCEPTANCE = {
+    "JobListGet one day p50 ms": ("< 50 ms", lambda empty, big: big < 50),
+    "JobStatusGet p50 ms": ("within 20% of empty", lambda empty, big: big <= empty * 1.2),
+    "JobSchedule calls/s": ("within 20% of empty", lambda empty, big: big >= empty * 0.8),
+    "planned start -> R p99 ms": ("< 1000 ms", lambda empty, big: big < 1000),
+}
+
+
+def report(empty: dict[str, object], big: dict[str, object]) -> None:
+    print(f"\n{'measure':<44} | {'empty DB':>14} | {'big DB':>14} | {'acceptance':<20} | ok?")
+    for name, b in big.items():
+        a = empty.get(name)
+        if isinstance(b, str):
+            print(f"{name:<44} | {a}\n{'':<44} | {'':>14} | {b}")
+            continue
+        rule, check = ACCEPTANCE.get(name, ("", None))
+        numbers = isinstance(a, float) and isinstance(b, float)
+        ok = "" if check is None or not numbers else ("PASS" if check(a, b) else "MISS")
+        shown = [f"{v:14.2f}" if isinstance(v, float) else f"{v!s:>14}" for v in (a, b)]
+        print(f"{name:<44} | {shown[0]} | {shown[1]} | {rule:<20} | {ok}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--server", default=DEFAULT_SERVER, help="PostgreSQL server (libpq URL) for the databases")
+    parser.add_argument("--jobs", type=int, default=1_000_000)
+    parser.add_argument("--series", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=100, help="requests per read measure")
+    parser.add_argument("--schedules", type=int, default=200)
+    parser.add_argument("--planned", type=int, default=100)
+    parser.add_argument("--explain", action="store_true", help="print the query plans on the big database")
+    parser.add_argument("--keep", action="store_true", help="keep the SQLite data directories")
+    args = parser.parse_args()
+    shape = fill.Shape(args.jobs, args.series, dt.datetime.now(dt.UTC))
+    work = pathlib.Path(tempfile.mkdtemp(prefix="million-bench-"))
+    print(f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite "
+          f"{sqlite3.sqlite_version}, {args.database}; {args.jobs:,} jobs, {args.series:,} series")  # fmt: skip
+    try:
+        with database(args.database, args.server, work, "big") as big:
+            started = time.perf_counter()
+            count, probe = fill.fill(big.url, big.raw, shape)
+            assert probe is not None
+            took = time.perf_counter() - started
+            print(f"[big] filled {count:,} jobs in {took:.0f} s ({len(probe.job):,} of them the bench user's "
+                  f"on {shape.day:%Y-%m-%d} or planned)", flush=True)  # fmt: skip
+            if args.explain:
+                plans.explain(big.url, shape)
+            big_figures = measure(big, shape, probe, args)
+        with database(args.database, args.server, work, "empty") as empty:
+            fill.fill(empty.url, empty.raw, shape, probe_only=probe)
+            empty_figures = measure(empty, shape, probe, args)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    report(empty_figures, big_figures)
+
+
+if __name__ == "__main__":
+    main()
