@@ -11,7 +11,8 @@ Against a real ``appjobs serve`` (HTTP, one worker) on each, one after the other
 
 * JobListGet over one day for the bench user (one of 50 creators: about ``jobs / 60 / 50`` jobs), p50 and p95;
 * JobStatusGet and JobinfoGet of one of those jobs, p50;
-* ``JobHeaderSet?$filter=JobPlannedStartDateTime ge '<now>'&$top=10``, p50;
+* ``JobHeaderSet?$filter=JobPlannedStartDateTime ge '<now>'&$top=10``, p50, for the bench user and for a
+  SAP_COM_0326 user, who sees every job (the 10,000 planned ones among a million);
 * JobSchedule calls per second (``--schedules`` POSTs one after the other, the worker running them);
 * the worker's claim of planned jobs: ``--planned`` jobs scheduled through ``JobService.schedule(...,
   start_at=...)`` 3 to 6 s ahead; the figure is ``started_at - scheduled_at`` from the job rows (skipped with a
@@ -47,6 +48,7 @@ import million_fill as fill
 import million_plans as plans
 import million_serve as serve
 
+from appjobs import models
 from appjobs.auth import users
 from appjobs.storage import Store
 
@@ -82,6 +84,10 @@ def database(kind: str, server: str, work: pathlib.Path, label: str) -> Iterator
         store = Store.open_existing(url)
         try:
             users.add_user(store, fill.USER, serve.PASSWORD, certificate=None, arrangement=True)
+            users.add_user(store, serve.ADMIN, serve.PASSWORD, certificate=None, arrangement=True)
+            every_job = models.Arrangement(f"{serve.ADMIN}_0326", models.Scenario.ANY_JOB, f"{serve.ADMIN}_SYSTEM",
+                                           serve.ADMIN, models.utcnow())  # fmt: skip
+            store.comm.add_arrangement(every_job)  # SAP_COM_0326: sees every job
         finally:
             store.close()
         yield Database(label, url, raw, data_dir, env)
