@@ -18,7 +18,7 @@ Against a real ``appjobs serve`` (HTTP, one worker) on each, one after the other
   start_at=...)`` 3 to 6 s ahead; the figure is ``started_at - scheduled_at`` from the job rows (skipped with a
   note while the engine has no ``start_at``);
 * with the server stopped, the database size before and after a retention pass (jobs that ended more than
-  14 days ago; a stand-in DELETE until the store's purge exists, see :func:`retention`).
+  14 days ago; ``store.retention.purge_jobs`` where the store has it, else a stand-in DELETE: :func:`retention`).
 
 ``--explain`` prints the query plan of each of those reads on the big database (SQLite's EXPLAIN QUERY PLAN,
 PostgreSQL's EXPLAIN ANALYZE; :mod:`million_plans`). Run by hand (it is not a test)::
@@ -96,31 +96,34 @@ def database(kind: str, server: str, work: pathlib.Path, label: str) -> Iterator
 # --- retention ---------------------------------------------------------------------------------------------------
 
 
-def retention(db: Database, now: dt.datetime, batch: int = 5000) -> tuple[int, float]:
-    """Delete the jobs that ended more than 14 days before *now*, *batch* at a time; (jobs deleted, seconds).
+def retention(db: Database, now: dt.datetime, batch: int = 5000) -> tuple[int, float, str]:
+    """Delete the jobs that ended more than 14 days before *now*; (jobs deleted, seconds, how).
 
-    STAND-IN: a plain DELETE of the job rows (steps, parameters and logs go with them through the foreign keys'
-    ON DELETE CASCADE) until the retention helper's ``store.….purge_jobs(before, batch=...)`` lands; then this
-    function should call it instead.
+    With the store's ``retention.purge_jobs`` (the retention helper's branch) that, with its own batch size;
+    without it a STAND-IN: a plain DELETE of the job rows, *batch* at a time (steps, parameters and logs go
+    with them through the foreign keys' ON DELETE CASCADE).
     """
     import sqlalchemy as sa
 
     store = Store.open_existing(db.url)
     cutoff = now - dt.timedelta(days=14)
-    job = fill.schema.job
-    doomed = sa.select(job.c.name, job.c.run_count).where(job.c.ended_at < cutoff).limit(batch)
-    delete = job.delete().where(sa.tuple_(job.c.name, job.c.run_count).in_(doomed.scalar_subquery()))
-    deleted, started = 0, time.perf_counter()
+    started = time.perf_counter()
     try:
+        purge = getattr(getattr(store, "retention", None), "purge_jobs", None)
+        if purge is not None:
+            return purge(cutoff), time.perf_counter() - started, "store.retention.purge_jobs"
+        job = fill.schema.job
+        doomed = sa.select(job.c.name, job.c.run_count).where(job.c.ended_at < cutoff).limit(batch)
+        delete = job.delete().where(sa.tuple_(job.c.name, job.c.run_count).in_(doomed.scalar_subquery()))
+        deleted = 0
         while True:
             with store.db.write() as conn:
                 count = conn.execute(delete).rowcount
             deleted += count
             if count < batch:
-                break
+                return deleted, time.perf_counter() - started, f"STAND-IN DELETE, {batch} a batch"
     finally:
         store.close()
-    return deleted, time.perf_counter() - started
 
 
 def size(db: Database) -> str:
@@ -140,19 +143,24 @@ def size(db: Database) -> str:
 # --- the run -----------------------------------------------------------------------------------------------------
 
 
-def measure(db: Database, shape: fill.Shape, probe: fill.Rows, args: argparse.Namespace) -> dict[str, object]:
-    """Every measure on *db*: the HTTP reads, schedules and claims with the server up, then retention."""
-    print(f"[{db.label}] serving", flush=True)
+def measure(dbs: dict[str, Database], shape: fill.Shape, probe: fill.Rows, args: argparse.Namespace) -> dict:
+    """Every measure on both databases: the HTTP reads and schedules interleaved, the claims, then retention."""
     key = probe.job[len(probe.job) // 2][:2]  # an ended job of the bench user, of the measured day
-    with serve.server(db.data_dir, db.env) as http:
-        figures = serve.reads(http, key, shape, args.requests)
-        figures["JobSchedule calls/s"] = serve.schedules(http, args.schedules)
-        figures["planned start -> R p99 ms"] = serve.claims(db.url, db.data_dir, args.planned)
-    print(f"[{db.label}] retention", flush=True)
-    before = size(db)
-    deleted, seconds = retention(db, shape.now)
-    figures["size before retention"] = before
-    figures["size after retention"] = f"{size(db)}; {deleted:,} jobs deleted in {seconds:.1f} s"
+    with contextlib.ExitStack() as stack:
+        servers = {label: stack.enter_context(serve.server(db.data_dir, db.env)) for label, db in dbs.items()}
+        print("serving both; reads and schedules, interleaved", flush=True)
+        figures = serve.reads(servers, key, shape, args.requests)
+        for label, rate in serve.schedules(servers, args.schedules).items():
+            figures[label]["JobSchedule calls/s"] = rate
+        for label, db in dbs.items():
+            print(f"[{label}] planned jobs", flush=True)
+            figures[label]["planned start -> R p99 ms"] = serve.claims(db.url, db.data_dir, args.planned)
+    for label, db in dbs.items():
+        print(f"[{label}] retention", flush=True)
+        before = size(db)
+        deleted, seconds, how = retention(db, shape.now)
+        figures[label]["size before retention"] = before
+        figures[label]["size after retention"] = f"{size(db)}; {deleted:,} jobs deleted in {seconds:.1f} s ({how})"
     return figures
 
 
@@ -195,23 +203,25 @@ def main() -> None:
     print(f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite "
           f"{sqlite3.sqlite_version}, {args.database}; {args.jobs:,} jobs, {args.series:,} series")  # fmt: skip
     try:
-        with database(args.database, args.server, work, "big") as big:
+        with (
+            database(args.database, args.server, work, "big") as big,
+            database(args.database, args.server, work, "empty") as empty,
+        ):
             started = time.perf_counter()
             count, probe = fill.fill(big.url, big.raw, shape)
             assert probe is not None
             took = time.perf_counter() - started
             print(f"[big] filled {count:,} jobs in {took:.0f} s ({len(probe.job):,} of them the bench user's "
                   f"on {shape.day:%Y-%m-%d} or planned)", flush=True)  # fmt: skip
+            fill.fill(empty.url, empty.raw, shape, probe_only=probe)
+            fill.settle(big.url)
             if args.explain:
                 plans.explain(big.url, shape)
-            big_figures = measure(big, shape, probe, args)
-        with database(args.database, args.server, work, "empty") as empty:
-            fill.fill(empty.url, empty.raw, shape, probe_only=probe)
-            empty_figures = measure(empty, shape, probe, args)
+            figures = measure({"big": big, "empty": empty}, shape, probe, args)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    report(empty_figures, big_figures)
+    report(figures["empty"], figures["big"])
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import random
 import sqlite3
 import string
@@ -247,3 +248,19 @@ def fill(url: str, raw: str, shape: Shape, *, probe_only: Rows | None = None) ->
 def _chain(*parts: Iterator[Rows]) -> Iterator[Rows]:
     for part in parts:
         yield from part
+
+
+def settle(url: str) -> None:
+    """Write the fill out before anything is measured: a PostgreSQL CHECKPOINT, on SQLite the kernel's sync.
+
+    Otherwise the first minutes of the measures share the disk with gigabytes of dirty pages.
+    """
+    if url.startswith("sqlite"):
+        os.sync()
+        return
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("CHECKPOINT")
+    finally:
+        engine.dispose()

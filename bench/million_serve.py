@@ -69,13 +69,11 @@ def _odata_time(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def reads(http: Http, key: tuple[str, str], shape: fill.Shape, count: int) -> dict[str, object]:
-    """p50 (and p95 for JobListGet) of the reads, requested in turn *count* times each after a warm-up."""
+def _targets(shape: fill.Shape, key: tuple[str, str]) -> dict[str, str]:
     job = f"JobName='{key[0]}'&JobRunCount='{key[1]}'"
     day, next_day = _odata_time(shape.day), _odata_time(shape.day + dt.timedelta(days=1) - dt.timedelta(seconds=1))
-    admin = logon(http.base.removesuffix(ROOT), ADMIN)
     planned = f"/JobHeaderSet?$top=10&$filter=JobPlannedStartDateTime ge '{shape.now:%Y%m%d%H%M%S}'&$format=json"
-    targets = {
+    return {
         "JobListGet one day": f"/JobListGet?CreationTimeFrom=datetime'{day}'&CreationTimeTo=datetime'{next_day}'"
         "&$format=json",
         "JobStatusGet": f"/JobStatusGet?{job}&$format=json",
@@ -83,44 +81,60 @@ def reads(http: Http, key: tuple[str, str], shape: fill.Shape, count: int) -> di
         "JobHeaderSet planned ge now, $top=10": planned,
         "  ... SAP_COM_0326 user (every job)": planned,
     }
-    session = {name: admin if "0326" in name else http for name in targets}
-    times: dict[str, list[float]] = {name: [] for name in targets}
-    sizes = {}
-    for name, path in targets.items():  # warm-up, and what each answer holds
-        for _ in range(5):
-            response = session[name].get(http.base + path, timeout=120)
-            assert response.status_code == 200, (path, response.text[:300])
-        results = response.json()["d"]
-        sizes[name] = len(results["results"]) if "results" in results else 1
+
+
+def reads(servers: dict[str, Http], key: tuple[str, str], shape: fill.Shape, count: int) -> dict[str, dict]:
+    """Per server: p50 (and p95 for JobListGet) of the reads, each asked *count* times after a warm-up.
+
+    The servers are asked in turn, request by request, so that whatever else the machine does
+    (a checkpoint after the fill, another process) falls on both alike.
+    """
+    targets = _targets(shape, key)
+    admins = {label: logon(http.base.removesuffix(ROOT), ADMIN) for label, http in servers.items()}
+    times = {label: {name: [] for name in targets} for label in servers}
+    figures: dict[str, dict] = {label: {} for label in servers}
+
+    def ask(label: str, name: str) -> requests.Response:
+        http = admins[label] if "0326" in name else servers[label]
+        response = http.get(servers[label].base + targets[name], timeout=120)
+        assert response.status_code == 200, (label, name, response.text[:300])
+        return response
+
+    for label in servers:  # warm-up, and how many rows the answers hold
+        rows = [len(ask(label, name).json()["d"].get("results", [None])) for name in targets for _ in range(5)]
+        figures[label]["  (rows: JobListGet, JobHeaderSet)"] = f"{rows[0]}, {rows[15]}"
     for _ in range(count):
-        for name, path in targets.items():
-            started = time.perf_counter()
-            response = session[name].get(http.base + path, timeout=120)
-            times[name].append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, (path, response.text[:300])
-    figures: dict[str, object] = {}
-    for name, values in times.items():
-        values.sort()
-        figures[f"{name} p50 ms"] = statistics.median(values)
-        if name == "JobListGet one day":
-            figures[f"{name} p95 ms"] = values[int(len(values) * 0.95)]
-    figures["  (rows: JobListGet, JobHeaderSet)"] = f"{sizes['JobListGet one day']}, " + str(
-        sizes["JobHeaderSet planned ge now, $top=10"]
-    )
+        for name in targets:
+            for label in servers:
+                started = time.perf_counter()
+                ask(label, name)
+                times[label][name].append((time.perf_counter() - started) * 1000)
+    for label, per_target in times.items():
+        for name, values in per_target.items():
+            values.sort()
+            figures[label][f"{name} p50 ms"] = statistics.median(values)
+            if name == "JobListGet one day":
+                figures[label][f"{name} p95 ms"] = values[int(len(values) * 0.95)]
     return figures
 
 
-def schedules(http: Http, count: int) -> float:
-    """JobSchedule calls per second, one after the other (the worker runs the jobs meanwhile)."""
-    path = f"{http.base}/JobSchedule?JobTemplateName='{fill.TEMPLATE}'&JobText='million bench'&$format=json"
-    headers = {"X-CSRF-Token": http.token}
-    for _ in range(5):
-        assert http.post(path, headers=headers, timeout=60).status_code in (200, 201)
-    started = time.perf_counter()
-    for _ in range(count):
-        response = http.post(path, headers=headers, timeout=60)
-        assert response.status_code in (200, 201), response.text[:300]
-    return count / (time.perf_counter() - started)
+def schedules(servers: dict[str, Http], count: int, block: int = 10) -> dict[str, float]:
+    """JobSchedule calls per second per server, one after the other, *block* to one server then *block* to the next.
+
+    Each server's worker runs the jobs meanwhile, as it would in use; a block that follows another server's
+    block shares the machine with that server's worker, so the servers take turns going first.
+    """
+    spent = dict.fromkeys(servers, 0.0)
+    for turn in range(max(1, count // block)):
+        order = list(servers.items())
+        for label, http in order if turn % 2 else reversed(order):  # who follows whose jobs, in turn
+            path = f"{http.base}/JobSchedule?JobTemplateName='{fill.TEMPLATE}'&JobText='million bench'&$format=json"
+            started = time.perf_counter()
+            for _ in range(block):
+                response = http.post(path, headers={"X-CSRF-Token": http.token}, timeout=60)
+                assert response.status_code in (200, 201), response.text[:300]
+            spent[label] += time.perf_counter() - started
+    return {label: max(1, count // block) * block / seconds for label, seconds in spent.items()}
 
 
 def claims(url: str, data_dir: pathlib.Path, count: int) -> float | str:
