@@ -50,6 +50,7 @@ import million_serve as serve
 
 from appjobs import models
 from appjobs.auth import users
+from appjobs.engine import templates as template_files
 from appjobs.storage import Store
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
@@ -88,6 +89,8 @@ def database(kind: str, server: str, work: pathlib.Path, label: str) -> Iterator
             every_job = models.Arrangement(f"{serve.ADMIN}_0326", models.Scenario.ANY_JOB, f"{serve.ADMIN}_SYSTEM",
                                            serve.ADMIN, models.utcnow())  # fmt: skip
             store.comm.add_arrangement(every_job)  # SAP_COM_0326: sees every job
+            store.templates.add(template_files.parse(serve.NOOP_TOML, source="million_bench", by="BENCH",
+                                                     now=models.utcnow()))  # fmt: skip
         finally:
             store.close()
         yield Database(label, url, raw, data_dir, env)
