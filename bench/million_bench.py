@@ -7,24 +7,27 @@ databases on ``--server``, dropped at the end):
 * **anchor**: only the rows the reads below touch, the bench user's jobs of the measured day and its series,
   so that both databases give the same answers and only the size of the tables differs.
 
-Against a real ``appjobs serve`` (HTTP, one worker) on each, one after the other:
+Against a real ``appjobs serve`` (HTTP, one worker) on each, both up at once and asked in turn, request by
+request, each going first every other turn, so that whatever else the machine does falls on both alike
+(:mod:`million_serve`):
 
 * JobListGet over one day for the bench user (one of 50 creators: about ``jobs / 60 / 50`` jobs), p50 and p95;
 * JobStatusGet and JobinfoGet of one of those jobs, p50;
 * ``JobHeaderSet?$filter=JobPlannedStartDateTime ge '<now>'&$top=10``, p50, for the bench user and for a
   SAP_COM_0326 user, who sees every job (the 10,000 planned ones among a million);
-* JobSchedule calls per second (``--schedules`` POSTs one after the other, the worker running them);
+* JobSchedule calls per second (``--schedules`` POSTs one after the other in blocks of 10 per server, the
+  worker running the jobs, a no-op shell step);
 * the worker's claim of planned jobs: ``--planned`` jobs scheduled through ``JobService.schedule(...,
-  start_at=...)`` 3 to 6 s ahead; the figure is ``started_at - scheduled_at`` from the job rows (skipped with a
-  note while the engine has no ``start_at``);
-* with the server stopped, the database size before and after a retention pass (jobs that ended more than
+  start_at=...)`` 3 to 6 s ahead, once the worker has nothing else to do; the figure is ``started_at -
+  scheduled_at`` from the job rows (skipped with a note while the engine has no ``start_at``);
+* with the servers stopped, the database size before and after a retention pass (jobs that ended more than
   14 days ago; ``store.retention.purge_jobs`` where the store has it, else a stand-in DELETE: :func:`retention`).
 
 ``--explain`` prints the query plan of each of those reads on the big database (SQLite's EXPLAIN QUERY PLAN,
 PostgreSQL's EXPLAIN ANALYZE; :mod:`million_plans`). Run by hand (it is not a test)::
 
     .venv/bin/python bench/million_bench.py [--database sqlite|postgresql] [--jobs 1000000] [--series 10000]
-                                            [--requests 100] [--explain] [--keep]
+                                            [--requests 100] [--schedules 200] [--planned 100] [--explain] [--keep]
 """
 
 from __future__ import annotations
