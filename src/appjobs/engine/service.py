@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from appjobs import errors, models, params
 from appjobs.engine import paramcheck, recovery
@@ -176,6 +176,10 @@ class JobService:
     def steps(self, key: JobKey) -> list[models.StepRun]:
         self.store.jobs.get(key)
         return self.store.jobs.steps(key)
+
+    def steps_of(self, jobs: Iterable[models.Job]) -> dict[JobKey, list[models.StepRun]]:
+        """The steps of *jobs* (which the caller has read, so they exist), by job, in one read per 400 jobs."""
+        return self.store.jobs.steps_of(job.key for job in jobs)
 
     def parameters(self, key: JobKey) -> dict[int, dict[str, str]]:
         return self.store.jobs.parameters(key)

@@ -159,7 +159,7 @@ def job_list_get(service: JobService, params: Params, caller: Caller) -> list[en
         creator=None if caller.sees_all_jobs else caller.user,
         filters=filters,
     )
-    return entities.joblist_entities(jobs, steps={job.key: service.steps(job.key) for job in jobs})
+    return entities.joblist_entities(jobs, steps=service.steps_of(jobs))
 
 
 # --- JobRestart ------------------------------------------------------------------------------------------------

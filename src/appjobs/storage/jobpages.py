@@ -31,6 +31,10 @@ Condition = tuple[str, str, object]
 _OPERATORS = {"eq": operator.eq, "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge}
 _TEXT = ("name", "run_count", "text", "template_name", "creator", "status")
 _BATCH = 500
+#: A filter that at most this many jobs meet is read whole and sorted: a few ms even on PostgreSQL.
+_FEW = 10_000
+#: After the caller's order: the order of a read without ``$orderby``, which also makes pages never overlap.
+_TIEBREAK = (("created_at", False), ("name", False), ("run_count", False))
 
 
 def _log_lines(logged_at: sa.ColumnElement[Any]) -> sa.Select[Any]:
@@ -56,21 +60,59 @@ class JobPages:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def _select(
-        self, creator: str | None, order: Sequence[tuple[str, bool]], where: Sequence[Condition] = ()
-    ) -> sa.Select[tuple[object, ...]]:
-        statement = sa.select(J)
-        if creator is not None:
-            statement = statement.where(J.c.creator == creator)
+    def _conditions(
+        self, creator: str | None, where: Sequence[Condition], *, indexed: bool = True
+    ) -> list[sa.ColumnElement[bool]]:
+        """SQL for the scope and *where*; unless *indexed*, *where* tests ``coalesce(column, column)``.
+
+        That is the column's value, but no index holds it: a hint to the planner that what *where*
+        selects is not worth finding by index (see :meth:`_select`).
+        """
+        conditions = [] if creator is None else [J.c.creator == creator]
         for column, op, value in where:
-            statement = statement.where(_OPERATORS[op](J.c[column], value))
-        clauses = []
-        for column, descending in [*order, ("created_at", False), ("name", False), ("run_count", False)]:
-            expression: sa.ColumnElement[object] = J.c[column]
-            if column in _TEXT and self.db.dialect == "postgresql":
-                expression = expression.collate("C")
-            clauses.append(expression.desc().nulls_last() if descending else expression.asc().nulls_first())
-        return statement.order_by(*clauses)
+            tested = J.c[column] if indexed else sa.func.coalesce(J.c[column], J.c[column])
+            conditions.append(_OPERATORS[op](tested, value))
+        return conditions
+
+    def _select(
+        self,
+        creator: str | None,
+        order: Sequence[tuple[str, bool]],
+        where: Sequence[Condition] = (),
+        *,
+        matches_first: bool = False,
+    ) -> sa.Select[tuple[object, ...]]:
+        """The jobs of *creator* that meet *where*, in *order*.
+
+        With *matches_first* the database is made to find the matching jobs first (through the index of
+        the filter's column) and then sort them, rather than walk the index of the order and test each job
+        on the way: the planner expects the matches spread evenly along the order and stops walking early,
+        but planned jobs are the newest of a million, and the walk read them all (2 s on PostgreSQL). A
+        ``MATERIALIZED`` common table expression is the fence both SQLite and PostgreSQL honour. Without
+        it, the columns of *where* are hidden from the indexes: when most jobs match, walking the order
+        finds a page at once, where SQLite (which keeps no statistics) would find and sort all of them.
+        """
+        scope = sa.select(J).where(*self._conditions(creator, where, indexed=matches_first))
+        terms = [*order, *_TIEBREAK]
+        if not matches_first:
+            return scope.order_by(*(self._sort_key(J, column, descending) for column, descending in terms))
+        found = scope.cte("matches").prefix_with("MATERIALIZED")
+        return sa.select(found).order_by(*(self._sort_key(found, column, descending) for column, descending in terms))
+
+    def _sort_key(self, table: sa.FromClause, column: str, descending: bool) -> sa.ColumnElement[object]:
+        """One ``ORDER BY`` term; NULLS FIRST/LAST only on a column that may hold NULL.
+
+        On a NOT NULL column the placement of nulls changes nothing, but PostgreSQL's planner does not
+        know that: ``created_at NULLS FIRST`` does not match the ascending ``ix_job_creator_created``
+        (whose nulls come last), so ``JobHeaderSet?$top=10`` read and sorted all 20,000 jobs of a
+        creator of a 1,000,000-job table (100 ms) where the index hands it the first ten (0.2 ms).
+        """
+        expression: sa.ColumnElement[object] = table.c[column]
+        if column in _TEXT and self.db.dialect == "postgresql":
+            expression = expression.collate("C")
+        if not J.c[column].nullable:
+            return expression.desc() if descending else expression.asc()
+        return expression.desc().nulls_last() if descending else expression.asc().nulls_first()
 
     def page(
         self, creator: str | None, order: Sequence[tuple[str, bool]], skip: int, top: int | None
@@ -82,11 +124,9 @@ class JobPages:
         with self.db.read() as conn:
             return [q.to_job(row) for row in conn.execute(statement)]
 
-    def count(self, creator: str | None) -> int:
-        """How many jobs *creator* has (every job when None)."""
-        statement = sa.select(sa.func.count()).select_from(J)
-        if creator is not None:
-            statement = statement.where(J.c.creator == creator)
+    def count(self, creator: str | None, where: Sequence[Condition] = ()) -> int:
+        """How many jobs *creator* has (every job when None) that meet every *where* condition."""
+        statement = sa.select(sa.func.count()).select_from(J).where(*self._conditions(creator, where))
         with self.db.read() as conn:
             return int(conn.scalar(statement) or 0)
 
@@ -96,10 +136,13 @@ class JobPages:
         """Every job of *creator* in *order* that meets every *where* condition, read in batches.
 
         Stop iterating and the read ends. *where* holds (column, operator, value) with operators
-        ``eq``, ``lt``, ``le``, ``gt``, ``ge``.
+        ``eq``, ``lt``, ``le``, ``gt``, ``ge``. When few jobs meet them (a count through the index of the
+        filter's column says so), they are found first and sorted (see :meth:`_select`).
         """
+        few = bool(where) and self.count(creator, where) <= _FEW
+        statement = self._select(creator, order, where, matches_first=few)
         with self.db.read() as conn:
-            result = conn.execution_options(yield_per=_BATCH).execute(self._select(creator, order, where))
+            result = conn.execution_options(yield_per=_BATCH).execute(statement)
             for row in result:
                 yield q.to_job(row)
 

@@ -28,6 +28,8 @@ from appjobs.storage.dispatch import JobBatch, RunningStep, StepWork
 __all__ = ["JobBatch", "JobStore", "RunningStep", "StepWork"]
 
 NOT_STARTED = (JobStatus.SCHEDULED.value, JobStatus.READY.value)
+#: Job names whose steps one read fetches: far below SQLite's limit of 32,766 bind values in one statement.
+_KEYS_PER_READ = 400
 
 
 class JobStore:
@@ -94,6 +96,23 @@ class JobStore:
         with self.db.read() as conn:
             rows = conn.execute(q.STEPS, q.key(key)).all()
         return [q.to_step(r) for r in rows]
+
+    def steps_of(self, keys: Iterable[JobKey]) -> dict[JobKey, list[models.StepRun]]:
+        """The steps of every job of *keys*, in order, by job (a job without steps, or none, is left out).
+
+        One read per 400 jobs rather than one per job: JobListGet over a busy day lists hundreds of jobs,
+        and a read per job took 54 of its 66 ms for 317 of them (bench/million_bench.py).
+        """
+        wanted = set(keys)
+        names = sorted({key.name for key in wanted})
+        found: dict[JobKey, list[models.StepRun]] = {}
+        with self.db.read() as conn:
+            for start in range(0, len(names), _KEYS_PER_READ):
+                for row in conn.execute(q.STEPS_OF, {"names": names[start : start + _KEYS_PER_READ]}):
+                    step = q.to_step(row)
+                    if step.key in wanted:  # another run of the same job name is not asked for
+                        found.setdefault(step.key, []).append(step)
+        return found
 
     def parameters(self, key: JobKey) -> dict[int, dict[str, str]]:
         """Parameter values per step number."""

@@ -120,6 +120,9 @@ job = sa.Table(
     sa.Index("ix_job_creator_created", "creator", "created_at"),
     sa.Index("ix_job_series", "series_id"),
     sa.Index("ix_job_ended", "ended_at"),  # retention: what ended before the cut-off
+    # JobHeaderSet's $filter on JobPlannedStartDateTime (migration 0008), for every job and for one creator's.
+    sa.Index("ix_job_scheduled", "scheduled_at"),
+    sa.Index("ix_job_creator_scheduled", "creator", "scheduled_at"),
 )
 
 # A periodic series (migration 0007). Its starts are computed from the anchor, the local wall time of
