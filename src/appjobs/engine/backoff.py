@@ -62,7 +62,7 @@ def turn(worker: Worker) -> None:
         if worker.stopping:
             worker._stop_all("Job aborted: the worker is shutting down.")
         worker._escalate(now)
-        worker._drain(now)
+        worker.leftovers.drain(now)
         worker._wait(worker.backoff.failed(exc))
     else:
         worker.backoff.succeeded()

@@ -57,6 +57,7 @@ from collections.abc import Callable
 
 from appjobs import errors, models
 from appjobs.engine import backoff, cgroups, output, processes, recovery, retention, steps, wake
+from appjobs.engine.leftovers import Leftovers
 from appjobs.engine.running import SEVERITIES, Drain, Ended, Running, Spawned, signal_step
 from appjobs.storage import Store
 from appjobs.storage.jobs import JobBatch, StepWork
@@ -104,12 +105,10 @@ class Worker:
         self.run_dir = data_dir / wake.SOCKET_DIR
         self.log_dir = data_dir / "logs"
         self.running: dict[int, Running] = {}
-        self.draining: list[Drain] = []
-        self._abandoned: set[str] = set()  #: tokens of steps whose processes outlived SIGKILL: not ours to stop
+        self.leftovers = Leftovers(self.id, options.grace)  #: what ended steps left behind, being stopped
         self.stopping = False  #: abort what runs and end
         self.leaving_at: float | None = None  #: claim nothing more; abort what still runs at this monotonic time
         self._first_signal: float | None = None
-        self._empty_groups: list[cgroups.StepGroup] = []  #: cgroups to remove once the kernel lets us
         self.tracking = cgroups.Tracking("token", why="not detected yet")
         self._ended: list[Ended] = []
         self._spawned: list[Spawned] = []
@@ -140,13 +139,12 @@ class Worker:
         logger.info("worker %s started (concurrency %d)", self.id, self.options.concurrency)
         try:
             backoff.until_stored(self, lambda: recovery.recover(self))
-            while not (self._leaving and not self.running and not self.draining):
+            while not (self._leaving and not self.running and not self.leftovers.draining):
                 backoff.turn(self)  # self._turn(), outliving a full disk
         finally:
             with contextlib.suppress(errors.StorageFull):  # then crash recovery forgets us: our pid is gone
                 self.store.workers.unregister(self.id)
-            for group in self._empty_groups:
-                group.remove()
+            self.leftovers.close()
             if wake_sock is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(wake_sock.getsockname())
@@ -209,9 +207,9 @@ class Worker:
         elif self.running and (self._woken or self._is_due("cancel", self.options.poll_interval)):
             self._act_on_cancels()
         self._escalate(now)
-        self._drain(now)
+        self.leftovers.drain(now)
         if self._is_due("sweep", 1.0):
-            self._sweep_adopted()
+            self.leftovers.sweep_adopted(self.running)
         if self._is_due("heartbeat", self.options.heartbeat_interval):
             self.store.workers.heartbeat(self.id, self.clock())
             if self._remote.connect():  # again, if the connection broke
@@ -239,7 +237,7 @@ class Worker:
         timeout = min(self.options.poll_interval, *due) if pause is None else pause
         if self.leaving_at is not None and not self.stopping:
             timeout = max(min(timeout, self.leaving_at - now), 0.0)
-        if self.draining or any(r.kill_at for r in self.running.values()):
+        if self.leftovers.draining or any(r.kill_at for r in self.running.values()):
             timeout = DRAIN_CHECK
         for key, _ in self._selector.select(timeout):
             if isinstance(key.fileobj, output.Capture):  # a step's output: not a reason to claim or poll
@@ -365,21 +363,17 @@ class Worker:
         scan = running.stop_reason is not None
         group = running.group
         if group is not None and not group.populated():
-            self._remove(group)
+            self.leftovers.remove(group)
             return
         if group is None and not processes.group_alive(running.pid) and not scan:
             return
         signal_step(running.pid, running.work.token if scan else None, group, signal.SIGTERM)
         kill_at = running.kill_at or time.monotonic() + self.options.grace
-        self.draining.append(Drain(running.pid, running.work.token, kill_at, scan, group))
+        self.leftovers.add(Drain(running.pid, running.work.token, kill_at, scan, group))
 
     def forget_group(self, group: cgroups.StepGroup) -> None:
         """Remove *group* once its members are gone (a dead worker's step's cgroup, killed by recovery)."""
-        self._empty_groups.append(group)
-
-    def _remove(self, group: cgroups.StepGroup) -> None:
-        if not group.remove():
-            self._empty_groups.append(group)  # the kernel may still be tearing down its last member
+        self.leftovers.forget_group(group)
 
     # --- stopping steps ------------------------------------------------------------
 
@@ -403,39 +397,3 @@ class Worker:
         for running in self.running.values():
             if running.kill_at is not None and now >= running.kill_at:
                 signal_step(running.pid, running.work.token, running.group, signal.SIGKILL)
-
-    def _drain(self, now: float) -> None:
-        remaining = []
-        for drain in self.draining:
-            if not drain.alive():
-                if drain.group is not None:
-                    self._remove(drain.group)
-                continue
-            if now >= drain.kill_at + self.options.grace:  # SIGKILLed a grace period ago and still there
-                logger.warning(
-                    "worker %s: processes of an ended step (token %s) outlive SIGKILL; not permitted to signal "
-                    "them? no longer waiting for them",
-                    self.id,
-                    drain.token,
-                )
-                self._abandoned.add(drain.token)  # so that the sweep of adopted processes does not take it up again
-                continue
-            if now >= drain.kill_at:
-                signal_step(drain.pgid, drain.token if drain.scan else None, drain.group, signal.SIGKILL)
-            remaining.append(drain)
-        self.draining = remaining
-
-    def _sweep_adopted(self) -> None:
-        """Stop orphans re-parented to us whose step is no longer running; remove cgroups left empty."""
-        self._empty_groups = [g for g in self._empty_groups if not g.remove()]
-        live_tokens = {r.work.token for r in self.running.values()}
-        for proc in processes.adopted(self.running):
-            try:
-                token = proc.environ().get(processes.TOKEN_VAR)
-            except processes.psutil.Error:
-                continue
-            if token in self._abandoned:
-                continue
-            if token and token not in live_tokens and not any(d.token == token for d in self.draining):
-                processes.signal_tree(None, token, signal.SIGTERM)
-                self.draining.append(Drain(None, token, time.monotonic() + self.options.grace, scan=True))
