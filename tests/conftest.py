@@ -88,6 +88,12 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return min(8, 2 * (os.cpu_count() or 1))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that wait out real minutes go first: xdist hands out whole files in collection order (loadfile),
+    so collected last they would run alone at the end; first, their waiting overlaps the rest of the suite."""
+    items.sort(key=lambda item: item.get_closest_marker("minutes") is None)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run a test once per database backend its ``backends`` marker names (SQLite alone without one)."""
     marker = metafunc.definition.get_closest_marker("backends")

@@ -19,7 +19,7 @@ from appjobs import models
 from appjobs.engine import JobService
 from appjobs.models import JobStatus
 
-pytestmark = [pytest.mark.backends("sqlite", "postgresql"), pytest.mark.slow]
+pytestmark = [pytest.mark.backends("sqlite", "postgresql"), pytest.mark.slow, pytest.mark.minutes]
 
 
 def test_a_series_missed_while_the_server_was_down_runs_once_and_says_so(
