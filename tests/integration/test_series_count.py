@@ -13,7 +13,12 @@ from seriessite import add_mark, admin, series_jobs
 from appjobs.engine import JobService
 from appjobs.models import JobStatus
 
-pytestmark = [pytest.mark.backends("sqlite", "postgresql"), pytest.mark.slow, pytest.mark.minutes, pytest.mark.usefixtures("worker")]
+pytestmark = [
+    pytest.mark.backends("sqlite", "postgresql"),
+    pytest.mark.slow,
+    pytest.mark.minutes,
+    pytest.mark.usefixtures("worker"),
+]
 
 
 def test_a_one_minute_series_with_count_3_runs_three_times_and_stops(

@@ -218,7 +218,7 @@ class Worker:
             recovery.recover(self)
         retain = self.retention.enabled and not self._leaving and self._is_due("retention", retention.INTERVAL)
         if retain and self.retention.run():
-            self._due["retention"] = 0.0  # a backlog: go on in the next turn, a few batches at a time
+            self._due["retention"] = time.monotonic() + retention.BACKLOG_PAUSE  # a backlog: go on soon
         self._woken = False
         self._wait()
 
