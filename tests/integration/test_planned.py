@@ -184,3 +184,22 @@ def test_the_api_shows_a_series_job_as_sap_does(service: JobService, start_serve
         client.cancel(JobKey(first.key.name, first.key.run_count))  # JobCancel on a job of the series: all of it
     assert service.store.jobs.planned() == []
     assert service.store.jobs.series(series.id).ended_at is not None
+
+
+@pytest.mark.backends("sqlite")
+def test_a_year_down_of_a_one_minute_series_is_one_run_one_sentence_and_one_next_job(service: JobService) -> None:
+    """The claim that finds a series job a year late plans the next start ahead; its note lists three starts."""
+    add_mark(service)
+    rule = recurrence.Recurrence.parse("1m", "UTC")
+    anchor = (models.utcnow() + dt.timedelta(hours=1)).replace(tzinfo=None, microsecond=0)
+    series, first = planning.schedule_series(service, "/PLAN/MARK", creator="T", rule=rule, anchor=anchor)
+    a_year_later = rule.start(anchor, 0) + dt.timedelta(days=365, seconds=30)
+    with service.store.jobs.batch() as batch:
+        batch.claim("no-worker", 0, a_year_later, [])
+    (note,) = [e.text for e in service.log(first.key) if "passed while no worker was running" in e.text]
+    assert note.startswith("525601 planned starts of this periodic series passed")
+    assert note.count("Z, ") == 3  # three starts shown, then "…"
+    assert service.status(first.key).status is JobStatus.READY
+    (following,) = service.store.jobs.planned()
+    assert following.series_index == 525601
+    assert following.scheduled_at == rule.start(anchor, 525601)
