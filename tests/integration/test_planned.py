@@ -192,7 +192,7 @@ def test_a_year_down_of_a_one_minute_series_is_one_run_one_sentence_and_one_next
     add_mark(service)
     rule = recurrence.Recurrence.parse("1m", "UTC")
     anchor = (models.utcnow() + dt.timedelta(hours=1)).replace(tzinfo=None, microsecond=0)
-    series, first = planning.schedule_series(service, "/PLAN/MARK", creator="T", rule=rule, anchor=anchor)
+    _, first = planning.schedule_series(service, "/PLAN/MARK", creator="T", rule=rule, anchor=anchor)
     a_year_later = rule.start(anchor, 0) + dt.timedelta(days=365, seconds=30)
     with service.store.jobs.batch() as batch:
         batch.claim("no-worker", 0, a_year_later, [])
