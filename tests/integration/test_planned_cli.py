@@ -109,3 +109,13 @@ def test_default_recurrence_starts_the_series_at_the_templates_next_local_time(
     assert dt.timedelta(0) < job.scheduled_at - models.utcnow() <= dt.timedelta(days=1)
     series = service.store.jobs.series(job.series_id or "")
     assert (series.recurrence.every, series.recurrence.timezone) == ("1d", "Europe/Berlin")
+
+
+def test_a_series_first_start_with_an_offset_keeps_that_instants_local_time(marked: pathlib.Path) -> None:
+    """``--start-at …z`` (lower case, as ISO 8601 allows): 01:30Z is 02:30 in Berlin in winter, kept every day."""
+    done = run(marked, "schedule", "/PLAN/MARK", "--every", "1d", "--start-at", "2030-01-31t01:30z",
+               "--timezone", "Europe/Berlin")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    key = done.stdout.split()[:2]
+    shown = json.loads(run(marked, "show", *key, "--json").stdout)
+    assert shown["series"]["anchor"] == "2030-01-31T02:30:00"

@@ -94,10 +94,10 @@ def _series_rule(service: JobService, template: str, when: When) -> tuple[recurr
 def _anchor(text: str, timezone: str) -> dt.datetime:
     """The local wall time a series keeps: *text*'s own, or its instant's in *timezone* when it has an offset."""
     start = recurrence.parse_start(text, timezone)  # refuses what is not a date and time, naming it
-    written = dt.datetime.fromisoformat(text.strip())
-    if written.tzinfo is None:
-        return written.replace(microsecond=0)
-    return start.astimezone(zoneinfo.ZoneInfo(timezone)).replace(tzinfo=None, microsecond=0)
+    try:
+        return recurrence.parse_local(text).replace(microsecond=0)
+    except errors.InvalidInput:  # it has an offset (or Z): that instant, in the series' zone
+        return start.astimezone(zoneinfo.ZoneInfo(timezone)).replace(tzinfo=None, microsecond=0)
 
 
 def describe(job: models.Job, series: models.Series | None) -> str:
