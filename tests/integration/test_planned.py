@@ -179,9 +179,14 @@ def test_the_api_shows_a_series_job_as_sap_does(service: JobService, start_serve
     ).json()["d"]
     assert status["JobStatus"] == "S"
     with Client(server.url + ROOT_PATH, auth=("PLANNER", password), trust_env=False) as client:
-        seen = client.header(JobKey(first.key.name, first.key.run_count)).periodic
+        key = JobKey(first.key.name, first.key.run_count)
+        seen = client.header(key).periodic
         assert seen == Periodicity("2d", "CET", 4, None, series.created_at.replace(microsecond=0))
-        client.cancel(JobKey(first.key.name, first.key.run_count))  # JobCancel on a job of the series: all of it
+        planned = dt.datetime(2030, 1, 31, 1, 30, tzinfo=dt.UTC)
+        assert client.info(key).scheduled_at == planned  # JobinfoGet's JobSdlDateTime
+        (listed,) = client.jobs(models.utcnow() - dt.timedelta(minutes=5))  # JobListGet's JobSchedDateTime
+        assert (listed.key, listed.scheduled_at) == (key, planned)
+        client.cancel(key)  # JobCancel on a job of the series: all of it
     assert service.store.jobs.planned() == []
     assert service.store.jobs.series(series.id).ended_at is not None
 
