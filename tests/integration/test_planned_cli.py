@@ -99,6 +99,11 @@ def test_default_recurrence_starts_the_series_at_the_templates_next_local_time(
     service: JobService, initialised: pathlib.Path
 ) -> None:
     service.import_templates(templates.parse(NIGHTLY, source="n.toml", by="T", now=models.utcnow()))
+    listed = subprocess.run(
+        [*APPJOBS, "admin", "templates", "list"], capture_output=True, text=True, timeout=60, check=False,
+        env=dict(os.environ, APPJOBS_DATA_DIR=str(initialised)),
+    ).stdout  # fmt: skip
+    assert "/PLAN/NIGHTLY\tNightly\t1 step(s)\tevery 1d at 02:00 Europe/Berlin" in listed
     done = run(initialised, "schedule", "/PLAN/NIGHTLY", "--default-recurrence")
     assert done.returncode == 0, done.stderr
     key = models.JobKey(*done.stdout.splitlines()[0].split())

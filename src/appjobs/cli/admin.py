@@ -80,7 +80,15 @@ def list_templates(data_dir: str | None, as_json: bool) -> None:
         echo_json([_template_json(t) for t in found])
         return
     for t in found:
-        click.echo(f"{t.name}\t{t.text}\t{t.step_count} step(s)")
+        click.echo(f"{t.name}\t{t.text}\t{t.step_count} step(s){_recurrence_text(t.recurrence)}")
+
+
+def _recurrence_text(default: models.DefaultRecurrence | None) -> str:
+    """A template's default recurrence in the text listing: ``\tevery 1d at 02:00 Europe/Berlin``."""
+    if default is None:
+        return ""
+    at = f" at {default.at}" if default.at else ""
+    return f"\tevery {default.every}{at} {default.timezone}"
 
 
 def _template_json(t: models.Template) -> dict[str, object]:
