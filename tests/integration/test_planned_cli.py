@@ -71,6 +71,7 @@ def test_a_series_from_the_command_line_and_its_cancel(marked: pathlib.Path) -> 
         (["--every", "5x"], "5x"),
         (["--every", "1d", "--count", "2", "--until", "2031-01-01T00:00"], "--until and --count"),
         (["--count", "2"], "give --every"),
+        (["--every", "1d", "--count", str(2**31)], "--count must be from 1 to 2147483647"),
         (["--start-at", "tomorrow"], "tomorrow"),
         (["--start-at", "2001-01-01T00:00"], "in the past"),
         (["--every", "1d", "--timezone", "Mars/Olympus"], "Mars/Olympus"),

@@ -23,6 +23,9 @@ from appjobs import errors, models, recurrence
 from appjobs.engine import paramcheck
 from appjobs.engine.service import JobService
 
+#: The most starts a series may be given: SAP's JobEndMaxIterations is an Edm.Int32, and so is the column.
+MAX_RUNS = 2**31 - 1
+
 
 def schedule_series(
     service: JobService,
@@ -44,8 +47,8 @@ def schedule_series(
     It ends after *count* starts, or with the last start not after *until*, or never.
     """
     now = service.clock()
-    if count is not None and count < 1:
-        raise errors.InvalidInput(f"--count must be 1 or more, not {count}")
+    if count is not None and not 1 <= count <= MAX_RUNS:
+        raise errors.InvalidInput(f"--count must be from 1 to {MAX_RUNS}, not {count}")
     if until is not None and until.tzinfo is None:
         raise errors.InvalidInput(f"end time {until.isoformat()} has no time zone")
     first = 0 if rule.start(anchor, 0) >= now else rule.next_index(anchor, -1, now)
