@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 from appjobs import errors, models
-from appjobs.auth import certificates, passwords
+from appjobs.auth import certificates, passwords, ui
 from appjobs.storage import Store
 
 if TYPE_CHECKING:
@@ -134,9 +134,33 @@ def remove_arrangement(store: Store, name: str) -> None:
     _audit(store, f"removed communication arrangement {name}")
 
 
-def add_business_user(store: Store, user_id: str, description: str = "") -> None:
+def add_business_user(
+    store: Store, user_id: str, description: str = "", *, password: str | None = None, role: str | None = None
+) -> None:
+    """Register business user *user_id*; with *password* and *role* it may also log on to the web pages."""
     _check(models.BUSINESS_USER_RE, user_id, "business user id", "upper-case letters, digits, _ . - @; at most 40")
     if len(description) > 80:
         raise errors.InvalidInput("the description is longer than 80 characters")
+    if (password is None) != (role is None):
+        raise errors.InvalidInput("a UI user needs both a password and a role")
+    chosen = ui.parse_role(role) if role is not None else None
+    if password is not None:
+        ui.check_password(password)
     store.comm.add_business_user(user_id, description, models.utcnow())
-    _audit(store, f"created business user {user_id}")
+    if password is not None and chosen is not None:
+        store.ui_users.set_logon(user_id, passwords.hash_password(password), chosen.value)
+    _audit(store, f"created business user {user_id}" + (f" (UI role {chosen.value})" if chosen else ""))
+
+
+def set_ui_logon(store: Store, user_id: str, password: str, role: str) -> None:
+    """Give business user *user_id* a (new) password and role for the web pages; its UI sessions end."""
+    chosen = ui.parse_role(role)
+    ui.check_password(password)
+    store.ui_users.set_logon(user_id, passwords.hash_password(password), chosen.value)
+    _audit(store, f"business user {user_id}: UI password set, role {chosen.value}")
+
+
+def set_ui_locked(store: Store, user_id: str, locked: bool) -> None:
+    """Lock (its UI sessions end) or unlock business user *user_id*'s logon to the web pages."""
+    store.ui_users.set_locked(user_id, locked, models.utcnow())
+    _audit(store, f"business user {user_id}: UI logon " + ("locked" if locked else "unlocked"))

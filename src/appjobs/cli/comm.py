@@ -228,16 +228,66 @@ def business_users_group() -> None:
     """Business users: whom a job runs for (its JobUser)."""
 
 
+ROLES = click.Choice(["administrator", "operator", "viewer"], case_sensitive=False)
+
+
 @business_users_group.command("add")
 @data_dir_option
 @click.argument("user_id")
 @click.option("--description", default="", help="Who this is (at most 80 characters).")
-def add_business_user(data_dir: str | None, user_id: str, description: str) -> None:
-    """Register business user USER_ID, so that jobs can run for it."""
+@click.option("--password-stdin", is_flag=True, help="Read a password for the web pages from standard input.")
+@click.option("--role", type=ROLES, help="What the user may do in the web pages (needs --password-stdin).")
+def add_business_user(
+    data_dir: str | None, user_id: str, description: str, password_stdin: bool, role: str | None
+) -> None:
+    """Register business user USER_ID, so that jobs can run for it.
+
+    With --password-stdin and --role it may also log on to the web pages at
+    /appjobs/ui/: a viewer reads, an operator also acts on jobs and templates,
+    an administrator also manages communication and business users.
+    """
     from appjobs.auth import users
 
-    users.add_business_user(_store(data_dir), user_id.upper(), description)
-    click.echo(f"business user {user_id.upper()} added")
+    if password_stdin != (role is not None):
+        raise click.UsageError("--password-stdin and --role go together: a UI user needs both")
+    password = _read_password() if password_stdin else None
+    users.add_business_user(_store(data_dir), user_id.upper(), description, password=password, role=role)
+    click.echo(f"business user {user_id.upper()} added" + (f" (UI role {role.lower()})" if role else ""))
+
+
+@business_users_group.command("set-logon")
+@data_dir_option
+@click.argument("user_id")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the new password from standard input.")
+@click.option("--role", type=ROLES, required=True, help="What the user may do in the web pages.")
+def set_logon(data_dir: str | None, user_id: str, password_stdin: bool, role: str) -> None:
+    """Give business user USER_ID a new password and role for the web pages; its UI sessions end."""
+    from appjobs.auth import users
+
+    users.set_ui_logon(_store(data_dir), user_id.upper(), _read_password(), role)
+    click.echo(f"business user {user_id.upper()}: UI password and role {role.lower()} set")
+
+
+@business_users_group.command("lock")
+@data_dir_option
+@click.argument("user_id")
+def lock_business_user(data_dir: str | None, user_id: str) -> None:
+    """Lock USER_ID out of the web pages; its UI sessions end at once."""
+    from appjobs.auth import users
+
+    users.set_ui_locked(_store(data_dir), user_id.upper(), True)
+    click.echo(f"business user {user_id.upper()} locked")
+
+
+@business_users_group.command("unlock")
+@data_dir_option
+@click.argument("user_id")
+def unlock_business_user(data_dir: str | None, user_id: str) -> None:
+    """Unlock USER_ID (locked by hand, or after too many wrong passwords at the web pages)."""
+    from appjobs.auth import users
+
+    users.set_ui_locked(_store(data_dir), user_id.upper(), False)
+    click.echo(f"business user {user_id.upper()} unlocked")
 
 
 @business_users_group.command("list")

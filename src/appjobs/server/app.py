@@ -1,7 +1,8 @@
 """The ASGI application: the composition root of the HTTP side.
 
 ``/sap/opu/odata/…`` is SAP's service (:mod:`appjobs.server.odata`);
-``/appjobs/health`` is ours, for load balancers and tests.
+``/appjobs/health`` is ours, for load balancers and tests; ``/appjobs/ui/``
+holds the web pages (:mod:`appjobs.web`).
 
 Requests for the service skip Starlette's router and its two middlewares:
 the endpoint answers every error itself, so they would only add work, and
@@ -15,16 +16,18 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from appjobs import __version__
 from appjobs.auth.logon import Authenticator
 from appjobs.auth.sessions import SessionManager
+from appjobs.auth.ui import UiAuth
 from appjobs.engine import JobService
 from appjobs.server.config import ServerSettings
 from appjobs.server.odata import ODataEndpoint
 from appjobs.server.security import Gate
+from appjobs.web import create_ui
 
 SERVICE_PATH = "/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002/"
 ODATA_PREFIX = "/sap/opu/odata/"
@@ -33,7 +36,7 @@ ODATA_PREFIX = "/sap/opu/odata/"
 class AppjobsApp(Starlette):
     """Starlette, with the OData service's requests handed straight to its endpoint."""
 
-    def __init__(self, odata: ODataEndpoint, routes: list[Route]) -> None:
+    def __init__(self, odata: ODataEndpoint, routes: list[Route | Mount]) -> None:
         super().__init__(routes=routes)
         self.odata = odata
 
@@ -60,6 +63,16 @@ def create_app(service: JobService, settings: ServerSettings | None = None) -> S
         return JSONResponse({"status": "ok", "version": __version__, "templates": templates})
 
     odata = ODataEndpoint(service, gate, settings)
-    app = AppjobsApp(odata, [Route("/appjobs/health", health), Route(ODATA_PREFIX + "{rest:path}", odata)])
+    ui = create_ui(
+        service,
+        secure_cookies=settings.secure_cookies,
+        auth=UiAuth(store, max_failed=settings.max_failed_logons, idle_timeout=settings.idle_timeout),
+    )
+    routes = [
+        Route("/appjobs/health", health),
+        Mount("/appjobs/ui", app=ui),
+        Route(ODATA_PREFIX + "{rest:path}", odata),
+    ]
+    app = AppjobsApp(odata, routes)
     app.state.service = service
     return app

@@ -266,6 +266,27 @@ business_user = sa.Table(
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("description", sa.String(80), nullable=False, server_default=""),
     sa.Column("created_at", Timestamp(), nullable=False),
+    # A business user with a password and a role may log on to the web pages (appjobs.auth.ui);
+    # lockout and credential version work as for communication users.
+    sa.Column("password_hash", sa.String(200)),
+    sa.Column("role", sa.String(20)),
+    sa.Column("locked", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("locked_at", Timestamp()),
+    sa.Column("failed_logons", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("credential_version", sa.Integer, nullable=False, server_default="0"),
+)
+
+# Sessions of the web pages: apart from http_session, so that neither kind of user can use the other's.
+ui_session = sa.Table(
+    "ui_session",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(40), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("last_seen_at", Timestamp(), nullable=False),
+    sa.Column("credential_version", sa.Integer, nullable=False),
+    sa.Index("ix_ui_session_user", "user_id"),
 )
 
 # Business users allowed to run a template; a template without rows here is open to all.

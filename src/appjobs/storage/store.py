@@ -13,6 +13,7 @@ from appjobs.storage.jobs import JobStore
 from appjobs.storage.retention import RetentionStore
 from appjobs.storage.sessions import SessionStore
 from appjobs.storage.templates import TemplateStore
+from appjobs.storage.uiusers import UiUserStore
 from appjobs.storage.workers import WorkerStore
 
 
@@ -89,6 +90,10 @@ class Store:
     @functools.cached_property
     def sessions(self) -> SessionStore:
         return SessionStore(self.db)
+
+    @functools.cached_property
+    def ui_users(self) -> UiUserStore:
+        return UiUserStore(self.db)
 
     def close(self) -> None:
         self.db.close()
