@@ -146,9 +146,9 @@ def add_business_user(
     chosen = ui.parse_role(role) if role is not None else None
     if password is not None:
         ui.check_password(password)
-    store.comm.add_business_user(user_id, description, models.utcnow())
-    if password is not None and chosen is not None:
-        store.ui_users.set_logon(user_id, passwords.hash_password(password), chosen.value)
+    hashed = passwords.hash_password(password) if password is not None else None
+    role_value = chosen.value if chosen else None
+    store.comm.add_business_user(user_id, description, models.utcnow(), password_hash=hashed, role=role_value)
     _audit(store, f"created business user {user_id}" + (f" (UI role {chosen.value})" if chosen else ""))
 
 

@@ -241,10 +241,15 @@ class CommStore:
             conn.execute(ARR.delete().where(ARR.c.name == name))
             revoke_logons(conn, user)
 
-    def add_business_user(self, user_id: str, description: str, now: dt.datetime) -> None:
+    def add_business_user(
+        self, user_id: str, description: str, now: dt.datetime, *, password_hash: str | None = None,
+        role: str | None = None,
+    ) -> None:  # fmt: skip
+        """Add business user *user_id*; with *password_hash* and *role* it may log on to the web pages."""
+        row = {"id": user_id, "description": description, "created_at": now, "password_hash": password_hash}
         try:
             with self.db.write() as conn:
-                conn.execute(BU.insert().values(id=user_id, description=description, created_at=now))
+                conn.execute(BU.insert().values(row | {"role": role}))
         except sa.exc.IntegrityError as exc:
             raise errors.Conflict(f"business user {user_id} already exists") from exc
 

@@ -1,0 +1,145 @@
+"""UI users: business users with a password and a role, made by ``appjobs admin business-users``, logged on by UiAuth.
+
+The commands run as real subprocesses; the logons run in this process
+against the same database (SQLite and PostgreSQL), with a clock the tests
+move, so that idle timeouts need no waiting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import pathlib
+
+import pytest
+from commcli import run, snapshot
+
+from appjobs import errors, models
+from appjobs.auth import users
+from appjobs.auth.ui import Role, UiAuth
+from appjobs.storage import Store
+
+pytestmark = pytest.mark.usefixtures("initialised")
+PASSWORD, OTHER = "A-long-ui-password-1", "Another-ui-password-2"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = models.utcnow()
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def _stored(data_dir: pathlib.Path) -> Store:
+    from appjobs.settings import Paths
+
+    return Store.open_existing(Paths.resolve(str(data_dir)).database_url)
+
+
+def test_business_users_add_with_a_password_and_role_makes_a_ui_user(data_dir: pathlib.Path) -> None:
+    done = run("business-users", "add", "planner", "--password-stdin", "--role", "Operator", data_dir=data_dir,
+               stdin=PASSWORD + "\n")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "business user PLANNER added (UI role operator)\n"
+    store = _stored(data_dir)
+    try:
+        session = UiAuth(store).logon("planner", PASSWORD, "127.0.0.1")
+        assert session is not None
+        assert (session.user, session.role) == ("PLANNER", Role.OPERATOR)
+        assert UiAuth(store).logon("PLANNER", OTHER) is None
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["--role", "viewer"], "", "--password-stdin and --role go together"),
+        (["--password-stdin"], PASSWORD, "--password-stdin and --role go together"),
+        (["--password-stdin", "--role", "viewer"], "short", "at least 12 characters"),
+        (["--password-stdin", "--role", "root"], PASSWORD, "'root' is not one of"),
+    ],
+)
+def test_a_bad_ui_user_is_refused_by_name_and_nothing_is_stored(
+    data_dir: pathlib.Path, args: list[str], stdin: str, message: str
+) -> None:
+    before = snapshot(data_dir)
+    done = run("business-users", "add", "PLANNER", *args, data_dir=data_dir, stdin=stdin)
+    assert done.returncode != 0
+    assert message in done.stderr
+    assert snapshot(data_dir) == before
+
+
+def test_set_logon_lock_and_unlock(data_dir: pathlib.Path) -> None:
+    assert run("business-users", "add", "CB1", data_dir=data_dir).returncode == 0
+    store = _stored(data_dir)
+    try:
+        assert UiAuth(store).logon("CB1", PASSWORD) is None  # a business user without a password is no UI user
+        done = run("business-users", "set-logon", "CB1", "--password-stdin", "--role", "viewer", data_dir=data_dir,
+                   stdin=PASSWORD)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        session = UiAuth(store).logon("CB1", PASSWORD)
+        assert session is not None
+        assert session.role is Role.VIEWER
+        assert run("business-users", "lock", "CB1", data_dir=data_dir).stdout == "business user CB1 locked\n"
+        assert UiAuth(store).find(session.id) is None  # the lock ended the open session
+        assert UiAuth(store).logon("CB1", PASSWORD) is None
+        assert run("business-users", "unlock", "CB1", data_dir=data_dir).returncode == 0
+        assert UiAuth(store).logon("CB1", PASSWORD) is not None
+    finally:
+        store.close()
+    missing = run("business-users", "lock", "NOBODY", data_dir=data_dir)
+    assert missing.returncode != 0
+    assert "business user NOBODY doesn't exist" in missing.stderr
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_sessions_end_when_idle_or_when_the_role_changes(store: Store) -> None:
+    users.add_business_user(store, "OPS", password=PASSWORD, role="operator")
+    clock = Clock()
+    auth = UiAuth(store, idle_timeout=dt.timedelta(minutes=30), clock=clock)
+    session = auth.logon("OPS", PASSWORD)
+    assert session is not None
+    clock.now += dt.timedelta(minutes=29)
+    assert auth.find(session.id) == session  # within the timeout; the idle clock moves on
+    clock.now += dt.timedelta(minutes=29)
+    assert auth.find(session.id) == session
+    clock.now += dt.timedelta(minutes=31)
+    assert auth.find(session.id) is None  # idle too long
+    second = auth.logon("OPS", PASSWORD)
+    assert second is not None
+    users.set_ui_logon(store, "OPS", OTHER, "administrator")
+    assert auth.find(second.id) is None  # a new password or role ends what the old one opened
+    third = auth.logon("OPS", OTHER)
+    assert third is not None
+    assert third.role is Role.ADMINISTRATOR
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_lockout_counts_wrong_passwords_in_a_row_and_audits_it(store: Store) -> None:
+    users.add_business_user(store, "GUESSED", password=PASSWORD, role="viewer")
+    auth = UiAuth(store, max_failed=3)
+    assert auth.logon("GUESSED", "wrong-1") is None
+    assert auth.logon("GUESSED", PASSWORD) is not None  # a success resets the count
+    for attempt in range(3):
+        assert auth.logon("GUESSED", f"wrong-{attempt}") is None
+    assert auth.logon("GUESSED", PASSWORD) is None  # locked
+    events = [(e.event, e.outcome, e.detail) for e in store.audit.since(models.utcnow() - dt.timedelta(hours=1))]
+    assert ("ui-lockout", "failure", "locked after 3 failed logons") in events
+    assert events.count(("ui-logon", "failure", "wrong password")) == 4
+    assert auth.logon("NOBODY", PASSWORD) is None
+    assert ("ui-logon", "failure", "unknown user, or not a UI user") in [
+        (e.event, e.outcome, e.detail) for e in store.audit.since(models.utcnow() - dt.timedelta(hours=1))
+    ]
+
+
+def test_roles_include_the_ones_below() -> None:
+    assert Role.ADMINISTRATOR.may(Role.OPERATOR)
+    assert Role.OPERATOR.may(Role.VIEWER)
+    assert not Role.OPERATOR.may(Role.ADMINISTRATOR)
+    assert not Role.VIEWER.may(Role.OPERATOR)
+
+
+def test_a_unknown_business_user_cannot_get_a_password(store: Store) -> None:
+    with pytest.raises(errors.NotFound, match="business user GHOST doesn't exist"):
+        users.set_ui_logon(store, "GHOST", PASSWORD, "viewer")
