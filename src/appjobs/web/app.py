@@ -27,4 +27,5 @@ def create_ui(service: JobService, *, secure_cookies: bool = False, auth: UiAuth
     app.state.service = service
     app.state.ui_auth = auth or UiAuth(service.store)
     app.state.secure_cookies = secure_cookies
+    app.state.logon_turns = None  # made on the event loop, at the first logon (see appjobs.web.logon)
     return app

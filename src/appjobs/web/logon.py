@@ -7,14 +7,17 @@ the browser on as the attacker's user ("login CSRF").
 
 from __future__ import annotations
 
+import functools
 import hmac
 import secrets
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from appjobs.auth import passwords
 from appjobs.auth.ui import UiAuth
 from appjobs.web import security
 from appjobs.web.rendering import PREFIX, render
@@ -53,7 +56,12 @@ async def logon(request: Request) -> Response:
         return _form(request, 403, "The logon form was out of date; please log on again.", username)
     auth: UiAuth = request.app.state.ui_auth
     source = request.client.host if request.client else None
-    session = await run_in_threadpool(auth.logon, username, password, source)
+    # A few argon2 checks at a time, outside the thread pool (as the OData service does): a storm of logons
+    # must neither take the memory of one check per request nor the threads the logged-on pages need.
+    if request.app.state.logon_turns is None:
+        request.app.state.logon_turns = anyio.CapacityLimiter(passwords.TURNS)
+    check = functools.partial(auth.logon, username, password, source)
+    session = await anyio.to_thread.run_sync(check, limiter=request.app.state.logon_turns)
     if session is None:
         return _form(request, 401, LOGON_FAILED, username)
     response = RedirectResponse(security.safe_next(str(form.get("next", ""))), status_code=303)
