@@ -27,7 +27,9 @@ import trustme
 from conftest import APPJOBS, Processes, free_port, wait_for
 from tenant import ROOT_PATH, USERS, add_users
 
-from appjobs.auth import certificates
+from appjobs.auth import certificates, users
+from appjobs.settings import Paths
+from appjobs.storage import Store
 
 CERT_USER = "CERTUSER"
 USER, PASSWORD = next(iter(USERS.items()))
@@ -282,6 +284,25 @@ def test_session_cookie_is_secure_under_tls(server: TlsServer) -> None:
     assert len(session) == 1
     assert "; Secure" in session[0], session
     assert all(c.secure for c in fetched.cookies if c.name.startswith("SAP_SESSIONID_"))
+
+
+def test_the_web_pages_cookies_are_secure_under_tls(server: TlsServer) -> None:
+    store = Store.open_existing(Paths.resolve(str(server.data_dir)).database_url)
+    try:
+        users.add_business_user(store, "TLSUI", password="Web-page-password-1", role="viewer")
+    finally:
+        store.close()
+    page = requests.Session()  # verify= on each call: a Session's own verify loses to REQUESTS_CA_BUNDLE
+    base = f"https://127.0.0.1:{server.port}/appjobs/ui"
+    form = page.get(base + "/", timeout=10, verify=server.ca)
+    assert "; Secure" in form.headers["set-cookie"]  # the logon form's CSRF cookie
+    token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+    data = {"username": "TLSUI", "password": "Web-page-password-1", "csrf_token": token}
+    answer = page.post(base + "/logon", data=data, timeout=30, allow_redirects=False, verify=server.ca)
+    assert answer.status_code == 303
+    session = [c for c in answer.raw.headers.getlist("set-cookie") if c.startswith("appjobs_ui=")]
+    assert len(session) == 1
+    assert "; Secure" in session[0]
 
 
 def test_plain_http_on_the_tls_port_gets_no_answer(server: TlsServer) -> None:
