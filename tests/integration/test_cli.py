@@ -13,6 +13,7 @@ import pytest
 from conftest import APPJOBS, DEMO, Server
 
 from appjobs.auth import passwords
+from appjobs.auth.ui import Role, UiAuth
 from appjobs.storage import Store
 
 GOOD = '[[template]]\nname = "/T/GOOD"\ntext = "Good"\n[[template.step]]\ncommand = "echo good"\n'
@@ -168,7 +169,13 @@ def test_serve_sets_up_a_fresh_data_directory(start_server: Callable[..., Server
         "/APPJOBS/DEMO_WARN",
     ]
     assert "Business user for JobUser: CB9980000001" in output
-    assert [b.id for b in store.comm.business_users()] == ["CB9980000001"]
+    assert [b.id for b in store.comm.business_users()] == ["ADMIN", "CB9980000001"]
+    assert f"Web pages at {server.url}/appjobs/ui/" in output
+    ui_password = re.search(r"Web pages user ADMIN \(administrator\), password \(shown once\): (\S+)", output)
+    assert ui_password is not None
+    ui_session = UiAuth(store).logon("ADMIN", ui_password.group(1))
+    assert ui_session is not None
+    assert ui_session.role is Role.ADMINISTRATOR
     assert [(a.name, a.scenario.value, a.user_name) for a in store.comm.arrangements()] == [
         ("JOBSCHEDULERUSER_0064", "SAP_COM_0064", "JOBSCHEDULERUSER")
     ]

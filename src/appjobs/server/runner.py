@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 DEMO_TEMPLATES = pathlib.Path(__file__).parent.parent / "engine" / "demo.toml"
 DEFAULT_USER = "JOBSCHEDULERUSER"
 DEMO_BUSINESS_USER = "CB9980000001"  # shaped like a tenant's business user ids
+DEFAULT_UI_USER = "ADMIN"  #: the web pages' first administrator, made with a new installation
 RESTART_DELAY = 1.0  # seconds before a worker that died is started again
 
 
@@ -87,6 +88,7 @@ class Installation(NamedTuple):
     store: Store
     password: str | None  #: generated password of :data:`DEFAULT_USER`, when it was created now
     business_user: str | None  #: the demo business user, when it was registered now
+    ui_password: str | None = None  #: generated password of :data:`DEFAULT_UI_USER`, when it was created now
 
 
 def open_installation(paths: Paths, *, demo: bool = False) -> Installation:
@@ -95,11 +97,13 @@ def open_installation(paths: Paths, *, demo: bool = False) -> Installation:
     Without templates it gets the demo templates and the business user
     :data:`DEMO_BUSINESS_USER` for JobUser (when *demo*); without
     communication users it gets one, with a system and an SAP_COM_0064
-    arrangement, whose generated password is returned, to be shown once.
+    arrangement, and a new installation also gets the web pages' first
+    administrator, :data:`DEFAULT_UI_USER`; their generated passwords are
+    returned, to be shown once.
     """
     paths.create()
     store = Store.open(paths.database_url)
-    business_user = password = None
+    business_user = password = ui_password = None
     with store.db.setup_turn():  # servers starting together on one new database: only one sets it up
         if demo and not store.templates.names():
             demo_templates = template_files.load_file(DEMO_TEMPLATES, by="SAP", now=models.utcnow())
@@ -110,7 +114,12 @@ def open_installation(paths: Paths, *, demo: bool = False) -> Installation:
         if not store.users.names():
             password = passwords.generate_password()
             users.add_user(store, DEFAULT_USER, password)
-    return Installation(store, password, business_user)
+            if not store.comm.business_user_exists(DEFAULT_UI_USER):
+                ui_password = passwords.generate_password()
+                users.add_business_user(
+                    store, DEFAULT_UI_USER, "Web pages administrator", password=ui_password, role="administrator"
+                )
+    return Installation(store, password, business_user, ui_password)
 
 
 def serve(paths: Paths, options: ServeOptions) -> None:
@@ -122,7 +131,7 @@ def serve(paths: Paths, options: ServeOptions) -> None:
     sockets = listening.bind(options.host, options.port)
     options = dataclasses.replace(options, port=listening.port_of(sockets))
     try:
-        store, password, business_user = open_installation(paths, demo=options.demo)
+        store, password, business_user, ui_password = open_installation(paths, demo=options.demo)
     except BaseException:
         for sock in sockets:
             sock.close()
@@ -131,7 +140,7 @@ def serve(paths: Paths, options: ServeOptions) -> None:
     service = JobService(store, notify=Waker(paths.data_dir / wake.SOCKET_DIR))
     supervisor = WorkerSupervisor(paths, options)
     supervisor.start()
-    _announce(options, password, business_user)
+    _announce(options, password, business_user, ui_password)
     app = create_app(service, options.server_settings())
     # Everything loaded so far (SQLAlchemy's metadata, the OData model, the modules) lives as
     # long as the process: keep it out of the garbage collector's full collections, which
@@ -146,7 +155,7 @@ def serve(paths: Paths, options: ServeOptions) -> None:
         supervisor.stop()
         store.close()
         if not server.started:  # also when uvicorn exits on its own (SystemExit) at start
-            _lost_password(password)
+            _lost_password(password, ui_password)
     if not server.started:
         raise errors.AppjobsError("the HTTP server did not start; the messages above say why")
 
@@ -164,12 +173,18 @@ def _uvicorn_config(app: Starlette, options: ServeOptions) -> uvicorn.Config:
     )
 
 
-def _lost_password(password: str | None) -> None:
+def _lost_password(password: str | None, ui_password: str | None) -> None:
     """After a failed start, say how to replace a one-time password that was shown for nothing."""
     if password:
         click.echo(
             f"The password shown above for {DEFAULT_USER} is stored and stays valid; if it is lost, "
             f"`appjobs admin users reset-password {DEFAULT_USER} --password-stdin` sets a new one.",
+            err=True,
+        )
+    if ui_password:
+        click.echo(
+            f"The web pages' password shown above for {DEFAULT_UI_USER} stays valid too; `appjobs admin "
+            f"business-users set-logon {DEFAULT_UI_USER} --password-stdin --role administrator` replaces it.",
             err=True,
         )
 
@@ -213,10 +228,14 @@ def _context_factory(context: ssl.SSLContext | None) -> Callable[[uvicorn.Config
     return lambda _config, _default: context
 
 
-def _announce(options: ServeOptions, password: str | None, business_user: str | None) -> None:
-    click.echo(f"appjobs serving at {options.scheme}://{options.host}:{options.port}{SERVICE_PATH}", err=True)
+def _announce(options: ServeOptions, password: str | None, business_user: str | None, ui_password: str | None) -> None:
+    base = f"{options.scheme}://{options.host}:{options.port}"
+    click.echo(f"appjobs serving at {base}{SERVICE_PATH}", err=True)
+    click.echo(f"Web pages at {base}/appjobs/ui/", err=True)
     if password:
         click.echo(f"Communication user {DEFAULT_USER}, password (shown once): {password}", err=True)
+    if ui_password:
+        click.echo(f"Web pages user {DEFAULT_UI_USER} (administrator), password (shown once): {ui_password}", err=True)
     if business_user:
         click.echo(f"Business user for JobUser: {business_user}", err=True)
 
