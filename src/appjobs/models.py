@@ -373,3 +373,4 @@ class AuditEntry:
     source: str | None  #: client address, or "admin" for local commands
     outcome: str  #: success or failure
     detail: str = ""
+    request_id: str | None = None  #: the HTTP request it was written for (its ``x-correlationid``), if any

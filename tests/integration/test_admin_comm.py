@@ -268,7 +268,8 @@ def test_audit_records_every_admin_change_and_no_secret(data_dir: pathlib.Path) 
         (None, "removed communication arrangement SCHED1_0064"),
         (None, "created business user CB9980000002"),
     ]  # fmt: skip
-    assert all(set(e) == {"at", "event", "user_name", "source", "outcome", "detail"} for e in found)
+    assert all(set(e) == {"at", "event", "user_name", "source", "outcome", "detail", "request_id"} for e in found)
+    assert all(e["request_id"] is None for e in found)  # made by commands, not for an HTTP request
     text = ok("audit", data_dir=data_dir).splitlines()
     assert len(text) == len(found)
     assert " admin     success  SCHED1               admin           password reset" in text[1]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import ssl
 import sys
@@ -59,6 +58,22 @@ def _step_options(command: click.decorators.FC) -> click.decorators.FC:
             type=click.FloatRange(0),
             metavar="DAYS",
             help="Delete audit log entries older than DAYS (0: keep all).",
+        ),
+        click.option(
+            "--log-format",
+            type=click.Choice(["text", "json"]),
+            default="text",
+            show_default=True,
+            envvar="APPJOBS_LOG_FORMAT",
+            help="Log lines for people (text) or one JSON object per line for a log stack (env APPJOBS_LOG_FORMAT).",
+        ),
+        click.option(
+            "--log-level",
+            type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+            default="INFO",
+            show_default=True,
+            envvar="APPJOBS_LOG_LEVEL",
+            help="The least severe log lines written (env APPJOBS_LOG_LEVEL).",
         ),
     ]
     for option in reversed(options):
@@ -145,7 +160,7 @@ def serve(
     from appjobs.settings import Paths
 
     tls = _tls_context(tls_cert, tls_key, tls_client_ca)  # before anything starts: a bad file is a usage error
-    _configure_logging()
+    _configure_logging(step_options)
     options = runner.ServeOptions(
         host=host,
         port=port,
@@ -214,7 +229,7 @@ def worker(
     from appjobs.settings import Paths
     from appjobs.storage import Store
 
-    _configure_logging()
+    _configure_logging(step_options)
     if exit_with_parent:
         processes.exit_with_parent(PARENT_DIED)  # a dead server is a crash: its worker aborts, it does not drain
         if str(os.getppid()) != os.environ.get("APPJOBS_SERVER_PID", str(os.getppid())):
@@ -244,7 +259,7 @@ def _worker_args(step_options: dict[str, object]) -> tuple[str, ...]:
     return tuple(args)
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    # Alembic narrates every migration check at INFO; only its warnings matter to an operator.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+def _configure_logging(step_options: dict[str, object]) -> None:
+    from appjobs import logs
+
+    logs.configure(str(step_options["log_format"]), str(step_options["log_level"]))

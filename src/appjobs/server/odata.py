@@ -50,10 +50,10 @@ from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from appjobs import errors
+from appjobs import errors, logs
 from appjobs.auth import passwords
 from appjobs.engine import JobService
-from appjobs.server import batch, polls, resources
+from appjobs.server import batch, correlation, polls, resources
 from appjobs.server.config import BATCH_BODIES_BUDGET, MAX_BATCH_BODY, MAX_URL, ServerSettings
 from appjobs.server.errors import (
     BASE_HEADERS,
@@ -110,6 +110,9 @@ class ODataEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_path = scope.get("raw_path") or scope["path"].encode()
         headers = Headers(scope=scope)
+        request_id = correlation.request_id(headers)
+        logs.bind(request_id=request_id)  # this request's task: its log lines and audit entries name it
+        send = correlation.answering(send, request_id)
         incoming = Incoming(
             method=scope["method"],
             raw_path=raw_path.decode("latin-1"),
@@ -206,6 +209,7 @@ class ODataEndpoint:
             )  # fmt: skip
             if caller is None:
                 return None
+            logs.bind(user=caller.user)
             if wants_token(incoming.method, incoming.headers):
                 caller = self.gate.fetch_token(caller)
             self.gate.check_token(incoming.method, caller, csrf_token(incoming.headers))

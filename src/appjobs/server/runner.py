@@ -30,7 +30,7 @@ import click
 import uvicorn
 from starlette.applications import Starlette
 
-from appjobs import errors, models
+from appjobs import errors, logs, models
 from appjobs.auth import passwords, users
 from appjobs.auth.logon import DEFAULT_MAX_FAILED
 from appjobs.auth.sessions import DEFAULT_IDLE_TIMEOUT
@@ -164,6 +164,7 @@ def _uvicorn_config(app: Starlette, options: ServeOptions) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         log_level="warning",
+        log_config=None,  # uvicorn's records go to our handler, in our format (JSON too), not its own
         # Off, not just below the level: uvicorn builds each access-log line (percent-encoding the
         # path, which has a ';') before the logger drops it, and that was a tenth of a poll's CPU.
         access_log=False,
@@ -176,16 +177,14 @@ def _uvicorn_config(app: Starlette, options: ServeOptions) -> uvicorn.Config:
 def _lost_password(password: str | None, ui_password: str | None) -> None:
     """After a failed start, say how to replace a one-time password that was shown for nothing."""
     if password:
-        click.echo(
+        _say(
             f"The password shown above for {DEFAULT_USER} is stored and stays valid; if it is lost, "
-            f"`appjobs admin users reset-password {DEFAULT_USER} --password-stdin` sets a new one.",
-            err=True,
+            f"`appjobs admin users reset-password {DEFAULT_USER} --password-stdin` sets a new one."
         )
     if ui_password:
-        click.echo(
+        _say(
             f"The web pages' password shown above for {DEFAULT_UI_USER} stays valid too; `appjobs admin "
-            f"business-users set-logon {DEFAULT_UI_USER} --password-stdin --role administrator` replaces it.",
-            err=True,
+            f"business-users set-logon {DEFAULT_UI_USER} --password-stdin --role administrator` replaces it."
         )
 
 
@@ -228,16 +227,28 @@ def _context_factory(context: ssl.SSLContext | None) -> Callable[[uvicorn.Config
     return lambda _config, _default: context
 
 
+def _say(message: str) -> None:
+    """Tell the operator *message* on stderr: a plain line, or a log line when the logs are JSON.
+
+    With ``--log-format json`` every line on stderr must be JSON, or a log
+    stack reading it would choke on the one line that matters most.
+    """
+    if logs.is_json():
+        logger.warning(message)
+    else:
+        click.echo(message, err=True)
+
+
 def _announce(options: ServeOptions, password: str | None, business_user: str | None, ui_password: str | None) -> None:
     base = f"{options.scheme}://{options.host}:{options.port}"
-    click.echo(f"appjobs serving at {base}{SERVICE_PATH}", err=True)
-    click.echo(f"Web pages at {base}/appjobs/ui/", err=True)
+    _say(f"appjobs serving at {base}{SERVICE_PATH}")
+    _say(f"Web pages at {base}/appjobs/ui/")
     if password:
-        click.echo(f"Communication user {DEFAULT_USER}, password (shown once): {password}", err=True)
+        _say(f"Communication user {DEFAULT_USER}, password (shown once): {password}")
     if ui_password:
-        click.echo(f"Web pages user {DEFAULT_UI_USER} (administrator), password (shown once): {ui_password}", err=True)
+        _say(f"Web pages user {DEFAULT_UI_USER} (administrator), password (shown once): {ui_password}")
     if business_user:
-        click.echo(f"Business user for JobUser: {business_user}", err=True)
+        _say(f"Business user for JobUser: {business_user}")
 
 
 class WorkerSupervisor:

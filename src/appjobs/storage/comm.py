@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 import sqlalchemy as sa
 
-from appjobs import errors, models
+from appjobs import errors, logs, models
 from appjobs.storage import schema
 from appjobs.storage.database import Database
 
+_audit_log = logging.getLogger("appjobs.audit")
 U, SYS, ARR, BU = schema.comm_user, schema.comm_system, schema.comm_arrangement, schema.business_user
 AUDIT, SESSION = schema.audit_log, schema.http_session
 
@@ -278,19 +280,26 @@ class AuditStore:
     @staticmethod
     def insert(conn: sa.Connection, entries: Iterable[models.AuditEntry]) -> None:
         """Append *entries* in the caller's transaction *conn*."""
+        # An entry written while a request is served names it, wherever in the code it was made.
+        request_id = logs.current("request_id")
         rows = [
             {"at": e.at, "event": e.event, "user_name": e.user_name, "source": e.source, "outcome": e.outcome,
-             "detail": e.detail}
+             "detail": e.detail, "request_id": e.request_id or request_id}
             for e in entries
         ]  # fmt: skip
         if rows:
             conn.execute(AUDIT.insert(), rows)
+        for row in rows:  # the log stack sees what the audit log holds, tied to the request and the user
+            _audit_log.info(
+                "audit %s %s: %s", row["event"], row["outcome"], row["detail"],
+                extra={"user": row["user_name"], "request_id": row["request_id"]},
+            )  # fmt: skip
 
     def since(self, at: dt.datetime) -> list[models.AuditEntry]:
         query = sa.select(AUDIT).where(AUDIT.c.at >= at).order_by(AUDIT.c.id)
         with self.db.read() as conn:
             return [
-                models.AuditEntry(r.at, r.event, r.user_name, r.source, r.outcome, r.detail)
+                models.AuditEntry(r.at, r.event, r.user_name, r.source, r.outcome, r.detail, r.request_id)
                 for r in conn.execute(query)
             ]
 

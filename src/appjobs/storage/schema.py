@@ -300,5 +300,6 @@ audit_log = sa.Table(
     sa.Column("source", sa.String(64)),
     sa.Column("outcome", sa.String(10), nullable=False),
     sa.Column("detail", sa.Text, nullable=False, server_default=""),
+    sa.Column("request_id", sa.String(64)),  # the x-correlationid of the request it was written for
     sa.Index("ix_audit_log_at", "at"),
 )

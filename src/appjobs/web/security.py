@@ -17,7 +17,8 @@ Every page endpoint is wrapped by :func:`page`, which
 
 :class:`SecurityHeaders` gives every answer of the pages a strict
 Content-Security-Policy (scripts only from this site: htmx, no inline
-script), ``X-Frame-Options: DENY`` and ``Cache-Control: no-store``.
+script), ``X-Frame-Options: DENY``, ``Cache-Control: no-store``, and the
+request's ``x-correlationid``, as the OData service does.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, MutableHeaders
+from starlette.datastructures import FormData, Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from appjobs import errors
+from appjobs import errors, logs
 from appjobs.auth.ui import Role, UiAuth, UiSession
 from appjobs.web.rendering import PREFIX, render
 
@@ -146,10 +147,13 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         static = scope["path"].startswith(PREFIX + "/static/")
+        request_id = logs.request_id(Headers(scope=scope).get("x-correlationid"))
+        logs.bind(request_id=request_id)  # the pages' log lines and audit entries name it, as the service's do
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                headers["x-correlationid"] = request_id
                 headers["Content-Security-Policy"] = CSP
                 headers["X-Frame-Options"] = "DENY"
                 headers["X-Content-Type-Options"] = "nosniff"
