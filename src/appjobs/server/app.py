@@ -1,7 +1,8 @@
 """The ASGI application: the composition root of the HTTP side.
 
 ``/sap/opu/odata/…`` is SAP's service (:mod:`appjobs.server.odata`);
-``/appjobs/health`` is ours, for load balancers and tests; ``/appjobs/ui/``
+``/appjobs/health`` and ``/appjobs/ready`` are ours, for load balancers and
+orchestrators (:mod:`appjobs.server.health`); ``/appjobs/ui/``
 holds the web pages (:mod:`appjobs.web`).
 
 Requests for the service skip Starlette's router and its two middlewares:
@@ -14,16 +15,14 @@ measured per JobStatusGet poll that work was a fifth of the whole request
 from __future__ import annotations
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from appjobs import __version__
 from appjobs.auth.logon import Authenticator
 from appjobs.auth.sessions import SessionManager
 from appjobs.auth.ui import UiAuth
 from appjobs.engine import JobService
+from appjobs.server import health
 from appjobs.server.config import ServerSettings
 from appjobs.server.odata import ODataEndpoint
 from appjobs.server.security import Gate
@@ -57,11 +56,6 @@ def create_app(service: JobService, settings: ServerSettings | None = None) -> S
         settings,
     )
 
-    def health(request: Request) -> JSONResponse:
-        # A cheap read proves the database answers; load balancers and tests poll this.
-        templates = len(service.store.templates.names())
-        return JSONResponse({"status": "ok", "version": __version__, "templates": templates})
-
     odata = ODataEndpoint(service, gate, settings)
     ui = create_ui(
         service,
@@ -69,7 +63,8 @@ def create_app(service: JobService, settings: ServerSettings | None = None) -> S
         auth=UiAuth(store, max_failed=settings.max_failed_logons, idle_timeout=settings.idle_timeout),
     )
     routes = [
-        Route("/appjobs/health", health),
+        Route("/appjobs/health", health.health),
+        Route("/appjobs/ready", health.ready),
         Mount("/appjobs/ui", app=ui),
         Route(ODATA_PREFIX + "{rest:path}", odata),
     ]

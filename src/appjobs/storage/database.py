@@ -152,6 +152,15 @@ class Database:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
+    def schema_state(self) -> tuple[str | None, str]:
+        """The schema revision the database holds (None: unreadable) and the newest this code knows.
+
+        Raises :class:`~appjobs.errors.StorageError` when the database does not answer.
+        """
+        with self.read() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return self._revision(), head_revision()
+
     def _revision(self) -> str | None:
         """The schema revision alembic recorded, or None where there is none yet (or it cannot be read now)."""
         try:
