@@ -49,6 +49,8 @@ ENVIRONMENT = {
     "APPJOBS_PASSWORD": "client commands: the communication user's password",
     "APPJOBS_PROFILE": "client commands: profile in the profiles file",
     "APPJOBS_PROFILES": "client commands: the profiles file (default ~/.config/appjobs/profiles.toml)",
+    "APPJOBS_LOG_FORMAT": "serve, worker: log lines as text (default) or json (--log-format)",
+    "APPJOBS_LOG_LEVEL": "serve, worker: the least severe log lines written, default INFO (--log-level)",
 }
 
 
