@@ -67,7 +67,7 @@ def test_the_unit_stops_by_draining_and_runs_hardened_as_its_own_user(unit: path
     assert service["User"] == "appjobs"
     assert service["StateDirectory"] == "appjobs"
     assert service["StateDirectoryMode"] == "0700"
-    assert "APPJOBS_DATA_DIR=/var/lib/appjobs" in service["Environment"]
+    assert "Environment=APPJOBS_DATA_DIR=/var/lib/appjobs" in unit.read_text().splitlines()
     for option in ("NoNewPrivileges", "ProtectHome", "PrivateTmp", "PrivateDevices", "RestrictSUIDSGID"):
         assert service[option] == "yes", option
     assert service["ProtectSystem"] == "strict"
