@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from appjobs import errors, models
-from appjobs.cli import admin_jobs, backup, comm, planning
+from appjobs.cli import admin_jobs, backup, comm, doctor, planning
 from appjobs.cli.options import data_dir_option, echo_json, existing_store, json_option
 from appjobs.engine import JobService, Waker, wake
 from appjobs.settings import Paths
@@ -47,7 +47,7 @@ def init(data_dir: str | None) -> None:
     click.echo(f"data directory {paths.data_dir} is ready")
 
 
-for _command in [*comm.COMMANDS, *backup.COMMANDS]:
+for _command in [*comm.COMMANDS, *backup.COMMANDS, doctor.doctor]:
     admin.add_command(_command)
 
 
