@@ -49,6 +49,7 @@ ENVIRONMENT = {
     "APPJOBS_PASSWORD": "client commands: the communication user's password",
     "APPJOBS_PROFILE": "client commands: profile in the profiles file",
     "APPJOBS_PROFILES": "client commands: the profiles file (default ~/.config/appjobs/profiles.toml)",
+    "APPJOBS_METRICS_TOKEN": "serve: bearer token for /appjobs/metrics (or --metrics-token-file)",
     "APPJOBS_LOG_FORMAT": "serve, worker: log lines as text (default) or json (--log-format)",
     "APPJOBS_LOG_LEVEL": "serve, worker: the least severe log lines written, default INFO (--log-level)",
 }
@@ -77,6 +78,11 @@ class Paths:
     def is_new(self) -> bool:
         """True when the embedded database does not exist yet (a fresh data directory)."""
         return self.is_sqlite and not (self.data_dir / "appjobs.db").exists()
+
+    @property
+    def metrics_dir(self) -> pathlib.Path:
+        """Where this host's appjobs processes count their metrics (see :mod:`appjobs.metrics`)."""
+        return self.data_dir / "run" / "metrics"
 
     @property
     def sqlite_file(self) -> pathlib.Path | None:

@@ -131,6 +131,11 @@ def _step_options(command: click.decorators.FC) -> click.decorators.FC:
     metavar="N",
     help="Open connections to serve; a request beyond them is answered 503.",
 )
+@click.option(
+    "--metrics-token-file",
+    type=click.File("r"),
+    help="Read the bearer token for /appjobs/metrics from this file (or env APPJOBS_METRICS_TOKEN).",
+)
 @_step_options
 def serve(
     data_dir: str | None,
@@ -147,6 +152,7 @@ def serve(
     session_idle: int,
     header_timeout: float,
     limit_concurrency: int,
+    metrics_token_file: click.utils.LazyFile | None,
     **step_options: object,
 ) -> None:
     """Run the job server: the API and its workers, on the embedded database by default.
@@ -175,8 +181,17 @@ def serve(
         drain_timeout=float(step_options["drain_timeout"]),  # type: ignore[arg-type]
         header_timeout=header_timeout,
         limit_concurrency=limit_concurrency,
+        metrics_token=_metrics_token(metrics_token_file),
     )
     runner.serve(Paths.resolve(data_dir), options)
+
+
+def _metrics_token(given: click.utils.LazyFile | None) -> str | None:
+    """The metrics token from the file, else from APPJOBS_METRICS_TOKEN; None without either."""
+    token = given.read().strip() if given is not None else os.environ.get("APPJOBS_METRICS_TOKEN", "").strip()
+    if token and len(token) < 16:
+        raise click.BadParameter("the metrics token needs at least 16 characters", param_hint="metrics token")
+    return token or None
 
 
 def _tls_context(cert: str | None, key: str | None, client_ca: str | None) -> ssl.SSLContext | None:
@@ -236,6 +251,9 @@ def worker(
             sys.exit(0)  # the server died before we could ask to die with it
     paths = Paths.resolve(data_dir)
     paths.create()
+    from appjobs import metrics
+
+    metrics.use_directory(paths.metrics_dir)  # serve adds up what this worker counts
     options = WorkerOptions(
         **({"concurrency": concurrency} if concurrency else {}),
         grace=grace,

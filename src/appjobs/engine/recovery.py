@@ -34,7 +34,8 @@ HOSTNAME = socket.gethostname()
 def register(worker: Worker) -> None:
     """Announce *worker* in the database; its heartbeats renew the lease on its jobs."""
     pid = os.getpid()
-    record = WorkerRecord(worker.id, HOSTNAME, pid, processes.started_at(pid) or 0.0, worker.clock())
+    started = processes.started_at(pid) or 0.0
+    record = WorkerRecord(worker.id, HOSTNAME, pid, started, worker.clock(), worker.options.concurrency)
     worker.store.workers.register(record)
 
 

@@ -55,7 +55,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from appjobs import errors, models
+from appjobs import errors, metrics, models
 from appjobs.engine import backoff, cgroups, output, processes, recovery, retention, steps, wake
 from appjobs.engine.leftovers import Leftovers
 from appjobs.engine.running import SEVERITIES, Drain, Ended, Running, Spawned, signal_step
@@ -350,6 +350,7 @@ class Worker:
         entries = steps.collect_output(capture.path, work.key, work.number, now)
         if capture.dropped:
             entries.append(steps.dropped_entry(work.key, work.number, now, capture))
+            metrics.output_dropped(capture.dropped)
         if running.stop_reason:
             status = models.JobStatus.ABORTED
             entries.append(steps.engine_entry(work.key, None, now, running.stop_reason, models.Severity.ERROR))

@@ -2,7 +2,8 @@
 
 ``/sap/opu/odata/…`` is SAP's service (:mod:`appjobs.server.odata`);
 ``/appjobs/health`` and ``/appjobs/ready`` are ours, for load balancers and
-orchestrators (:mod:`appjobs.server.health`); ``/appjobs/ui/``
+orchestrators (:mod:`appjobs.server.health`), and ``/appjobs/metrics`` for
+Prometheus (:mod:`appjobs.server.metrics`); ``/appjobs/ui/``
 holds the web pages (:mod:`appjobs.web`).
 
 Requests for the service skip Starlette's router and its two middlewares:
@@ -22,7 +23,7 @@ from appjobs.auth.logon import Authenticator
 from appjobs.auth.sessions import SessionManager
 from appjobs.auth.ui import UiAuth
 from appjobs.engine import JobService
-from appjobs.server import health
+from appjobs.server import health, metrics
 from appjobs.server.config import ServerSettings
 from appjobs.server.odata import ODataEndpoint
 from appjobs.server.security import Gate
@@ -56,15 +57,18 @@ def create_app(service: JobService, settings: ServerSettings | None = None) -> S
         settings,
     )
 
-    odata = ODataEndpoint(service, gate, settings)
+    exposition = metrics.Exposition(service, settings.metrics_dir, settings.idle_timeout)
+    odata = ODataEndpoint(service, gate, settings, http_metrics=exposition.http)
     ui = create_ui(
         service,
         secure_cookies=settings.secure_cookies,
         auth=UiAuth(store, max_failed=settings.max_failed_logons, idle_timeout=settings.idle_timeout),
+        metrics_text=exposition.text,
     )
     routes = [
         Route("/appjobs/health", health.health),
         Route("/appjobs/ready", health.ready),
+        Route("/appjobs/metrics", metrics.endpoint(exposition, settings.metrics_token, settings.metrics_open)),
         Mount("/appjobs/ui", app=ui),
         Route(ODATA_PREFIX + "{rest:path}", odata),
     ]

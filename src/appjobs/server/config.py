@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import pathlib
 
 from appjobs.auth.logon import DEFAULT_MAX_FAILED
 from appjobs.auth.sessions import DEFAULT_IDLE_TIMEOUT
@@ -30,6 +31,9 @@ class ServerSettings:
     idle_timeout: dt.timedelta = DEFAULT_IDLE_TIMEOUT
     secure_cookies: bool = False  #: True under TLS: the session cookie gets ``Secure``
     max_failed_logons: int = DEFAULT_MAX_FAILED  #: failed logons in a row that lock a user
+    metrics_dir: pathlib.Path | None = None  #: where this host's processes count (see appjobs.server.metrics)
+    metrics_token: str | None = None  #: bearer token for /appjobs/metrics
+    metrics_open: bool = True  #: /appjobs/metrics without a token: only when serving on loopback
 
     @property
     def realm(self) -> str:

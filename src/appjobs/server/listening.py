@@ -45,6 +45,18 @@ def bind(host: str, port: int) -> list[socket.socket]:
     return bound
 
 
+def is_loopback(host: str) -> bool:
+    """Whether *host* (``--host``) is reachable from this machine only: 127.0.0.0/8, ::1 or localhost."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def port_of(sockets: list[socket.socket]) -> int:
     """The port the server listens on (the one the system chose, for ``--port 0``)."""
     return int(sockets[0].getsockname()[1])

@@ -63,6 +63,7 @@ from appjobs.server.errors import (
     UriTooLong,
     error_response,
 )
+from appjobs.server.metrics import HttpMetrics, resource_of
 from appjobs.server.protocol import too_long_message
 from appjobs.server.security import Caller, Gate, wants_token
 from appjobs.server.targets import parse_target
@@ -99,8 +100,11 @@ class Incoming:
 class ODataEndpoint:
     """The ASGI app that serves BC_EXT_APPJOB_MANAGEMENT."""
 
-    def __init__(self, service: JobService, gate: Gate, settings: ServerSettings) -> None:
+    def __init__(
+        self, service: JobService, gate: Gate, settings: ServerSettings, *, http_metrics: HttpMetrics | None = None
+    ) -> None:
         self.service = service
+        self.http_metrics = http_metrics or HttpMetrics()
         self.gate = gate
         self.settings = settings
         self.polls_on_loop = service.store.db.dialect == "sqlite"
@@ -112,7 +116,8 @@ class ODataEndpoint:
         headers = Headers(scope=scope)
         request_id = correlation.request_id(headers)
         logs.bind(request_id=request_id)  # this request's task: its log lines and audit entries name it
-        send = correlation.answering(send, request_id)
+        observe = functools.partial(self.http_metrics.observe, resource_of(raw_path.decode("latin-1")), scope["method"])
+        send = correlation.answering(send, request_id, observe)
         incoming = Incoming(
             method=scope["method"],
             raw_path=raw_path.decode("latin-1"),

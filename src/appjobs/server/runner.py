@@ -38,6 +38,7 @@ from appjobs.engine import JobService, Waker, wake
 from appjobs.engine import templates as template_files
 from appjobs.engine.worker import SAME_STOP
 from appjobs.server import listening, slowclients
+from appjobs.server import metrics as server_metrics
 from appjobs.server.app import SERVICE_PATH, create_app
 from appjobs.server.config import ServerSettings
 from appjobs.server.protocol import SapHttpProtocol
@@ -68,17 +69,21 @@ class ServeOptions:
     drain_timeout: float = 60.0  #: how long a stop waits for the workers' running jobs (see ``--drain-timeout``)
     header_timeout: float = slowclients.DEFAULT_HEADER_TIMEOUT  #: seconds for a request head to arrive
     limit_concurrency: int = slowclients.DEFAULT_LIMIT_CONCURRENCY  #: open connections before 503
+    metrics_token: str | None = None  #: bearer token for /appjobs/metrics (see appjobs.server.metrics)
 
     @property
     def scheme(self) -> str:
         return "https" if self.tls else "http"
 
-    def server_settings(self) -> ServerSettings:
+    def server_settings(self, metrics_dir: pathlib.Path | None = None) -> ServerSettings:
         # A session cookie sent over TLS must never travel in clear text afterwards: hence Secure.
         return ServerSettings(
             idle_timeout=self.idle_timeout,
             secure_cookies=self.tls is not None,
             max_failed_logons=self.max_failed_logons,
+            metrics_dir=metrics_dir,
+            metrics_token=self.metrics_token,
+            metrics_open=listening.is_loopback(self.host),  # without a token, metrics only for this host
         )
 
 
@@ -138,10 +143,12 @@ def serve(paths: Paths, options: ServeOptions) -> None:
         raise
     passwords.return_memory_promptly()  # bad logons must not leave their argon2 memory behind
     service = JobService(store, notify=Waker(paths.data_dir / wake.SOCKET_DIR))
+    metrics_dir = paths.metrics_dir
+    server_metrics.start_directory(metrics_dir)  # before the workers start: they count there too
     supervisor = WorkerSupervisor(paths, options)
     supervisor.start()
     _announce(options, password, business_user, ui_password)
-    app = create_app(service, options.server_settings())
+    app = create_app(service, options.server_settings(metrics_dir))
     # Everything loaded so far (SQLAlchemy's metadata, the OData model, the modules) lives as
     # long as the process: keep it out of the garbage collector's full collections, which
     # otherwise walk it every few hundred requests (see bench/odata_bench.py).

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
-from appjobs import errors, logs, models
+from appjobs import errors, logs, metrics, models
 from appjobs.storage import schema
 from appjobs.storage.database import Database
 
@@ -290,6 +290,7 @@ class AuditStore:
         if rows:
             conn.execute(AUDIT.insert(), rows)
         for row in rows:  # the log stack sees what the audit log holds, tied to the request and the user
+            _count(row["event"], row["outcome"])
             _audit_log.info(
                 "audit %s %s: %s", row["event"], row["outcome"], row["detail"],
                 extra={"user": row["user_name"], "request_id": row["request_id"]},
@@ -302,6 +303,20 @@ class AuditStore:
                 models.AuditEntry(r.at, r.event, r.user_name, r.source, r.outcome, r.detail, r.request_id)
                 for r in conn.execute(query)
             ]
+
+
+_FACES = {"logon": "odata", "lockout": "odata", "ui-logon": "ui", "ui-lockout": "ui"}
+
+
+def _count(event: str, outcome: str) -> None:
+    """Logon failures and lockouts, by face, in the metrics: the audit log is where every one of them is written."""
+    face = _FACES.get(event)
+    if face is None or outcome != "failure":
+        return
+    if event.endswith("lockout"):
+        metrics.locked_out(face)
+    else:
+        metrics.logon_failed(face)
 
 
 def _arrangement_row(a: models.Arrangement) -> dict[str, object]:

@@ -47,7 +47,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from appjobs import errors
+from appjobs import errors, metrics
 from appjobs.storage.diskfull import is_disk_full
 from appjobs.storage.listen import WAKE_CHANNEL, Listener
 from appjobs.storage.quickread import QuickReader
@@ -369,12 +369,14 @@ def _translate() -> Iterator[None]:
     except sa.exc.IntegrityError:
         raise  # the store turns these into Conflict errors where it expects them
     except sa.exc.SQLAlchemyError as exc:
+        metrics.database_error()
         if is_disk_full(getattr(exc, "orig", None)):
             raise errors.StorageFull() from exc
         cause = getattr(exc, "orig", None) or exc  # errors of SQLAlchemy's own (a missing bind value) have none
         raise errors.StorageError(f"database error: {exc.__class__.__name__}: {cause}") from exc
     except OSError as exc:
         if is_disk_full(exc):  # the write lock's file, or anything else of ours on the way
+            metrics.database_error()
             raise errors.StorageFull() from exc
         raise
 

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 
-from appjobs import models
+from appjobs import metrics, models
 from appjobs.models import JobKey, JobStatus
 from appjobs.storage import jobsql as q
 from appjobs.storage import series
@@ -87,6 +88,13 @@ class JobBatch:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
         self._log: list[dict[str, object]] = []
+        self._counts: list[Callable[[], None]] = []  # metrics, counted once the transaction has committed
+
+    def report(self) -> None:
+        """Count what the committed transaction did in the metrics (a rolled-back one counts nothing)."""
+        for count in self._counts:
+            count()
+        self._counts = []
 
     def log(self, entries: Iterable[models.LogEntry]) -> None:
         self._log.extend(q.log_row(e) for e in entries)
@@ -111,6 +119,7 @@ class JobBatch:
             job = JobKey(row.name, row.run_count)
             started = self.conn.execute(q.START_JOB, q.key(job, now=now, worker=worker_id))
             if started.rowcount == 1:
+                self._counts.append(functools.partial(metrics.job_started, (now - row.scheduled_at).total_seconds()))
                 first = 1 if row.restart_mode is None else self._first_pending(job)
                 work.append(self._start_step(job, first, token, now, row.test_mode, row.step_count))
         return work
@@ -155,11 +164,12 @@ class JobBatch:
         if any of its steps did.
         """
         # Each update gets exactly its own values: SQLAlchemy would SET any other key named like a column.
-        ended = self.conn.execute(
+        started_at = self.conn.execute(
             q.END_STEP, q.key(key, step_no=number, now=now, new_status=status.value, code=exit_code)
-        )
-        if ended.rowcount != 1:
+        ).scalar()
+        if started_at is None:  # the step was not running: somebody else ended it
             return None
+        self._counts.append(functools.partial(metrics.step_ended, (now - started_at).total_seconds()))
         self.log(log)
         job = self.conn.execute(q.JOB_SHAPE, q.key(key)).one()
         if status in SUCCESSFUL and number < job.step_count:
@@ -168,6 +178,7 @@ class JobBatch:
             status = JobStatus.WARNING
         self.conn.execute(q.ABORT_LATER_STEPS, q.key(key, step_no=number))
         self.conn.execute(q.END_JOB, q.key(key, now=now, new_status=status.value))
+        self._counts.append(functools.partial(metrics.job_ended, status.value))
         return None
 
     def _start_step(

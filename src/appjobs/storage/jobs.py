@@ -241,6 +241,7 @@ class JobStore:
             batch = JobBatch(conn)
             yield batch
             batch.flush()
+        batch.report()
 
     def claim(self, worker_id: str, limit: int, now: dt.datetime, tokens: Iterable[str]) -> list[StepWork]:
         """Move due jobs S -> Y, then claim up to *limit* ready jobs: job and first step go to R."""

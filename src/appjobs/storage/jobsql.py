@@ -99,7 +99,7 @@ MAKE_DUE_READY = (
 #: When the next planned job is due: how long a worker may sleep before it must claim again.
 NEXT_PLANNED_START = sa.select(sa.func.min(J.c.scheduled_at)).where(J.c.status == SCHEDULED)
 READY_JOBS = (
-    sa.select(J.c.name, J.c.run_count, J.c.test_mode, J.c.step_count, J.c.restart_mode)
+    sa.select(J.c.name, J.c.run_count, J.c.test_mode, J.c.step_count, J.c.restart_mode, J.c.scheduled_at)
     .where(J.c.status == READY)
     .order_by(J.c.scheduled_at, J.c.created_at)
     .limit(sa.bindparam("limit", type_=sa.Integer))
@@ -132,6 +132,7 @@ END_STEP = (
     S.update()
     .where(of_key(S), S.c.number == sa.bindparam("step_no"), S.c.status == RUNNING)
     .values(status=sa.bindparam("new_status"), ended_at=now_param(), exit_code=sa.bindparam("code"))
+    .returning(S.c.started_at)  # for the step duration metric, in the same statement
 )
 JOB_SHAPE = sa.select(J.c.step_count, J.c.test_mode).where(of_key(J))
 WARNED_STEPS = sa.select(sa.func.count()).select_from(S).where(of_key(S), S.c.status == JobStatus.WARNING.value)

@@ -205,6 +205,7 @@ worker = sa.Table(
     sa.Column("pid_started", sa.Float, nullable=False),
     sa.Column("started_at", Timestamp(), nullable=False),
     sa.Column("heartbeat_at", Timestamp(), nullable=False),
+    sa.Column("concurrency", sa.Integer),  # steps it runs at once (None: registered by an older appjobs)
 )
 
 comm_user = sa.Table(

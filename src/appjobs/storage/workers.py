@@ -22,6 +22,7 @@ class WorkerRecord:
     pid: int
     pid_started: float  #: the process's start time, to tell a reused pid apart
     heartbeat_at: dt.datetime
+    concurrency: int | None = None  #: steps it runs at once
 
 
 class WorkerStore:
@@ -44,5 +45,7 @@ class WorkerStore:
 
     def all(self) -> dict[str, WorkerRecord]:
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(W.c.id, W.c.hostname, W.c.pid, W.c.pid_started, W.c.heartbeat_at)).all()
+            rows = conn.execute(
+                sa.select(W.c.id, W.c.hostname, W.c.pid, W.c.pid_started, W.c.heartbeat_at, W.c.concurrency)
+            ).all()
         return {r.id: WorkerRecord(*r) for r in rows}
