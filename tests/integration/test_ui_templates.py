@@ -125,7 +125,10 @@ def test_an_import_stores_every_template_names_them_and_is_audited(ui_tenant: Ui
     answer = upload(ui_tenant.page("UIOPERATOR"), content)
     assert answer.status_code == 200
     status = answer.text.split('class="message success" role="status">')[1].split("</p>")[0]
-    assert status == "Imported 2 job templates: /UITEST/IMPORT1 (UI import test, 2 steps), /UITEST/IMPORT2 (Second, 2 steps)."
+    assert (
+        status
+        == "Imported 2 job templates: /UITEST/IMPORT1 (UI import test, 2 steps), /UITEST/IMPORT2 (Second, 2 steps)."
+    )
     assert 'data-template="/UITEST/IMPORT2"' in answer.text
     with opened(ui_tenant) as store:
         template = store.templates.get("/UITEST/IMPORT1")
@@ -142,7 +145,11 @@ BAD = [
         "jobs.toml: template[2].step[2]: field &#39;callable&#39;: &#39;appjobs.demo:no_such_function&#39;",
         id="unknown-callable",
     ),
-    pytest.param(good("FIELD").replace(b"command =", b"comand ="), "jobs.toml: template[1].step[1]: unknown field &#39;comand&#39;", id="field"),
+    pytest.param(
+        good("FIELD").replace(b"command =", b"comand ="),
+        "jobs.toml: template[1].step[1]: unknown field &#39;comand&#39;",
+        id="field",
+    ),
     pytest.param(b"\xff\xfe[[template]]", "jobs.toml: cannot read:", id="not-utf-8"),
 ]
 
