@@ -230,3 +230,39 @@ def test_a_stored_template_is_unchanged_by_a_failed_replace(ui_tenant: UiTenant)
         assert store.templates.get("/UITEST/KEEP").text == "Kept"
     with opened(ui_tenant) as store, pytest.raises(errors.TemplateNotFound):
         store.templates.get("/UITEST/GOODBUTBAD")
+
+
+def test_a_file_with_one_duplicate_stores_none_of_its_templates(ui_tenant: UiTenant) -> None:
+    page = ui_tenant.page("UIOPERATOR")
+    assert upload(page, good("ALREADY")).status_code == 200
+    before = stored(ui_tenant)
+    answer = upload(page, good("BRANDNEW") + good("ALREADY"))
+    assert answer.status_code == 409
+    assert "job template /UITEST/ALREADY already exists" in html.unescape(answer.text)
+    assert stored(ui_tenant) == before
+
+
+def test_a_huge_upload_without_a_length_is_cut_off_and_stores_nothing(ui_tenant: UiTenant) -> None:
+    page = ui_tenant.page("UIOPERATOR")
+    before = stored(ui_tenant)
+    boundary = "appjobsboundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{page.csrf}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.toml"\r\n\r\n'
+    ).encode()
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: requests sends it chunked
+        yield head
+        for _ in range(64):
+            yield b"#" * 65536
+
+    answer = page.http.post(
+        ui_tenant.base + PREFIX + "/templates/import",
+        data=chunks(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        timeout=30,
+    )
+    assert answer.status_code == 413
+    assert "too large" in answer.text
+    assert stored(ui_tenant) == before
+    assert page.get("/templates").status_code == 200  # the server still answers

@@ -14,6 +14,7 @@ import secrets
 import string
 from collections.abc import Callable
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -65,7 +66,7 @@ def act(again: Page, action: Callable[[], str], **context: object) -> Response:
     return again(message=message)
 
 
-def field(form: object, name: str) -> str:
+def field(form: FormData, name: str) -> str:
     """Form field *name* as text, stripped ("" when absent or a file)."""
-    value = form.get(name)  # type: ignore[attr-defined]
+    value = form.get(name)
     return value.strip() if isinstance(value, str) else ""

@@ -4,8 +4,9 @@ Starlette's form parser bounds the size of each plain field, but spools
 an uploaded file to disk whatever its size. :class:`LimitedBody` wraps the
 endpoints that take a file and refuses a body over the limit before the
 form is parsed: by its Content-Length (413 and a page that says so), or,
-for a body sent without one, by counting as it arrives (the request ends
-as a disconnect once the count passes the limit).
+for a body sent without one, by counting as it arrives: past the limit
+the form's reader is told the client went away, and the answer is the
+same 413.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.datastructures import FormData, Headers, UploadFile
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.routing import request_response
 from starlette.types import Message, Receive, Scope, Send
 
@@ -37,8 +38,7 @@ class LimitedBody:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         length = Headers(scope=scope).get("content-length", "")
         if length.isdigit() and int(length) > self.limit:
-            message = f"The upload is too large: a file may have at most {MAX_FORM // 1024} KiB."
-            await render(Request(scope), "error.html", 413, error=message)(scope, receive, send)
+            await self._too_large(scope, receive, send)
             return
         seen = 0
 
@@ -48,7 +48,17 @@ class LimitedBody:
             seen += len(message.get("body", b""))
             return {"type": "http.disconnect"} if seen > self.limit else message
 
-        await self.app(scope, counted, send)
+        try:
+            await self.app(scope, counted, send)
+        except ClientDisconnect:
+            if seen <= self.limit:
+                raise  # the client went away by itself: nobody to answer
+            await self._too_large(scope, receive, send)  # the form was being read: nothing was answered yet
+
+    @staticmethod
+    async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"The upload is too large: a file may have at most {MAX_FORM // 1024} KiB."
+        await render(Request(scope), "error.html", 413, error=message)(scope, receive, send)
 
 
 def uploaded(form: FormData, field: str) -> tuple[str, bytes] | None:
