@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -230,3 +231,19 @@ def test_a_bad_time_in_the_audit_filter_is_a_clear_400(ui_tenant: UiTenant) -> N
     assert answer.status_code == 400
     assert error_of(answer) == "From: 'yesterday' is not a time like 2026-12-06T07:45 (UTC)"
     assert 'id="audit-from" name="from" type="datetime-local" value="yesterday"' in answer.text
+
+
+@pytest.mark.parametrize("path", [*COMM_PAGES, "/templates", "/templates/%2FAPPJOBS%2FDEMO_ECHO"])
+def test_every_field_has_a_label_and_no_page_has_inline_script_or_style(ui_tenant: UiTenant, path: str) -> None:
+    text = ui_tenant.page("UIADMIN").get(path).text
+    fields = re.findall(r"<(?:input|select|textarea)\b([^>]*)>", text)
+    for attributes in fields:
+        if 'type="hidden"' in attributes:
+            continue
+        found = re.search(r'\bid="([^"]+)"', attributes)
+        assert found, attributes
+        assert f'<label for="{found.group(1)}"' in text, found.group(1)
+    assert " style=" not in text
+    assert re.findall(r"<script\b[^>]*>", text) == [f'<script src="{PREFIX}/static/htmx.min.js" defer>']
+    assert "<caption>" in text
+    assert 'scope="col"' in text
