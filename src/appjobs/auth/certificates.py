@@ -32,10 +32,15 @@ def load(path: str) -> CertificateId:
         data = pathlib.Path(path).read_bytes()
     except OSError as exc:
         raise errors.InvalidInput(f"cannot read certificate file {path}: {exc.strerror}") from exc
+    return parse(data, path)
+
+
+def parse(data: bytes, name: str) -> CertificateId:
+    """The identity of the certificate *data* (PEM or DER; an upload); *name* says where it came from in errors."""
     try:
         cert = x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data else x509.load_der_x509_certificate(data)
     except ValueError as exc:
-        raise errors.InvalidInput(f"{path} is not an X.509 certificate in PEM or DER: {exc}") from exc
+        raise errors.InvalidInput(f"{name} is not an X.509 certificate in PEM or DER: {exc}") from exc
     from cryptography.hazmat.primitives.serialization import Encoding
 
     der = cert.public_bytes(Encoding.DER)

@@ -30,8 +30,18 @@ def _check(pattern: re.Pattern[str], value: str, what: str, rule: str) -> None:
         raise errors.InvalidInput(f"{value!r} is not a valid {what} ({rule})")
 
 
-def _audit(store: Store, detail: str, *, user: str | None = None, now: dt.datetime | None = None) -> None:
-    entry = models.AuditEntry(now or models.utcnow(), "admin", user, "admin", "success", detail)
+ADMIN_SOURCE = "admin"  #: the audit source of the ``appjobs admin`` commands
+
+
+def ui_source(user: str) -> str:
+    """The audit source of a change that UI user *user* made on the web pages."""
+    return f"ui:{user}"
+
+
+def _audit(
+    store: Store, detail: str, *, user: str | None = None, now: dt.datetime | None = None, source: str = ADMIN_SOURCE
+) -> None:
+    entry = models.AuditEntry(now or models.utcnow(), "admin", user, source, "success", detail)
     store.audit.add([entry])
 
 
@@ -40,10 +50,14 @@ def add_user(
     name: str,
     password: str | None = None,
     *,
-    certificate: str | None = None,
+    certificate: str | certificates.CertificateId | None = None,
     arrangement: bool = True,
+    source: str = ADMIN_SOURCE,
 ) -> list[str]:
-    """Create communication user *name* with a *password* or a *certificate* file; returns what was created.
+    """Create communication user *name* with a *password* or a *certificate*; returns what was created.
+
+    *certificate* is a file name (PEM or DER), or a certificate read already
+    (:func:`appjobs.auth.certificates.parse`, for an upload).
 
     Unless *arrangement* is False the user also gets an SAP_COM_0064
     arrangement ``<NAME>_0064`` with the communication system ``<NAME>_SYSTEM``,
@@ -58,7 +72,7 @@ def add_user(
         raise errors.InvalidInput("a communication user needs a password or a certificate (one of them)")
     if password is not None and len(password) < MIN_PASSWORD:
         raise errors.InvalidInput(f"the password must have at least {MIN_PASSWORD} characters")
-    cert = certificates.load(certificate) if certificate else None
+    cert = certificates.load(certificate) if isinstance(certificate, str) else certificate
     hashed = passwords.hash_password(password) if password is not None else None
     now = models.utcnow()
     created = [f"communication user {name}"]
@@ -66,7 +80,7 @@ def add_user(
         store.users.add(name, hashed, now, cert=(cert.fingerprint, cert.subject) if cert else None, conn=conn)
         if arrangement:
             created += _arrange(store, conn, name, now)
-    _audit(store, "created " + ", ".join(created), user=name, now=now)
+    _audit(store, "created " + ", ".join(created), user=name, now=now, source=source)
     return created
 
 
@@ -85,7 +99,7 @@ def _arrange(store: Store, conn: sa.Connection, name: str, now: dt.datetime) -> 
     return [*created, described]
 
 
-def set_locked(store: Store, name: str, locked: bool) -> None:
+def set_locked(store: Store, name: str, locked: bool, *, source: str = ADMIN_SOURCE) -> None:
     """Lock or unlock *name*.
 
     Locking ends its logons on every server at once: its sessions, and
@@ -93,27 +107,29 @@ def set_locked(store: Store, name: str, locked: bool) -> None:
     Unlocking forgets its failed logons; what the lock ended stays ended.
     """
     store.users.set_locked(name, locked, models.utcnow())
-    _audit(store, "locked" if locked else "unlocked", user=name)
+    _audit(store, "locked" if locked else "unlocked", user=name, source=source)
 
 
-def reset_password(store: Store, name: str, password: str) -> None:
+def reset_password(store: Store, name: str, password: str, *, source: str = ADMIN_SOURCE) -> None:
     """Give *name* a new password; its logons end on every server at once (sessions, verified passwords)."""
     if len(password) < MIN_PASSWORD:
         raise errors.InvalidInput(f"the password must have at least {MIN_PASSWORD} characters")
     store.users.get(name)
     store.users.set_password(name, passwords.hash_password(password))
-    _audit(store, "password reset", user=name)
+    _audit(store, "password reset", user=name, source=source)
 
 
-def add_system(store: Store, system_id: str, host_name: str) -> None:
+def add_system(store: Store, system_id: str, host_name: str, *, source: str = ADMIN_SOURCE) -> None:
     system_id = system_id.upper()  # ids are upper case, as SAP's; given in lower case they are upper-cased
     _check(SYSTEM_ID_RE, system_id, "communication system id", "upper-case letters, digits, _ . -; at most 40")
     _check(HOST_RE, host_name, "host name", "letters, digits, . - : [ ]")
     store.comm.add_system(system_id, host_name, models.utcnow())
-    _audit(store, f"created communication system {system_id} ({host_name})")
+    _audit(store, f"created communication system {system_id} ({host_name})", source=source)
 
 
-def add_arrangement(store: Store, name: str, scenario: str, system_id: str, user_name: str) -> models.Arrangement:
+def add_arrangement(
+    store: Store, name: str, scenario: str, system_id: str, user_name: str, *, source: str = ADMIN_SOURCE
+) -> models.Arrangement:
     name, system_id, user_name = name.upper(), system_id.upper(), user_name.upper()
     _check(ARRANGEMENT_RE, name, "arrangement name", "upper-case letters, digits, _ . -; at most 80")
     try:
@@ -123,19 +139,26 @@ def add_arrangement(store: Store, name: str, scenario: str, system_id: str, user
         raise errors.InvalidInput(f"{scenario!r} is not a communication scenario of this service ({known})") from None
     arrangement = models.Arrangement(name, chosen, system_id, user_name, models.utcnow())
     store.comm.add_arrangement(arrangement)
-    _audit(store, f"created communication arrangement {name} ({chosen.value}, {system_id})", user=user_name)
+    detail = f"created communication arrangement {name} ({chosen.value}, {system_id})"
+    _audit(store, detail, user=user_name, source=source)
     return arrangement
 
 
-def remove_arrangement(store: Store, name: str) -> None:
+def remove_arrangement(store: Store, name: str, *, source: str = ADMIN_SOURCE) -> None:
     """Remove arrangement *name*; its user's logons end on every server at once (it may have lost its scope)."""
     name = name.upper()
     store.comm.remove_arrangement(name)
-    _audit(store, f"removed communication arrangement {name}")
+    _audit(store, f"removed communication arrangement {name}", source=source)
 
 
 def add_business_user(
-    store: Store, user_id: str, description: str = "", *, password: str | None = None, role: str | None = None
+    store: Store,
+    user_id: str,
+    description: str = "",
+    *,
+    password: str | None = None,
+    role: str | None = None,
+    source: str = ADMIN_SOURCE,
 ) -> None:
     """Register business user *user_id*; with *password* and *role* it may also log on to the web pages."""
     _check(models.BUSINESS_USER_RE, user_id, "business user id", "upper-case letters, digits, _ . - @; at most 40")
@@ -149,18 +172,18 @@ def add_business_user(
     hashed = passwords.hash_password(password) if password is not None else None
     role_value = chosen.value if chosen else None
     store.comm.add_business_user(user_id, description, models.utcnow(), password_hash=hashed, role=role_value)
-    _audit(store, f"created business user {user_id}" + (f" (UI role {chosen.value})" if chosen else ""))
+    _audit(store, f"created business user {user_id}" + (f" (UI role {chosen.value})" if chosen else ""), source=source)
 
 
-def set_ui_logon(store: Store, user_id: str, password: str, role: str) -> None:
+def set_ui_logon(store: Store, user_id: str, password: str, role: str, *, source: str = ADMIN_SOURCE) -> None:
     """Give business user *user_id* a (new) password and role for the web pages; its UI sessions end."""
     chosen = ui.parse_role(role)
     ui.check_password(password)
     store.ui_users.set_logon(user_id, passwords.hash_password(password), chosen.value)
-    _audit(store, f"business user {user_id}: UI password set, role {chosen.value}")
+    _audit(store, f"business user {user_id}: UI password set, role {chosen.value}", source=source)
 
 
-def set_ui_locked(store: Store, user_id: str, locked: bool) -> None:
+def set_ui_locked(store: Store, user_id: str, locked: bool, *, source: str = ADMIN_SOURCE) -> None:
     """Lock (its UI sessions end) or unlock business user *user_id*'s logon to the web pages."""
     store.ui_users.set_locked(user_id, locked, models.utcnow())
-    _audit(store, f"business user {user_id}: UI logon " + ("locked" if locked else "unlocked"))
+    _audit(store, f"business user {user_id}: UI logon " + ("locked" if locked else "unlocked"), source=source)

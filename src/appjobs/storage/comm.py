@@ -296,6 +296,41 @@ class AuditStore:
                 extra={"user": row["user_name"], "request_id": row["request_id"]},
             )  # fmt: skip
 
+    def search(
+        self,
+        *,
+        event: str | None = None,
+        user: str | None = None,
+        outcome: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[tuple[int, models.AuditEntry]]:
+        """Entries that match every filter given, newest first, at most *limit*, each with its id.
+
+        *user* matches the user an entry is about and the UI user who made
+        a change on the web pages (its source is ``ui:USER``). *since* is
+        inclusive, *until* exclusive. *before* pages on: only entries older
+        than the one with that id (the last id of the page before), a
+        keyset that costs the same on every page, however long the log.
+        """
+        query = sa.select(AUDIT).order_by(AUDIT.c.id.desc()).limit(limit)
+        conditions = [
+            AUDIT.c.event == event if event else None,
+            sa.or_(AUDIT.c.user_name == user, AUDIT.c.source == f"ui:{user}") if user else None,
+            AUDIT.c.outcome == outcome if outcome else None,
+            AUDIT.c.at >= since if since else None,
+            AUDIT.c.at < until if until else None,
+            AUDIT.c.id < before if before is not None else None,
+        ]
+        query = query.where(*(c for c in conditions if c is not None))
+        with self.db.read() as conn:
+            return [
+                (r.id, models.AuditEntry(r.at, r.event, r.user_name, r.source, r.outcome, r.detail))
+                for r in conn.execute(query)
+            ]
+
     def since(self, at: dt.datetime) -> list[models.AuditEntry]:
         query = sa.select(AUDIT).where(AUDIT.c.at >= at).order_by(AUDIT.c.id)
         with self.db.read() as conn:
