@@ -327,7 +327,7 @@ class AuditStore:
         query = query.where(*(c for c in conditions if c is not None))
         with self.db.read() as conn:
             return [
-                (r.id, models.AuditEntry(r.at, r.event, r.user_name, r.source, r.outcome, r.detail))
+                (r.id, models.AuditEntry(r.at, r.event, r.user_name, r.source, r.outcome, r.detail, r.request_id))
                 for r in conn.execute(query)
             ]
 
