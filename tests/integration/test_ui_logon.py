@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import requests
 from tenant import ROOT_PATH, USERS
 from uisite import PREFIX, UI_USERS, Page, UiTenant
@@ -134,3 +136,21 @@ def _an_hour_ago() -> object:
     from appjobs import models
 
     return models.utcnow() - dt.timedelta(hours=1)
+
+
+def test_the_logon_form_refuses_a_large_body_before_reading_it(ui_tenant: UiTenant) -> None:
+    """Anybody may post to the logon form: a file in it must not be spooled to disk, whatever its size."""
+    upload = {"file": ("big.bin", b"x" * (5 * 1024 * 1024))}
+    declared = requests.post(ui_tenant.base + PREFIX + "/logon", files=upload, timeout=30)
+    assert declared.status_code == 413
+    assert "too large" in declared.text
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the body is counted as it arrives
+        boundary = b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n\r\n'
+        yield boundary
+        for _ in range(80):
+            yield b"x" * 65536
+
+    headers = {"Content-Type": "multipart/form-data; boundary=b"}
+    streamed = requests.post(ui_tenant.base + PREFIX + "/logon", data=chunks(), headers=headers, timeout=30)
+    assert streamed.status_code == 413

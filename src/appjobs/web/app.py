@@ -17,6 +17,7 @@ from appjobs.engine import JobService
 from appjobs.web import comm, jobs, logon, templates
 from appjobs.web.rendering import HERE
 from appjobs.web.security import SecurityHeaders, page
+from appjobs.web.uploads import BodyLimit
 
 
 def page_routes() -> list[BaseRoute]:
@@ -45,7 +46,7 @@ def create_ui(
     *metrics_text* gives the server's metrics, which administrators read at ``/appjobs/ui/metrics``.
     """
     routes = [*page_routes(), Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
-    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit)])
     app.state.service = service
     app.state.ui_auth = auth or UiAuth(service.store)
     app.state.secure_cookies = secure_cookies

@@ -23,7 +23,7 @@ from appjobs.auth.ui import Role
 from appjobs.web.comm_base import act, field, generate_password, service_url, source_of, store_of
 from appjobs.web.rendering import render
 from appjobs.web.security import MAX_FORM, error_status, form_of, page
-from appjobs.web.uploads import LimitedBody, uploaded
+from appjobs.web.uploads import uploaded
 
 
 def users_page(request: Request, status: int = 200, **context: object) -> Response:
@@ -96,7 +96,7 @@ def reset_password(request: Request) -> Response:
 
 routes = [
     Route("/comm/users", user_list, methods=["GET"]),
-    Route("/comm/users", LimitedBody(create_user), methods=["POST"]),
+    Route("/comm/users", create_user, methods=["POST"]),
     Route("/comm/users/{name}/lock", lock_user, methods=["POST"]),
     Route("/comm/users/{name}/unlock", unlock_user, methods=["POST"]),
     Route("/comm/users/{name}/reset-password", reset_password, methods=["POST"]),

@@ -25,7 +25,7 @@ from appjobs.engine import JobService
 from appjobs.engine import templates as template_files
 from appjobs.web.rendering import PREFIX, render
 from appjobs.web.security import MAX_FORM, error_status, form_of, page, session_of
-from appjobs.web.uploads import LimitedBody, uploaded
+from appjobs.web.uploads import uploaded
 
 #: The storage's hint for a duplicate names the command's flag; the page names its checkbox instead.
 #: How a value of each type (but text) must be written.
@@ -144,6 +144,6 @@ def _import(request: Request, upload: tuple[str, bytes] | None, *, replace: bool
 
 routes = [
     Route("/templates", template_list, methods=["GET"]),
-    Route("/templates/import", LimitedBody(import_templates), methods=["POST"]),
+    Route("/templates/import", import_templates, methods=["POST"]),
     Route("/templates/{name:path}", template_page, methods=["GET"]),
 ]
