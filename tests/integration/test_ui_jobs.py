@@ -118,7 +118,7 @@ def test_paging_by_cursor_gives_disjoint_pages_newest_first_and_back(ui_tenant: 
     jobs = [schedule(ui_tenant, text=text) for _ in range(7)]
     first = page.get(f"/jobs?q={text}&size=3")
     pages, answer = [rows(first)], first
-    while 'id="older"' in answer.text:
+    while 'id="older"' in answer.text and len(pages) < 10:  # a cursor that does not move would loop forever
         link = html.unescape(re.search(r'id="older" rel="next" href="/appjobs/ui([^"]+)"', answer.text).group(1))  # type: ignore[union-attr]
         assert "offset" not in link
         assert "after=" in link
