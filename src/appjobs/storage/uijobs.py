@@ -140,7 +140,8 @@ class UiJobs:
         with self.db.read() as conn:
             for status in wanted.statuses or (None,):
                 statement = self._select(wanted, status, cursor, backwards, limit)
-                reads.append([q.to_job(r) for r in conn.execute(statement)])
+                found = [q.to_job(r) for r in conn.execute(statement)]
+                reads.append(sorted(found, key=_order_key, reverse=not backwards))
         if len(reads) == 1:
             return reads[0]
         return list(heapq.merge(*reads, key=_order_key, reverse=not backwards))[:limit]
@@ -153,10 +154,12 @@ class UiJobs:
             where.append(self._beyond(cursor, backwards))
         if not wanted.narrows_on_the_way:
             return sa.select(J).where(*where).order_by(*self._order(J, backwards)).limit(limit)
-        # Walk at most SCAN_LIMIT rows along the index, then test the filters no index holds on them.
+        # Walk at most SCAN_LIMIT rows along the index and test the filters no index holds on the way. No ORDER BY
+        # outside: it would make the database sort every match of the whole walk before it hands out the first
+        # row (0.5 s for a text search on a million jobs); SQLite and PostgreSQL both pass the walk's rows on in
+        # its order, so the outer LIMIT stops the walk once the page is full. _read sorts the page again.
         walked = sa.select(J).where(*where).order_by(*self._order(J, backwards)).limit(SCAN_LIMIT).subquery("walked")
-        narrowed = self._unindexed(wanted, walked)
-        return sa.select(walked).where(*narrowed).order_by(*self._order(walked, backwards)).limit(limit)
+        return sa.select(walked).where(*self._unindexed(wanted, walked)).limit(limit)
 
     def _order(self, table: Any, backwards: bool) -> list[Any]:
         columns = (table.c.scheduled_at, self._text(table.c.name), self._text(table.c.run_count))
