@@ -39,7 +39,7 @@ from appjobs.web.security import error_status, form_of, page, session_of
 EVERY_CHOICES = ("15m", "30m", "1h", "2h", "6h", "12h", "1d", "1w", "1mo")
 
 
-def _copy_of(service: JobService, copy: str) -> models.Job | None:
+def _copy_of(service: JobService, copy: str) -> models.Job:
     """The job ``?copy=NAME/RUNCOUNT`` names; JobNotFound when there is none."""
     name, _, run_count = copy.partition("/")
     if not models.JOB_NAME_RE.match(name) or not models.RUN_COUNT_RE.match(run_count):
@@ -80,7 +80,6 @@ def schedule_page(request: Request) -> Response:
     args = request.query_params
     if args.get("copy"):
         job = _copy_of(service, args["copy"])
-        assert job is not None
         try:
             template = service.template(job.template_name)
         except errors.TemplateNotFound:
