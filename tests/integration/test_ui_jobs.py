@@ -231,6 +231,28 @@ def test_restart_of_a_failed_job_from_its_page(ui_tenant: UiTenant) -> None:
     assert page.post(f"/jobs/{key(failed)}/restart", {"mode": "sideways"}).status_code == 400
 
 
+def test_restart_after_the_failed_step_of_a_cancelled_chain_runs_only_the_steps_after_it(ui_tenant: UiTenant) -> None:
+    page, text = ui_tenant.page("UIOPERATOR"), marker()
+    chain = schedule(ui_tenant, "/APPJOBS/DEMO_CHAIN", text=text, SECONDS="60")
+    step_two = re.compile(
+        r'<tr data-step="2">\s*<td>2</td><td>[^<]*</td>\s*<td><span class="status information">In Process'
+    )
+    wait_for(lambda: step_two.search(page.get(f"/jobs/{key(chain)}").text), 30, 0.2)
+    page.post(f"/jobs/{key(chain)}/cancel")
+    wait_status(page, chain, "Failed", "Canceled")
+    shown = page.get(f"/jobs/{key(chain)}").text
+    assert 'id="restart-after">Restart after failed step 2</button>' in shown
+    answer = page.post(f"/jobs/{key(chain)}/restart", {"mode": "after"})
+    copy = re.search(r"/jobs/([0-9A-F]{32}/[A-Za-z]{8})\?notice=restarted", answer.url)
+    assert copy, answer.url
+    done = wait_for(
+        lambda: (t := page.get(f"/jobs/{copy.group(1)}").text) and "Finished</span></dd>" in t and t, 30, 0.2
+    )
+    steps = done.split('<table id="steps">')[1].split("</table>")[0]  # type: ignore[union-attr]
+    assert list(re.findall(r'class="status [a-z]+">([^<]+)<', steps)) == ["Skipped", "Skipped", "Finished"]
+    assert "step 3 of 3" in done.split('id="log"')[1]  # type: ignore[union-attr]
+
+
 def test_copy_fills_the_schedule_page_from_the_job(ui_tenant: UiTenant) -> None:
     page, text = ui_tenant.page("UIOPERATOR"), marker()
     job = schedule(ui_tenant, text=text, MESSAGE="copy me", REPEAT="3")
