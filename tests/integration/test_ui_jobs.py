@@ -70,13 +70,18 @@ def test_a_job_scheduled_over_odata_appears_in_the_list_and_its_live_rows_until_
     assert listing.status_code == 200
     assert key(job) in rows(listing)
     assert '<table id="jobs">' in listing.text
-    assert re.search(r'<tbody id="job-rows" hx-get="/appjobs/ui/jobs/rows\?[^"]*" hx-trigger="every 2s"', listing.text)
+    live = re.search(r'<tbody id="job-rows" hx-get="/appjobs/ui(/jobs/rows\?[^"]*v=[0-9a-f]+[^"]*)" '
+                     r'hx-trigger="every 2s" hx-swap="outerHTML">', listing.text)  # fmt: skip
+    assert live, listing.text
     fragment = page.get(f"/jobs/rows?q={text}", headers={"HX-Request": "true"})
     assert fragment.status_code == 200
     assert rows(fragment) == [key(job)]
     assert "<html" not in fragment.text  # the rows alone
     assert wait_status(page, job, "Finished") == "Finished"
-    assert 'class="status success">Finished<' in page.get(f"/jobs/rows?q={text}").text
+    finished = page.get(f"/jobs/rows?q={text}")
+    assert 'class="status success">Finished<' in finished.text
+    again = re.search(r'hx-get="/appjobs/ui(/jobs/rows\?[^"]+)"', finished.text).group(1)  # type: ignore[union-attr]
+    assert page.get(html.unescape(again)).status_code == 204  # nothing changed since: htmx leaves the rows be
 
 
 def test_the_filters_narrow_the_list(ui_tenant: UiTenant) -> None:
@@ -193,7 +198,9 @@ def test_cancel_from_the_job_page_ends_a_running_sleep_and_is_audited(ui_tenant:
     job = schedule(ui_tenant, SLEEP, text=text, SECONDS="60")
     wait_status(page, job, "In Process")
     running = page.get(f"/jobs/{key(job)}")
-    assert re.search(r'id="job-live" hx-get="[^"]+/live" hx-trigger="every 2s"', running.text)  # live while it runs
+    live = re.search(r'id="job-live" hx-get="/appjobs/ui([^"]+/live\?v=[0-9a-f]+)" hx-trigger="every 2s"', running.text)
+    assert live, running.text  # live while it runs
+    assert page.get(live.group(1)).status_code == 204  # unchanged since the page was read
     assert f'action="/appjobs/ui/jobs/{key(job)}/cancel"' in running.text
     assert 'id="cancel">Cancel job</button>' in running.text
     answer = page.post(f"/jobs/{key(job)}/cancel")

@@ -23,6 +23,7 @@ Each action is audited as the OData service audits it (:mod:`appjobs.web.jobaudi
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from starlette.requests import Request
@@ -75,11 +76,14 @@ def details(service: JobService, key: JobKey) -> dict[str, Any]:
     for value in service.store.jobs.parameter_values(key):
         values.setdefault(value.step, []).append(value)
     failed = restart.failed_step(steps) if job.status in restart.RESTARTABLE else None
+    log = service.store.jobs.log(key)
+    seen = [job.status.value, job.cancel_requested_by or "", *(f"{s.status.value}{s.exit_code}" for s in steps)]
     return {
+        "version": hashlib.sha256(f"{seen}{len(log)}".encode()).hexdigest()[:16],
         "job": job,
         "steps": steps,
         "values": values,
-        "log": service.store.jobs.log(key),
+        "log": log,
         "template_text": _template_text(service, job.template_name),
         "series": _series(service, job),
         "failed_step": failed,
@@ -117,8 +121,14 @@ def job_page(request: Request) -> Response:
 
 @page()
 def job_live(request: Request) -> Response:
-    """``GET /jobs/NAME/RUNCOUNT/live``: the page below its title, for the live refresh."""
+    """``GET /jobs/NAME/RUNCOUNT/live``: the page below its title, for the live refresh.
+
+    204 (htmx changes nothing) while the job is as it was at version ``v``: the reader's scroll position in
+    the log, a selection or a button about to be pressed survive the polling.
+    """
     context = details(request.app.state.service, job_key(request))
+    if request.query_params.get("v") == context["version"]:
+        return Response(status_code=204)
     return render(request, "jobs/job.html", may_act=may_act(request), fragment=True, **context)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import urllib.parse
 
 from starlette.requests import Request
@@ -125,15 +126,30 @@ def job_list(request: Request) -> Response:
     return render(
         request, "jobs/list.html", 400 if error else 200, query=query, found=found, error=error, message=notice,
         templates=service.templates(), statuses=FILTER_STATUSES, may_act=jobpage.may_act(request),
-        scan_limit=SCAN_LIMIT,
+        scan_limit=SCAN_LIMIT, version=version(found),
     )  # fmt: skip
 
 
 @page()
 def job_rows(request: Request) -> Response:
-    """``GET /jobs/rows``: the rows of the same query alone, for the list's live refresh."""
+    """``GET /jobs/rows``: the rows of the same query alone, for the list's live refresh.
+
+    The answer is 204 (htmx leaves the rows as they are) when they are still those of version ``v``: a
+    browser then keeps the very same elements, so a reader's selection, focus or click is not lost to a
+    swap every two seconds.
+    """
     query = read_query(request)
-    return render(request, "jobs/list.html", query=query, found=find_page(request, query), fragment=True)
+    found = find_page(request, query)
+    current = version(found)
+    if request.query_params.get("v") == current:
+        return Response(status_code=204)
+    return render(request, "jobs/list.html", query=query, found=found, version=current, fragment=True)
+
+
+def version(found: JobPage) -> str:
+    """A short fingerprint of what the rows show but their durations: keys, statuses, times, first errors."""
+    parts = [f"{j.key}{j.status.value}{j.started_at}{j.ended_at}{found.errors.get(j.key, '')}" for j in found.jobs]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
 routes = [
