@@ -180,3 +180,42 @@ def test_a_viewer_may_not_schedule(ui_tenant: UiTenant) -> None:
     assert viewer.get("/schedule").status_code == 403
     assert viewer.post("/schedule", form(ECHO, text)).status_code == 403
     assert stored(ui_tenant, text) == []
+
+
+TWO_STEPS = """
+[[template]]
+name = "/APPJOBS_T/TWO_STEPS"
+text = "Two steps, one parameter name"
+
+[[template.step]]
+text = "First"
+command = 'echo "first got $WHAT"'
+parameters = { WHAT = "one" }
+
+[[template.step]]
+text = "Second"
+command = 'echo "second got $WHAT"'
+parameters = { WHAT = "two" }
+"""
+
+
+def test_a_parameter_declared_in_two_steps_gets_an_input_per_step(ui_tenant: UiTenant) -> None:
+    from appjobs.engine import templates
+
+    store = ui_tenant.store()
+    try:
+        store.templates.add(templates.parse(TWO_STEPS, source="test", by="TEST", now=models.utcnow()), replace=True)
+    finally:
+        store.close()
+    page, text = ui_tenant.page("UIOPERATOR"), marker()
+    shown = page.get("/schedule?template=/APPJOBS_T/TWO_STEPS").text
+    assert 'id="param-1-WHAT" name="param-1-WHAT" value="one"' in shown
+    assert 'id="param-2-WHAT" name="param-2-WHAT" value="two"' in shown
+    answer = page.post(
+        "/schedule", form("/APPJOBS_T/TWO_STEPS", text, **{"param-1-WHAT": "apples", "param-2-WHAT": "pears"})
+    )
+    found = _JOB_URL.search(answer.url)
+    assert found, answer.text
+    job_page = f"/jobs/{found.group(1)}/{found.group(2)}"
+    log = wait_for(lambda: "second got pears" in (t := page.get(job_page).text) and t, 30, 0.2)
+    assert "first got apples" in log  # type: ignore[operator]
