@@ -119,6 +119,7 @@ def test_every_pages_inputs_have_labels_and_each_page_one_heading(browser: Brows
 
 
 def check_page(browser: Browser, path: str) -> str:
+    assert not browser.present("#error"), f"{path}: a link led to an error: {browser.text('#error')}"
     unlabelled = browser.driver.execute_script(UNLABELLED)
     assert not unlabelled, f"{path}: inputs without a label: {unlabelled}"
     headings = browser.driver.execute_script("return document.querySelectorAll('h1').length;")
