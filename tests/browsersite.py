@@ -38,6 +38,8 @@ CHROMEDRIVER = pathlib.Path("/usr/bin/chromedriver")
 #: seconds and a loaded CI machine (the whole suite runs beside these tests) can be slow to start a step.
 WAIT = 30.0
 #: Where the README's screenshots go, when APPJOBS_SCREENSHOTS=1 asks for them.
+#: The window's size: fixed, so that layouts (and the README's screenshots) do not vary.
+WINDOW = (1400, 900)
 IMAGES = pathlib.Path(__file__).resolve().parents[1] / "docs" / "images"
 
 T = TypeVar("T")
@@ -126,11 +128,22 @@ class Browser:
     def marked(self) -> bool:
         return self.driver.execute_script("return window.appjobsMarker === 1;") is True
 
-    def screenshot(self, name: str) -> None:
-        """Save the window as ``docs/images/NAME.png``, only when APPJOBS_SCREENSHOTS=1 asks for it."""
-        if os.environ.get("APPJOBS_SCREENSHOTS") == "1":
-            IMAGES.mkdir(parents=True, exist_ok=True)
+    def screenshot(self, name: str, *, whole_page: bool = False) -> None:
+        """Save the window as ``docs/images/NAME.png``, only when APPJOBS_SCREENSHOTS=1 asks for it.
+
+        *whole_page*: the window grows to the page's height first (up to 2400 pixels), so that
+        a long page (a job's steps and log) is seen whole; then it is set back.
+        """
+        if os.environ.get("APPJOBS_SCREENSHOTS") != "1":
+            return
+        IMAGES.mkdir(parents=True, exist_ok=True)
+        if whole_page:
+            height = self.driver.execute_script("return document.documentElement.scrollHeight;")
+            self.driver.set_window_size(WINDOW[0], min(2400, max(WINDOW[1], height + 160)))  # + the window frame
+        try:
             assert self.driver.save_screenshot(str(IMAGES / f"{name}.png"))
+        finally:
+            self.driver.set_window_size(*WINDOW)
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +156,7 @@ def browser(ui_tenant: UiTenant, tmp_path_factory: pytest.TempPathFactory) -> It
         "--headless=new",
         "--no-sandbox",  # CI runs as root, where Chromium's sandbox cannot start
         "--disable-dev-shm-usage",  # containers' /dev/shm is small; Chromium would crash on it
-        "--window-size=1400,900",  # fixed, so that layouts (and the README's screenshots) do not vary
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
         f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",  # one profile per module: xdist workers
         "--no-first-run",
         "--disable-extensions",

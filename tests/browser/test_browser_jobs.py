@@ -203,7 +203,7 @@ def test_screenshots_of_the_job_monitor_and_a_job_page(
     schedule(ui_tenant, odata, "/APPJOBS/DEMO_FAIL", "Invoice export (fails on purpose)")
     schedule(ui_tenant, odata, "/APPJOBS/DEMO_WARN", "Clean-up with a warning")
     schedule(ui_tenant, odata, "/APPJOBS/DEMO_ECHO", "Greeting", MESSAGE="Hello from the job monitor")
-    browser.logon("UIOPERATOR")
+    browser.logon("UIADMIN")  # the administrator's header names all three apps
     browser.open("/jobs")
     browser.wait_text(f"{row(chain)} .status", "Finished")
     running = schedule(ui_tenant, odata, SLEEP, "Long-running import", SECONDS="60")
@@ -212,4 +212,4 @@ def test_screenshots_of_the_job_monitor_and_a_job_page(
     open_job(browser, chain)
     browser.wait(lambda: "step 3 of 3" in (browser.text("#log") or ""))
     assert len(browser.driver.find_elements("css selector", "table#steps tbody tr")) == 3
-    browser.screenshot("job-page")
+    browser.screenshot("job-page", whole_page=True)
