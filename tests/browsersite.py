@@ -99,6 +99,10 @@ class Browser:
         """The element *css* selects, once it is on the page."""
         return self.wait(lambda: self.driver.find_element(By.CSS_SELECTOR, css), message=f"no element {css}")
 
+    def click(self, css: str) -> None:
+        """Click the element *css* selects; again if htmx swapped it between finding and clicking (live parts)."""
+        self.wait(lambda: self.driver.find_element(By.CSS_SELECTOR, css).click() or True, message=f"cannot click {css}")
+
     def present(self, css: str) -> bool:
         return bool(self.driver.find_elements(By.CSS_SELECTOR, css))
 

@@ -92,13 +92,20 @@ return [...document.querySelectorAll('input, select, textarea')]
                && !e.closest('label') && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
   .map(e => e.outerHTML);
 """
+UNCAPTIONED = """
+return [...document.querySelectorAll('table')].filter(t => !t.caption && !t.getAttribute('aria-label')
+                                                          && !t.getAttribute('aria-labelledby')).map(t => t.id);
+"""
 LINKS = f"""
 return [...document.querySelectorAll('a[href^="{PREFIX}/"]')].map(a => a.getAttribute('href'));
 """
 
 
 def test_every_pages_inputs_have_labels_and_each_page_one_heading(browser: Browser) -> None:
-    """An administrator's walk through every page a link reaches (one of each list's rows): inputs are labelled."""
+    """An administrator's walk through every page a link reaches (one of each list's rows).
+
+    Every input is labelled, every page has one ``<h1>``, every table a caption (or an aria label).
+    """
     browser.open("/")
     checked = [check_page(browser, "/")]
     browser.logon("UIADMIN")
@@ -124,6 +131,8 @@ def check_page(browser: Browser, path: str) -> str:
     assert not unlabelled, f"{path}: inputs without a label: {unlabelled}"
     headings = browser.driver.execute_script("return document.querySelectorAll('h1').length;")
     assert headings == 1, f"{path}: {headings} <h1> elements"
+    uncaptioned = browser.driver.execute_script(UNCAPTIONED)
+    assert not uncaptioned, f"{path}: tables without a caption: {uncaptioned}"
     return path
 
 

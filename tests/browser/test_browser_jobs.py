@@ -61,7 +61,7 @@ def row(job: str) -> str:
 def open_job(browser: Browser, job: str) -> None:
     """Open *job*'s page from its row in the job list, as a reader would."""
     browser.open("/jobs")
-    browser.find(f"{row(job)} a").click()
+    browser.click(f"{row(job)} a")
     browser.find("#job-status .status")
 
 
@@ -129,7 +129,7 @@ def test_an_operator_cancels_a_running_job_from_its_page(
     browser.logon("UIOPERATOR")
     open_job(browser, job)
     browser.wait_text("#job-status .status", "In Process")
-    browser.find("button#cancel").click()
+    browser.click("button#cancel")
     browser.wait_text("#job-status .status", *ENDED)
     assert odata_status(ui_tenant, odata, job) in ("A", "C")
 
