@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from browsersite import Browser
+from selenium.webdriver.support.ui import Select
 from tenant import ROOT_PATH
 from uisite import PREFIX, UiTenant
 
@@ -101,11 +102,13 @@ return [...document.querySelectorAll('a[href^="{PREFIX}/"]')].map(a => a.getAttr
 """
 
 
-def test_every_pages_inputs_have_labels_and_each_page_one_heading(browser: Browser) -> None:
+def test_every_pages_inputs_have_labels_and_each_page_one_heading(browser: Browser, ui_tenant: UiTenant) -> None:
     """An administrator's walk through every page a link reaches (one of each list's rows).
 
     Every input is labelled, every page has one ``<h1>``, every table a caption (or an aria label).
     """
+    http = ui_tenant.tenant.session()  # a failed job: its page has the most to show (restart forms, an error)
+    ui_tenant.tenant.wait_status(http, ui_tenant.tenant.schedule(http, "/APPJOBS/DEMO_FAIL"), "A")
     browser.open("/")
     checked = [check_page(browser, "/")]
     browser.logon("UIADMIN")
@@ -122,7 +125,13 @@ def test_every_pages_inputs_have_labels_and_each_page_one_heading(browser: Brows
             target = urlsplit(href).path.removeprefix(PREFIX) or "/"
             if not target.startswith("/static/") and _new_kind(target, seen | set(queue)):
                 queue.append(target)
-    assert {"/jobs", "/templates", "/comm/users"} <= set(checked), checked
+    browser.open("/schedule")  # and the Schedule page's form for a template with typed parameters
+    Select(browser.find("select#template")).select_by_value("/APPJOBS/DEMO_PARAMS")
+    browser.find("button#choose-template").click()
+    browser.find("#param-PLANTS")
+    checked.append(check_page(browser, "/schedule (DEMO_PARAMS)"))
+    assert {"/jobs", "/schedule", "/templates", "/comm/users"} <= set(checked), checked
+    assert any(path.startswith("/jobs/") for path in checked), checked
 
 
 def check_page(browser: Browser, path: str) -> str:
