@@ -208,6 +208,8 @@ def test_screenshots_of_the_job_monitor_and_a_job_page(
     browser.wait_text(f"{row(chain)} .status", "Finished")
     running = schedule(ui_tenant, odata, SLEEP, "Long-running import", SECONDS="60")
     browser.wait_text(f"{row(running)} .status", "In Process")
+    browser.open("/jobs")  # the whole page afresh, its caption's count too (the live refresh swaps the rows alone)
+    browser.wait_text(f"{row(running)} .status", "In Process")
     browser.screenshot("job-monitor")
     open_job(browser, chain)
     browser.wait(lambda: "step 3 of 3" in (browser.text("#log") or ""))
