@@ -242,6 +242,7 @@ def start_server(processes: Processes, data_dir: pathlib.Path, tmp_path: pathlib
 
 
 # Shared fixtures living in their own modules; importing them here makes pytest see them everywhere.
+from browsersite import browser  # noqa: E402, F401
 from postgres import postgres_database, postgres_server  # noqa: E402, F401
 from tenant import tenant, tenant_backend  # noqa: E402, F401
 from uisite import ui_tenant  # noqa: E402, F401
