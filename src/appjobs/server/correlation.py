@@ -11,39 +11,14 @@ request is served carries it.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 from starlette.datastructures import Headers
-from starlette.types import Message, Send
 
 from appjobs import logs
 
 HEADER = "x-correlationid"
+HEADER_BYTES = HEADER.encode()
 
 
 def request_id(headers: Headers) -> str:
     """The request's id: the client's when it is a sane token, else a new random one (:func:`.logs.request_id`)."""
     return logs.request_id(headers.get(HEADER))
-
-
-def answering(send: Send, request_id: str, observe: Callable[[int, float], None] | None = None) -> Send:
-    """*send*, adding the ``x-correlationid`` header to the answer's start.
-
-    With *observe*, also calls ``observe(status, seconds)`` when the answer's
-    last byte is handed over, for the request metrics.
-    """
-    header = (HEADER.encode(), request_id.encode())
-    began = time.perf_counter()
-    status = 0
-
-    async def sending(message: Message) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", ()), header]
-            status = message["status"]
-        await send(message)
-        if observe is not None and message["type"] == "http.response.body" and not message.get("more_body"):
-            observe(status, time.perf_counter() - began)
-
-    return sending

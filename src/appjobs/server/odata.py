@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import time
 from collections.abc import Mapping
 from urllib.parse import unquote
 
@@ -86,6 +87,7 @@ class Incoming:
     source: str | None = None  #: the client's address, for the audit log
     certificate: str | None = None  #: SHA-256 fingerprint of a verified client certificate
     body: bytes = b""  #: read for a ``$batch`` only: no other resource takes a body
+    request_id: str = ""  #: its ``x-correlationid`` (see :mod:`.correlation`)
 
     @functools.cached_property
     def cookies(self) -> Mapping[str, str]:
@@ -112,12 +114,11 @@ class ODataEndpoint:
         self._batch_bodies = BodyBudget(BATCH_BODIES_BUDGET)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        began = time.perf_counter()
         raw_path = scope.get("raw_path") or scope["path"].encode()
         headers = Headers(scope=scope)
         request_id = correlation.request_id(headers)
         logs.bind(request_id=request_id)  # this request's task: its log lines and audit entries name it
-        observe = functools.partial(self.http_metrics.observe, resource_of(raw_path.decode("latin-1")), scope["method"])
-        send = correlation.answering(send, request_id, observe)
         incoming = Incoming(
             method=scope["method"],
             raw_path=raw_path.decode("latin-1"),
@@ -126,21 +127,42 @@ class ODataEndpoint:
             origin=origin(scope, headers),
             source=scope["client"][0] if scope.get("client") else None,
             certificate=client_certificate(scope),
+            request_id=request_id,
         )
         if incoming.method == "POST" and _names_batch(incoming.raw_path):
             try:
                 body = await read_body(receive, headers, MAX_BATCH_BODY, self._batch_bodies)
             except (PayloadTooLarge, BatchBodiesBusy) as exc:
-                await error_response(exc, negotiate(incoming))(scope, receive, send)
+                await self._send(error_response(exc, negotiate(incoming)), incoming, began, scope, receive, send)
                 return
             try:  # the body's bytes stay taken from the budget until its answer is sent
-                await self._respond(dataclasses.replace(incoming, body=body), scope, receive, send)
+                with_body = dataclasses.replace(incoming, body=body)
+                await self._send(await self._respond(with_body), with_body, began, scope, receive, send)
             finally:
                 self._batch_bodies.give_back(len(body))
             return
-        await self._respond(incoming, scope, receive, send)
+        await self._send(await self._respond(incoming), incoming, began, scope, receive, send)
 
-    async def _respond(self, incoming: Incoming, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _send(
+        self, response: bytes | Response, incoming: Incoming, began: float, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Send *response* with the request's ``x-correlationid``; count the request and its time in the metrics."""
+        request_id = (correlation.HEADER_BYTES, incoming.request_id.encode())
+        if isinstance(response, bytes):
+            # The two messages a Response would send, with headers encoded once per process.
+            headers = [*_POLL_HEADERS, (b"content-length", str(len(response)).encode()), request_id]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": response})
+            status = 200
+        else:
+            response.raw_headers.append(request_id)
+            await response(scope, receive, send)
+            status = response.status_code
+        seconds = time.perf_counter() - began
+        self.http_metrics.observe(resource_of(incoming.raw_path), incoming.method, status, seconds)
+
+    async def _respond(self, incoming: Incoming) -> bytes | Response:
+        """The answer to *incoming*: a poll's JSON body by the short way, else the general way's response."""
         known = self._known_poller(incoming)
         response: bytes | Response | None = None
         if known is not None and self.polls_on_loop:
@@ -149,13 +171,7 @@ class ODataEndpoint:
             response = await run_in_threadpool(self._poll, incoming, known)
         if response is None:
             response = await self._general(incoming)
-        if isinstance(response, bytes):
-            # The two messages a Response would send, with headers encoded once per process.
-            headers = [*_POLL_HEADERS, (b"content-length", str(len(response)).encode())]
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await send({"type": "http.response.body", "body": response})
-            return
-        await response(scope, receive, send)
+        return response
 
     async def _general(self, incoming: Incoming) -> Response:
         """The general way, in the thread pool; a password check waits for its turn outside the pool."""
