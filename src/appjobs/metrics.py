@@ -18,23 +18,51 @@ knows (jobs by status, sessions, workers) is read from it at each scrape.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import pathlib
 from typing import Any
 
 DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+#: Bytes of each per-process file: room for far more label values than appjobs makes (a few dozen entries).
+FILE_SIZE = 256 * 1024
 #: Seconds: from a planned start to the job's start, and a step's run time (minutes to hours are common).
 DELAY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 DURATION_BUCKETS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 4 * 3600.0, 24 * 3600.0)
 
 
 def use_directory(path: pathlib.Path) -> None:
-    """Count this process's metrics in files under *path*, where the server adds them up."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Count this process's metrics in files under *path*, where the server adds them up.
+
+    The files are made here, private (0600, as everything in a data
+    directory) and with their disk blocks allocated: prometheus_client would
+    make them sparse, and a write into a mapped page that a full disk cannot
+    back kills the process (SIGBUS). When they cannot be allocated, this
+    process counts in its own memory, unseen, and says so.
+    """
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for kind in ("counter", "histogram"):  # the kinds of metric this module makes
+            _allocate(path / f"{kind}_{os.getpid()}.db")
+    except OSError as exc:
+        logger.warning("metrics: cannot prepare %s (%s); this process's counts are not shown", path, exc)
+        return
     os.environ[DIRECTORY_VARIABLE] = str(path)
     from prometheus_client import values
 
     values.ValueClass = values.get_value_class()  # in case prometheus_client was imported before
+
+
+def _allocate(file: pathlib.Path) -> None:
+    fd = os.open(file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_size < FILE_SIZE:
+            os.posix_fallocate(fd, 0, FILE_SIZE)
+    finally:
+        os.close(fd)
+
+
+logger = logging.getLogger(__name__)
 
 
 @functools.cache

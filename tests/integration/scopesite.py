@@ -77,6 +77,10 @@ class Site(Tenant):
         return json.loads(admin(self.data_dir, "jobs", "show", job["JobName"], job["JobRunCount"], "--json").stdout)
 
 
+#: Headers that differ between any two answers: the time, and the request id (x-correlationid).
+PER_REQUEST = frozenset({"date", "x-correlationid"})
+
+
 def error_code(response: requests.Response) -> str:
     """The code of a JSON SAP error document."""
     assert response.status_code == 400, response.text
@@ -85,7 +89,7 @@ def error_code(response: requests.Response) -> str:
 
 def shape(response: requests.Response) -> tuple[int, dict[str, str], bytes]:
     """Everything a client sees of a response but the date, the transaction id and the timestamp."""
-    headers = {k.lower(): v for k, v in response.headers.items() if k.lower() != "date"}
+    headers = {k.lower(): v for k, v in response.headers.items() if k.lower() not in PER_REQUEST}
     body = re.sub(rb'(transactionid(?:>|":"))[0-9A-F]{32}', rb"\1<id>", response.content)
     body = re.sub(rb'(timestamp(?:>|":"))\d{14}\.\d{7}', rb"\1<time>", body)
     return response.status_code, headers, body

@@ -245,7 +245,10 @@ def test_a_full_disk_gives_a_clear_answer_and_everything_resumes(
     output = server.output()
     assert "exited with" not in output
     assert len(output) < 20_000, output[-5000:]
-    assert output.count("storage is full") <= 4, output
+    # The audit log's mirror in the log (logger appjobs.audit) has one line per refused request by design,
+    # as an access log would; the server's own diagnostics say it a few times at most.
+    diagnostics = "\n".join(line for line in output.splitlines() if "appjobs.audit:" not in line)
+    assert diagnostics.count("storage is full") <= 4, output
 
     volume.free()
     after = wait_for(lambda: (answer := schedule(tenant, http)).status_code == 200 and answer, timeout=60)

@@ -28,6 +28,10 @@ USER, PASSWORD = next(iter(USERS.items()))
 OTHER = list(USERS)[1]
 
 
+#: Headers that differ between any two answers: the time, and the request id (x-correlationid).
+PER_REQUEST = frozenset({"date", "x-correlationid"})
+
+
 @pytest.fixture
 def server(start_server: Callable[..., Server], data_dir: pathlib.Path) -> Server:
     add_users(data_dir)
@@ -61,8 +65,8 @@ def user_state(data_dir: pathlib.Path, name: str = USER) -> tuple[bool, int]:
 
 
 def shape(response: requests.Response) -> tuple[int, dict[str, str], bytes]:
-    """Everything a client can see of a response, but the date."""
-    headers = {k.lower(): v for k, v in response.headers.items() if k.lower() != "date"}
+    """Everything a client can see of a response, but what differs per request: the date and the request id."""
+    headers = {k.lower(): v for k, v in response.headers.items() if k.lower() not in PER_REQUEST}
     return response.status_code, headers, response.content
 
 

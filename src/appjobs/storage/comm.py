@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -160,8 +160,9 @@ class UserStore:
             )
             if locked.rowcount == 1 and name is not None:
                 revoke_logons(conn, name)
-            AuditStore.insert(conn, [entry])
-            return locked.rowcount == 1
+            rows = AuditStore.insert(conn, [entry])
+        AuditStore.report(rows)
+        return locked.rowcount == 1
 
     def record_success(self, name: str) -> None:
         with self.db.write() as conn:
@@ -275,11 +276,12 @@ class AuditStore:
         entries = list(entries)
         if entries:
             with self.db.write() as conn:
-                self.insert(conn, entries)
+                rows = self.insert(conn, entries)
+            self.report(rows)
 
     @staticmethod
-    def insert(conn: sa.Connection, entries: Iterable[models.AuditEntry]) -> None:
-        """Append *entries* in the caller's transaction *conn*."""
+    def insert(conn: sa.Connection, entries: Iterable[models.AuditEntry]) -> list[dict[str, Any]]:
+        """Append *entries* in the caller's transaction *conn*; the rows, for :meth:`report` once it commits."""
         # An entry written while a request is served names it, wherever in the code it was made.
         request_id = logs.current("request_id")
         rows = [
@@ -289,7 +291,16 @@ class AuditStore:
         ]  # fmt: skip
         if rows:
             conn.execute(AUDIT.insert(), rows)
-        for row in rows:  # the log stack sees what the audit log holds, tied to the request and the user
+        return rows
+
+    @staticmethod
+    def report(rows: Iterable[dict[str, Any]]) -> None:
+        """Log and count audit rows that were committed: the log stack sees what the audit log holds.
+
+        Only committed ones: on a full disk nothing is stored, and the log says
+        so once a minute (:mod:`.diskfull`), not once per refused request.
+        """
+        for row in rows:
             _count(row["event"], row["outcome"])
             _audit_log.info(
                 "audit %s %s: %s", row["event"], row["outcome"], row["detail"],

@@ -126,8 +126,9 @@ class UiUserStore:
             )
             if locked.rowcount == 1 and user_id is not None:
                 revoke_ui_logons(conn, user_id)
-            AuditStore.insert(conn, [entry])
-            return locked.rowcount == 1
+            rows = AuditStore.insert(conn, [entry])
+        AuditStore.report(rows)
+        return locked.rowcount == 1
 
     def record_success(self, user_id: str) -> None:
         with self.db.write() as conn:
