@@ -127,3 +127,24 @@ def test_beyond_loopback_the_metrics_need_the_token_or_a_ui_administrator(
     assert viewer.get("/metrics").status_code == 403
     assert value(scrape(server.url + "/appjobs/metrics", headers={"Authorization": f"Bearer {TOKEN}"}),
                  "appjobs_sessions_open", face="ui") == 2  # fmt: skip
+
+
+def test_output_past_the_cap_is_counted_in_bytes(start_server: Callable[..., Server], data_dir: pathlib.Path) -> None:
+    from appjobs import models
+    from appjobs.engine import templates
+
+    add_users(data_dir)
+    store = Store.open_existing(Paths.resolve(str(data_dir)).database_url)
+    try:
+        text = (
+            '[[template]]\nname = "/T/LOUD"\ntext = "Loud"\n[[template.step]]\ncommand = "head -c 3145728 /dev/zero"\n'
+        )
+        store.templates.add(templates.parse(text, source="loud.toml", by="TEST", now=models.utcnow()))
+    finally:
+        store.close()
+    server = start_server("--max-step-output", "1")
+    odata = OData(server, "JOBSCHEDULERUSER")
+    job = odata.schedule("/T/LOUD")
+    wait_for(lambda: odata.status(job) in "FA", timeout=30)
+    samples = scrape(server.url + "/appjobs/metrics")
+    assert value(samples, "appjobs_step_output_dropped_bytes_total") == 3 * 1024 * 1024 - 1024 * 1024
