@@ -8,11 +8,12 @@ HTTP counts, the database at scrape time), and each is checked.
 from __future__ import annotations
 
 import pathlib
+import subprocess
 from collections.abc import Callable
 
 import pytest
 import requests
-from conftest import Server, wait_for
+from conftest import WORKER_ARGS, Processes, Server, free_port, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 from tenant import ROOT_PATH, USERS, add_users
 
@@ -148,3 +149,23 @@ def test_output_past_the_cap_is_counted_in_bytes(start_server: Callable[..., Ser
     wait_for(lambda: odata.status(job) in "FA", timeout=30)
     samples = scrape(server.url + "/appjobs/metrics")
     assert value(samples, "appjobs_step_output_dropped_bytes_total") == 3 * 1024 * 1024 - 1024 * 1024
+
+
+def test_a_worker_without_serve_on_its_host_serves_its_own_metrics(
+    start_server: Callable[..., Server], data_dir: pathlib.Path, processes: Processes
+) -> None:
+    add_users(data_dir)
+    server = start_server("--workers", "0")
+    port = free_port()
+    processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS, "--metrics-port", str(port))
+    odata = OData(server, "JOBSCHEDULERUSER")
+    job = odata.schedule("/APPJOBS/DEMO_ECHO")
+    wait_for(lambda: odata.status(job) == "F", timeout=30)
+    samples = scrape(f"http://127.0.0.1:{port}/")
+    assert value(samples, "appjobs_jobs_finished_total", status="F") == 1
+    assert value(samples, "appjobs_step_duration_seconds_count") == 1
+    busy = processes.start("worker", "--data-dir", str(data_dir), "--metrics-port", str(port),
+                           stderr=subprocess.PIPE)  # fmt: skip
+    _, stderr = busy.communicate(timeout=30)
+    assert busy.returncode == 2
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in stderr

@@ -230,12 +230,20 @@ def _tls_context(cert: str | None, key: str | None, client_ca: str | None) -> ss
 )
 @_step_options
 @click.option("--exit-with-parent", is_flag=True, hidden=True)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve this host's metrics on this port (a host without serve).",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address for --metrics-port.")
 def worker(
     data_dir: str | None,
     concurrency: int | None,
     grace: float,
     poll_interval: float,
     exit_with_parent: bool,
+    metrics_port: int | None,
+    metrics_host: str,
     **step_options: object,
 ) -> None:
     """Run a worker: claim jobs and run their steps (``serve`` starts one for you)."""
@@ -254,6 +262,10 @@ def worker(
     from appjobs import metrics
 
     metrics.use_directory(paths.metrics_dir)  # serve adds up what this worker counts
+    if metrics_port is not None:
+        from appjobs.server.metrics import serve_host_metrics
+
+        serve_host_metrics(paths.metrics_dir, metrics_host, metrics_port)
     options = WorkerOptions(
         **({"concurrency": concurrency} if concurrency else {}),
         grace=grace,

@@ -37,7 +37,7 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from appjobs import metrics
+from appjobs import errors, metrics
 from appjobs.engine import JobService
 from appjobs.odata import model
 from appjobs.storage import gauges
@@ -174,3 +174,21 @@ def endpoint(exposition: Exposition, token: str | None, open_without_token: bool
         return Response(exposition.text(), media_type=CONTENT_TYPE)
 
     return answer
+
+
+def serve_host_metrics(directory: pathlib.Path, host: str, port: int) -> None:
+    """Serve what this host's processes count (the files in *directory*) at ``http://HOST:PORT/``, in a thread.
+
+    For a host that runs workers but no ``appjobs serve`` (PostgreSQL, more
+    hosts): its workers' counts are exposed there. The database's gauges are
+    every server's; scrape them from one. No token here: listen on loopback
+    (the default) and let a local agent scrape, or put a proxy in front.
+    """
+    import prometheus_client
+
+    registry = CollectorRegistry(auto_describe=False)
+    MultiProcessCollector(registry, path=str(directory))
+    try:
+        prometheus_client.start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise errors.ConfigurationError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from exc
