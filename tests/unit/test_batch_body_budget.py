@@ -11,9 +11,9 @@ import asyncio
 import pytest
 from starlette.datastructures import Headers
 
+from appjobs.server.bodies import BodyBudget, read_body
 from appjobs.server.config import BATCH_BODIES_BUDGET, MAX_BATCH_BODY
 from appjobs.server.errors import BatchBodiesBusy, PayloadTooLarge, raw_error
-from appjobs.server.odata import BodyBudget, read_body
 
 
 def receiver(*chunks: bytes, gone: bool = False):

@@ -10,7 +10,7 @@ In order, as SAP Gateway does it:
 
 Steps 1 and 4 to 5 are :meth:`ODataEndpoint.answer`, which also answers
 each request of a ``$batch`` (:mod:`.batch`): a ``$batch`` POST is the one
-request whose body is read (at most 16 MiB, 413 past it, before the logon),
+request whose body is read (at most 16 MiB, 413 past it, before the logon; see :mod:`.bodies`),
 and its requests are logged on and CSRF-checked once, as the batch.
 
 Steps 2 to 5 touch the database and run in a worker thread, off the event
@@ -55,6 +55,7 @@ from appjobs import errors, logs
 from appjobs.auth import passwords
 from appjobs.engine import JobService
 from appjobs.server import batch, correlation, polls, resources
+from appjobs.server.bodies import BodyBudget, read_body
 from appjobs.server.config import BATCH_BODIES_BUDGET, MAX_BATCH_BODY, MAX_URL, ServerSettings
 from appjobs.server.errors import (
     BASE_HEADERS,
@@ -287,58 +288,6 @@ def _names_batch(raw_path: str) -> bool:
         return parse_target(raw_path).resource == batch.BATCH
     except ResourceNotFound:
         return False
-
-
-class BodyBudget:
-    """Bytes of ``$batch`` bodies held at once by one server, at most *limit*; used on the event loop only.
-
-    A body is read before its request's logon is checked (the logon runs in a
-    worker thread, which cannot wait for the body), so without a bound
-    unauthenticated clients could make the server hold 16 MiB per connection.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit, self.held = limit, 0
-
-    def take(self, size: int) -> None:
-        """Hold *size* more bytes; :class:`BatchBodiesBusy` (503) when that would pass the limit."""
-        if self.held + size > self.limit:
-            raise BatchBodiesBusy("The server is reading as many $batch requests as it may at once; try again.")
-        self.held += size
-
-    def give_back(self, size: int) -> None:
-        self.held -= size
-
-
-async def read_body(receive: Receive, headers: Headers, limit: int, budget: BodyBudget) -> bytes:
-    """The request's body, up to *limit* bytes, taken from *budget*; :class:`PayloadTooLarge` past *limit*.
-
-    On an error the bytes read so far are given back; on success the caller gives back the body's length
-    once the answer is sent.
-    """
-    length = headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(f"The request body has {length} bytes; a $batch request may have at most {limit}.")
-    chunks, size = [], 0
-    try:
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away: nobody reads the answer
-                budget.give_back(size)
-                return b""
-            chunk = message.get("body", b"")
-            if size + len(chunk) > limit:
-                raise PayloadTooLarge(
-                    f"The request body has more than {limit} bytes, the most a $batch request may have."
-                )
-            budget.take(len(chunk))
-            size += len(chunk)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-    except BaseException:
-        budget.give_back(size)
-        raise
 
 
 def csrf_token(headers: Mapping[str, str]) -> str | None:
