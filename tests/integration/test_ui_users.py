@@ -7,6 +7,7 @@ move, so that idle timeouts need no waiting.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import pathlib
 
@@ -15,6 +16,7 @@ from commcli import run, snapshot
 
 from appjobs import errors, models
 from appjobs.auth import users
+from appjobs.auth.sessions import TOUCH_EVERY
 from appjobs.auth.ui import Role, UiAuth
 from appjobs.storage import Store
 
@@ -143,3 +145,75 @@ def test_roles_include_the_ones_below() -> None:
 def test_a_unknown_business_user_cannot_get_a_password(store: Store) -> None:
     with pytest.raises(errors.NotFound, match="business user GHOST doesn't exist"):
         users.set_ui_logon(store, "GHOST", PASSWORD, "viewer")
+
+
+def test_a_ui_password_needs_twelve_characters_and_twelve_are_enough(store: Store) -> None:
+    with pytest.raises(errors.InvalidInput, match="at least 12 characters"):
+        users.add_business_user(store, "SHORT", password="x" * 11, role="viewer")
+    users.add_business_user(store, "JUST", password="x" * 12, role="viewer")
+    assert UiAuth(store).logon("JUST", "x" * 12) is not None
+
+
+def test_a_role_is_read_in_any_case_and_an_unknown_one_is_refused_by_name(store: Store) -> None:
+    with pytest.raises(errors.InvalidInput, match=r"'root' is not a role \(viewer, operator, administrator\)"):
+        users.add_business_user(store, "ROOTED", password=PASSWORD, role="root")
+    users.add_business_user(store, "ADMIN2", password=PASSWORD, role="ADMINISTRATOR")
+    session = UiAuth(store).logon("ADMIN2", PASSWORD)
+    assert session is not None
+    assert session.role is Role.ADMINISTRATOR
+
+
+def test_session_ids_and_csrf_tokens_are_long_random_secrets(store: Store) -> None:
+    users.add_business_user(store, "SECRETS", password=PASSWORD, role="viewer")
+    first, second = UiAuth(store).logon("SECRETS", PASSWORD), UiAuth(store).logon("SECRETS", PASSWORD)
+    assert first is not None
+    assert second is not None
+    assert len(base64.urlsafe_b64decode(first.id + "=")) == 32  # 256 bits, as the service's sessions
+    assert len(base64.urlsafe_b64decode(first.csrf_token)) == 24  # 192 bits
+    assert first.id != second.id
+    assert first.csrf_token != second.csrf_token
+
+
+def test_a_session_lives_exactly_its_idle_timeout_counted_from_the_last_touch(store: Store) -> None:
+    users.add_business_user(store, "IDLER", password=PASSWORD, role="viewer")
+    clock = Clock()
+    auth = UiAuth(store, idle_timeout=dt.timedelta(minutes=30), clock=clock)
+    session = auth.logon("IDLER", PASSWORD)
+    assert session is not None
+    clock.now += TOUCH_EVERY  # not more than TOUCH_EVERY since the logon: the session is not touched
+    assert auth.find(session.id) == session
+    clock.now += dt.timedelta(minutes=30) - TOUCH_EVERY + dt.timedelta(microseconds=1)
+    assert auth.find(session.id) is None  # idle since the logon, one microsecond past the timeout
+    second = auth.logon("IDLER", PASSWORD)
+    assert second is not None
+    clock.now += dt.timedelta(minutes=30)
+    assert auth.find(second.id) == second  # exactly the timeout: still alive
+
+
+def test_only_the_failure_that_locks_audits_a_lockout_and_a_locked_users_tries_are_not_counted(store: Store) -> None:
+    users.add_business_user(store, "TRIED", password=PASSWORD, role="viewer")
+    auth = UiAuth(store, max_failed=3)
+    for attempt in range(2):
+        assert auth.logon("TRIED", f"wrong-{attempt}") is None
+    assert _lockouts(store) == 0
+    assert auth.logon("TRIED", "wrong-2") is None
+    assert _lockouts(store) == 1
+    for _ in range(2):
+        assert auth.logon("TRIED", PASSWORD) is None  # locked: refused, and not counted as a wrong password
+    assert auth.logon("TRIED", "wrong-3") is None  # counted, but it does not lock again
+    assert _lockouts(store) == 1
+    assert [u.failed_logons for u in store.ui_users.list() if u.id == "TRIED"] == [4]
+
+
+def test_logons_to_a_business_user_without_a_ui_password_count_nothing_against_it(store: Store) -> None:
+    users.add_business_user(store, "LATER")
+    auth = UiAuth(store, max_failed=3)
+    for _ in range(4):
+        assert auth.logon("LATER", PASSWORD) is None
+    assert [(u.locked, u.failed_logons) for u in store.ui_users.list() if u.id == "LATER"] == [(False, 0)]
+    users.set_ui_logon(store, "LATER", PASSWORD, "viewer")
+    assert auth.logon("LATER", PASSWORD) is not None
+
+
+def _lockouts(store: Store) -> int:
+    return [e.event for e in store.audit.since(models.utcnow() - dt.timedelta(hours=1))].count("ui-lockout")
