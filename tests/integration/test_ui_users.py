@@ -217,3 +217,14 @@ def test_logons_to_a_business_user_without_a_ui_password_count_nothing_against_i
 
 def _lockouts(store: Store) -> int:
     return [e.event for e in store.audit.since(models.utcnow() - dt.timedelta(hours=1))].count("ui-lockout")
+
+
+def test_a_logon_that_read_the_user_before_an_administrator_changed_it_gets_no_lasting_session(store: Store) -> None:
+    """The race the credential version closes: the password is checked, a new one is set, then the session opens."""
+    users.add_business_user(store, "RACED", password=PASSWORD, role="operator")
+    auth = UiAuth(store)
+    read = store.ui_users.credentials("RACED")  # what logon() read and checked
+    assert read is not None
+    users.set_ui_logon(store, "RACED", OTHER, "viewer")  # ends every session opened so far: none yet
+    late = auth._open("RACED", Role.OPERATOR, read.version)  # the rest of that logon, after the change
+    assert auth.find(late.id) is None
