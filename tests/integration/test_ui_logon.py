@@ -154,3 +154,53 @@ def test_the_logon_form_refuses_a_large_body_before_reading_it(ui_tenant: UiTena
     headers = {"Content-Type": "multipart/form-data; boundary=b"}
     streamed = requests.post(ui_tenant.base + PREFIX + "/logon", data=chunks(), headers=headers, timeout=30)
     assert streamed.status_code == 413
+
+
+def test_an_htmx_request_may_carry_the_csrf_token_in_its_header_alone(ui_tenant: UiTenant) -> None:
+    page = ui_tenant.page("UIVIEWER")
+    answer = page.http.post(ui_tenant.base + PREFIX + "/logoff", headers={"X-CSRF-Token": page.csrf}, timeout=30,
+                            allow_redirects=False)  # fmt: skip
+    assert answer.status_code == 303
+    assert page.get("/jobs", allow_redirects=False).status_code == 303  # obeyed: logged off
+
+
+def test_the_logon_takes_the_reader_back_to_the_page_it_asked_for(ui_tenant: UiTenant) -> None:
+    page = Page(ui_tenant.base)
+    form = page.http.get(ui_tenant.base + PREFIX + "/?next=/appjobs/ui/templates", timeout=10).text
+    token = form.split('name="csrf_token" value="')[1].split('"')[0]
+    data = {"username": "UIVIEWER", "password": UI_USERS["UIVIEWER"][1], "csrf_token": token,
+            "next": PREFIX + "/templates"}  # fmt: skip
+    answer = page.http.post(ui_tenant.base + PREFIX + "/logon", data=data, timeout=30, allow_redirects=False)
+    assert answer.headers["location"] == PREFIX + "/templates"
+
+
+def test_static_files_may_be_cached_and_pages_may_not(ui_tenant: UiTenant) -> None:
+    css = requests.get(ui_tenant.base + PREFIX + "/static/appjobs.css", timeout=10)
+    assert css.status_code == 200
+    assert "no-store" not in css.headers.get("cache-control", "")
+    assert css.headers["x-frame-options"] == "DENY"  # the other headers all the same
+    assert css.headers["referrer-policy"] == "same-origin"
+
+
+def test_a_template_file_of_a_mebibyte_is_imported_and_one_byte_more_is_too_large(ui_tenant: UiTenant) -> None:
+    page = ui_tenant.page("UIOPERATOR")
+    assert "at most 1024 KiB" in page.get("/templates").text
+    template = b'[[template]]\nname = "/UITEST/MEBIBYTE"\ntext = "A full file"\n\n[[template.step]]\ncommand = "true"\n'
+    exact = template + b"#" + b"x" * (1024 * 1024 - len(template) - 2) + b"\n"
+    assert len(exact) == 1024 * 1024
+    refused = page.post("/templates/import", files={"file": ("big.toml", exact + b"\n", "application/toml")})
+    assert refused.status_code == 400
+    assert "big.toml is too large: a file may have at most 1024 KiB" in refused.text
+    answer = page.post("/templates/import", files={"file": ("big.toml", exact, "application/toml")})
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_refusal_is_a_whole_page_and_to_htmx_only_the_message(ui_tenant: UiTenant) -> None:
+    page = ui_tenant.page("UIVIEWER")
+    whole = page.post("/logoff", csrf=False)
+    assert whole.status_code == 403
+    assert "<h1>Not possible</h1>" in whole.text
+    swapped = page.post("/logoff", csrf=False, headers={"HX-Request": "true"})
+    assert swapped.status_code == 403
+    assert swapped.text.startswith('<p class="message error" role="alert" id="error">This form is out of date')
+    assert "<h1>" not in swapped.text
