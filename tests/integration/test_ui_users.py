@@ -228,3 +228,10 @@ def test_a_logon_that_read_the_user_before_an_administrator_changed_it_gets_no_l
     users.set_ui_logon(store, "RACED", OTHER, "viewer")  # ends every session opened so far: none yet
     late = auth._open("RACED", Role.OPERATOR, read.version)  # the rest of that logon, after the change
     assert auth.find(late.id) is None
+
+
+def test_a_role_without_a_password_is_no_ui_logon(store: Store) -> None:
+    users.add_business_user(store, "ROLEONLY")
+    store.ui_users.set_role("ROLEONLY", "administrator")
+    assert UiAuth(store).logon("ROLEONLY", PASSWORD) is None
+    assert UiAuth(store).logon("ROLEONLY", "") is None
