@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import pathlib
 
 import pytest
@@ -235,3 +236,57 @@ def test_a_role_without_a_password_is_no_ui_logon(store: Store) -> None:
     store.ui_users.set_role("ROLEONLY", "administrator")
     assert UiAuth(store).logon("ROLEONLY", PASSWORD) is None
     assert UiAuth(store).logon("ROLEONLY", "") is None
+
+
+def _stored_session(store: Store, session_id: str) -> object:
+    """The session's row as the store keeps it (by the SHA-256 of its id), without touching it."""
+    return store.ui_users.session(hashlib.sha256(session_id.encode()).hexdigest())
+
+
+def test_a_logon_clears_away_sessions_idle_for_more_than_a_day_and_only_those(store: Store) -> None:
+    users.add_business_user(store, "LONGDAY", password=PASSWORD, role="viewer")
+    clock = Clock()
+    auth = UiAuth(store, idle_timeout=dt.timedelta(days=3), clock=clock)  # a site that keeps sessions for days
+    first = auth.logon("LONGDAY", PASSWORD)
+    assert first is not None
+    clock.now += dt.timedelta(days=1)
+    second = auth.logon("LONGDAY", PASSWORD)  # the first is idle exactly a day: kept
+    assert second is not None
+    assert _stored_session(store, first.id) is not None
+    clock.now += dt.timedelta(microseconds=1)
+    assert auth.logon("LONGDAY", PASSWORD) is not None  # now it is more than a day: gone
+    assert _stored_session(store, first.id) is None
+    assert _stored_session(store, second.id) is not None
+    assert auth.find(second.id) == second
+
+
+def test_a_wrong_password_leaves_the_open_sessions_and_the_lockout_ends_them(store: Store) -> None:
+    users.add_business_user(store, "CAREFUL", password=PASSWORD, role="operator")
+    auth = UiAuth(store, max_failed=3)
+    session = auth.logon("CAREFUL", PASSWORD)
+    assert session is not None
+    for attempt in range(2):
+        assert auth.logon("CAREFUL", f"typo-{attempt}") is None
+        assert auth.find(session.id) == session
+    assert auth.logon("CAREFUL", "typo-2") is None
+    assert _stored_session(store, session.id) is None
+
+
+def test_a_new_password_and_an_unlock_forget_the_failed_logons(store: Store) -> None:
+    users.add_business_user(store, "FORGIVEN", password=PASSWORD, role="viewer")
+    auth = UiAuth(store, max_failed=3)
+
+    def state() -> list[tuple[bool, int]]:
+        return [(u.locked, u.failed_logons) for u in store.ui_users.list() if u.id == "FORGIVEN"]
+
+    for _ in range(2):
+        assert auth.logon("FORGIVEN", "not-it") is None
+    assert state() == [(False, 2)]
+    users.set_ui_logon(store, "FORGIVEN", OTHER, "viewer")
+    assert state() == [(False, 0)]
+    for _ in range(3):
+        assert auth.logon("FORGIVEN", "not-it") is None
+    assert state() == [(True, 3)]
+    users.set_ui_locked(store, "FORGIVEN", False)
+    assert state() == [(False, 0)]
+    assert auth.logon("FORGIVEN", OTHER) is not None
