@@ -290,3 +290,15 @@ def test_a_new_password_and_an_unlock_forget_the_failed_logons(store: Store) -> 
     users.set_ui_locked(store, "FORGIVEN", False)
     assert state() == [(False, 0)]
     assert auth.logon("FORGIVEN", OTHER) is not None
+
+
+def test_a_logon_forgets_its_own_users_failed_logons_and_nobody_elses(store: Store) -> None:
+    users.add_business_user(store, "SLIPPY", password=PASSWORD, role="viewer")
+    users.add_business_user(store, "STEADY", password=PASSWORD, role="viewer")
+    auth = UiAuth(store, max_failed=5)
+    for _ in range(2):
+        assert auth.logon("SLIPPY", "not-it") is None
+    assert auth.logon("STEADY", PASSWORD) is not None
+    assert {u.id: u.failed_logons for u in store.ui_users.list()}["SLIPPY"] == 2
+    assert auth.logon("SLIPPY", PASSWORD) is not None
+    assert {u.id: u.failed_logons for u in store.ui_users.list()}["SLIPPY"] == 0
