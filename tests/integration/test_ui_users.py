@@ -304,3 +304,15 @@ def test_a_logon_forgets_its_own_users_failed_logons_and_nobody_elses(store: Sto
     assert {u.id: u.failed_logons for u in store.ui_users.list()}["SLIPPY"] == 2
     assert auth.logon("SLIPPY", PASSWORD) is not None
     assert {u.id: u.failed_logons for u in store.ui_users.list()}["SLIPPY"] == 0
+
+
+def test_a_new_role_ends_the_sessions_opened_under_the_old_one(store: Store) -> None:
+    users.add_business_user(store, "DEMOTED", password=PASSWORD, role="administrator")
+    auth = UiAuth(store)
+    session = auth.logon("DEMOTED", PASSWORD)
+    assert session is not None
+    store.ui_users.set_role("DEMOTED", "viewer")
+    assert auth.find(session.id) is None
+    again = auth.logon("DEMOTED", PASSWORD)
+    assert again is not None
+    assert again.role is Role.VIEWER
