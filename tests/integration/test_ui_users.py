@@ -316,3 +316,13 @@ def test_a_new_role_ends_the_sessions_opened_under_the_old_one(store: Store) -> 
     again = auth.logon("DEMOTED", PASSWORD)
     assert again is not None
     assert again.role is Role.VIEWER
+
+
+def test_an_unlock_does_not_bring_back_the_sessions_the_lock_ended(store: Store) -> None:
+    users.add_business_user(store, "PAUSED", password=PASSWORD, role="operator")
+    auth = UiAuth(store)
+    session = auth.logon("PAUSED", PASSWORD)
+    assert session is not None
+    users.set_ui_locked(store, "PAUSED", True)
+    users.set_ui_locked(store, "PAUSED", False)  # before the session was used again
+    assert auth.find(session.id) is None
