@@ -8,6 +8,8 @@ CSRF token the pages hand out, as a browser with the page open would.
 
 from __future__ import annotations
 
+import contextlib
+import html
 import re
 from collections.abc import Iterator
 
@@ -81,6 +83,30 @@ class UiTenant:
 
     def store(self) -> Store:
         return Store.open_existing(Paths.resolve(str(self.tenant.data_dir)).database_url)
+
+    @contextlib.contextmanager
+    def opened(self) -> Iterator[Store]:
+        """The module's store, closed after the block."""
+        store = self.store()
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def comm_snapshot(self) -> tuple[object, ...]:
+        """Everything the Communication Management pages can change: to show that a refusal changed nothing."""
+        with self.opened() as store:
+            return store.users.list(), store.comm.systems(), store.comm.arrangements(), store.ui_users.list()
+
+
+def error_of(answer: requests.Response) -> str:
+    """The error message a page shows (``#error``), unescaped."""
+    return html.unescape(answer.text.split('id="error">')[1].split("</p>")[0])
+
+
+def message_of(answer: requests.Response) -> str:
+    """The success message a page shows (``role="status"``), unescaped."""
+    return html.unescape(answer.text.split('role="status">')[1].split("</p>")[0])
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,9 @@ and leave everything as it was when the input is bad.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import html
 import re
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -19,35 +17,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from uisite import Page, UiTenant
-
-from appjobs.storage import Store
+from uisite import Page, UiTenant, error_of, message_of
 
 PASSWORD = re.compile(r'<code class="secret" id="new-password">([^<]*)</code>')
 SERVICE_PATH = "/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002/"
-
-
-@contextlib.contextmanager
-def opened(ui_tenant: UiTenant) -> Iterator[Store]:
-    store = ui_tenant.store()
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def snapshot(ui_tenant: UiTenant) -> tuple[object, ...]:
-    """Everything the Communication Management pages can change."""
-    with opened(ui_tenant) as store:
-        return store.users.list(), store.comm.systems(), store.comm.arrangements(), store.ui_users.list()
-
-
-def error_of(answer: requests.Response) -> str:
-    return html.unescape(answer.text.split('id="error">')[1].split("</p>")[0])
-
-
-def message_of(answer: requests.Response) -> str:
-    return html.unescape(answer.text.split('role="status">')[1].split("</p>")[0])
 
 
 def metadata(ui_tenant: UiTenant, user: str, password: str) -> int:
@@ -109,7 +82,7 @@ def test_a_created_user_gets_a_password_shown_once_that_logs_on_to_odata(ui_tena
         assert later.status_code == 200
         assert password not in html.unescape(later.text), path
         assert 'id="new-password"' not in later.text
-    with opened(ui_tenant) as store:
+    with ui_tenant.opened() as store:
         entries = store.audit.search(user="UISCHEDULER", event="admin")
     assert any(e.source == "ui:UIADMIN" and e.detail.startswith("created communication user") for _, e in entries)
 
@@ -143,13 +116,13 @@ def test_a_bad_or_taken_user_name_is_refused_and_nothing_changes(
     ui_tenant: UiTenant, name: str, status: int, message: str
 ) -> None:
     page = ui_tenant.page("UIADMIN")
-    before = snapshot(ui_tenant)
+    before = ui_tenant.comm_snapshot()
     answer = create(page, name)
     assert answer.status_code == status
     assert error_of(answer).startswith(message)
     assert 'id="new-password"' not in answer.text
     assert f'id="new-user" name="name" value="{html.escape(name)}"' in answer.text  # the input, to correct
-    assert snapshot(ui_tenant) == before
+    assert ui_tenant.comm_snapshot() == before
 
 
 def test_a_certificate_user_is_created_from_an_upload(ui_tenant: UiTenant) -> None:
@@ -161,17 +134,17 @@ def test_a_certificate_user_is_created_from_an_upload(ui_tenant: UiTenant) -> No
     assert "Certificate" in row
     assert "CN=scheduler.example.com" in row
     assert "reset-password" not in row  # a certificate user has no password to reset
-    with opened(ui_tenant) as store:
+    with ui_tenant.opened() as store:
         assert store.users.get("UICERTUSER").cert_subject == "CN=scheduler.example.com"
 
 
 def test_a_file_that_is_no_certificate_is_refused(ui_tenant: UiTenant) -> None:
     page = ui_tenant.page("UIADMIN")
-    before = snapshot(ui_tenant)
+    before = ui_tenant.comm_snapshot()
     answer = create(page, "UIBADCERT", certificate=b"-----BEGIN CERTIFICATE-----\nnonsense\n")
     assert answer.status_code == 400
     assert error_of(answer).startswith("scheduler.pem is not an X.509 certificate")
-    assert snapshot(ui_tenant) == before
+    assert ui_tenant.comm_snapshot() == before
 
 
 def test_lock_unlock_and_reset_password_act_on_the_odata_logon(ui_tenant: UiTenant) -> None:
@@ -193,17 +166,17 @@ def test_lock_unlock_and_reset_password_act_on_the_odata_logon(ui_tenant: UiTena
     assert metadata(ui_tenant, "UILOCKABLE", password) == 401
     assert metadata(ui_tenant, "UILOCKABLE", fresh) == 200
     assert fresh not in html.unescape(page.get("/comm/users").text)
-    with opened(ui_tenant) as store:
+    with ui_tenant.opened() as store:
         details = [e.detail for _, e in store.audit.search(user="UILOCKABLE") if e.source == "ui:UIADMIN"]
     assert details[:3] == ["password reset", "unlocked", "locked"]  # newest first
 
 
 def test_an_unknown_user_cannot_be_locked(ui_tenant: UiTenant) -> None:
-    before = snapshot(ui_tenant)
+    before = ui_tenant.comm_snapshot()
     answer = ui_tenant.page("UIADMIN").post("/comm/users/NOSUCHUSER/lock")
     assert answer.status_code == 404
     assert error_of(answer) == "communication user NOSUCHUSER doesn't exist"
-    assert snapshot(ui_tenant) == before
+    assert ui_tenant.comm_snapshot() == before
 
 
 def test_systems_are_listed_and_added_and_a_duplicate_is_refused(ui_tenant: UiTenant) -> None:
@@ -212,7 +185,7 @@ def test_systems_are_listed_and_added_and_a_duplicate_is_refused(ui_tenant: UiTe
     assert added.status_code == 200
     assert message_of(added) == "Added communication system UISYS (scheduler.example.com)."
     assert '<tr data-system="UISYS"><td>UISYS</td><td>scheduler.example.com</td>' in added.text
-    before = snapshot(ui_tenant)
+    before = ui_tenant.comm_snapshot()
     duplicate = page.post("/comm/systems", {"system_id": "UISYS", "host_name": "other.example.com"})
     assert duplicate.status_code == 409
     assert error_of(duplicate) == "communication system UISYS already exists"
@@ -220,7 +193,7 @@ def test_systems_are_listed_and_added_and_a_duplicate_is_refused(ui_tenant: UiTe
     bad_host = page.post("/comm/systems", {"system_id": "UISYS2", "host_name": "bad host/"})
     assert bad_host.status_code == 400
     assert "is not a valid host name" in error_of(bad_host)
-    assert snapshot(ui_tenant) == before
+    assert ui_tenant.comm_snapshot() == before
 
 
 def test_arrangements_show_their_service_url_and_are_added_and_removed(ui_tenant: UiTenant) -> None:
@@ -238,7 +211,7 @@ def test_arrangements_show_their_service_url_and_are_added_and_removed(ui_tenant
     removed = page.post("/comm/arrangements/UIARR_0326/remove")
     assert message_of(removed) == "Removed communication arrangement UIARR_0326."
     assert 'data-arrangement="UIARR_0326"' not in removed.text
-    with opened(ui_tenant) as store:
+    with ui_tenant.opened() as store:
         assert "UIARR_0326" not in [a.name for a in store.comm.arrangements()]
 
 
@@ -256,12 +229,12 @@ def test_a_bad_arrangement_is_refused_and_nothing_changes(
     ui_tenant: UiTenant, fields: dict[str, str], status: int, message: str
 ) -> None:
     page = ui_tenant.page("UIADMIN")
-    before = snapshot(ui_tenant)
+    before = ui_tenant.comm_snapshot()
     base = {"name": "UIBADARR", "scenario": "SAP_COM_0064", "system": "JOBSCHEDULERUSER_SYSTEM"}
     answer = page.post("/comm/arrangements", base | {"user": "JOBSCHEDULERUSER"} | fields)
     assert answer.status_code == status
     assert error_of(answer).startswith(message)
-    assert snapshot(ui_tenant) == before
+    assert ui_tenant.comm_snapshot() == before
 
 
 def test_a_locked_users_arrangement_shows_it_with_an_unlock_button(ui_tenant: UiTenant) -> None:

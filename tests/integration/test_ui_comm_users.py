@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import html
 import re
-from collections.abc import Iterator
 
 import pytest
-import requests
-from uisite import PREFIX, Page, UiTenant
-
-from appjobs.storage import Store
+from uisite import PREFIX, Page, UiTenant, error_of, message_of
 
 COMM_PAGES = ["/comm/users", "/comm/systems", "/comm/arrangements", "/comm/business-users", "/comm/audit"]
 COMM_POSTS = [
@@ -33,28 +28,6 @@ COMM_POSTS = [
 ]
 
 
-@contextlib.contextmanager
-def opened(ui_tenant: UiTenant) -> Iterator[Store]:
-    store = ui_tenant.store()
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def snapshot(ui_tenant: UiTenant) -> tuple[object, ...]:
-    with opened(ui_tenant) as store:
-        return store.users.list(), store.comm.systems(), store.comm.arrangements(), store.ui_users.list()
-
-
-def error_of(answer: requests.Response) -> str:
-    return html.unescape(answer.text.split('id="error">')[1].split("</p>")[0])
-
-
-def message_of(answer: requests.Response) -> str:
-    return html.unescape(answer.text.split('role="status">')[1].split("</p>")[0])
-
-
 @pytest.mark.parametrize("user", ["UIOPERATOR", "UIVIEWER"])
 def test_only_an_administrator_may_see_or_change_communication_management(ui_tenant: UiTenant, user: str) -> None:
     page = ui_tenant.page(user)
@@ -63,10 +36,10 @@ def test_only_an_administrator_may_see_or_change_communication_management(ui_ten
         answer = page.get(path)
         assert answer.status_code == 403, path
         assert "needs the role administrator" in answer.text
-    before = snapshot(ui_tenant)
+    before = ui_tenant.comm_snapshot()
     for path, data in COMM_POSTS:
         assert page.post(path, data).status_code == 403, path
-    assert snapshot(ui_tenant) == before
+    assert ui_tenant.comm_snapshot() == before
 
 
 def test_an_administrator_opens_every_page_with_its_sub_navigation(ui_tenant: UiTenant) -> None:
@@ -82,10 +55,10 @@ def test_an_administrator_opens_every_page_with_its_sub_navigation(ui_tenant: Ui
 
 def test_a_comm_form_without_the_csrf_token_is_refused(ui_tenant: UiTenant) -> None:
     page = ui_tenant.page("UIADMIN")
-    before = snapshot(ui_tenant)
+    before = ui_tenant.comm_snapshot()
     answer = page.post("/comm/systems", {"system_id": "NOCSRF", "host_name": "x.example"}, csrf=False)
     assert answer.status_code == 403
-    assert snapshot(ui_tenant) == before
+    assert ui_tenant.comm_snapshot() == before
 
 
 def test_business_users_are_listed_with_their_ui_role_and_lock_state(ui_tenant: UiTenant) -> None:
@@ -114,7 +87,7 @@ def test_a_business_user_added_with_a_role_logs_on_and_is_locked_and_unlocked(ui
     assert Page(ui_tenant.base).logon("UINEWOP", "New-operator-pass-1").status_code == 401
     assert admin.post("/comm/business-users/UINEWOP/unlock").status_code == 200
     assert Page(ui_tenant.base).logon("UINEWOP", "New-operator-pass-1").status_code == 200
-    with opened(ui_tenant) as store:
+    with ui_tenant.opened() as store:
         details = [(e.detail, e.source) for _, e in store.audit.search(event="admin", user="UIADMIN")]
     assert ("business user UINEWOP: UI logon unlocked", "ui:UIADMIN") in details
     assert ("created business user UINEWOP (UI role operator)", "ui:UIADMIN") in details
@@ -172,11 +145,11 @@ def test_bad_business_user_input_is_refused_and_nothing_changes(
     ui_tenant: UiTenant, path: str, fields: dict[str, str], status: int, message: str
 ) -> None:
     page = ui_tenant.page("UIADMIN")
-    before = snapshot(ui_tenant)
+    before = ui_tenant.comm_snapshot()
     answer = page.post(path, fields)
     assert answer.status_code == status
     assert error_of(answer).startswith(message)
-    assert snapshot(ui_tenant) == before
+    assert ui_tenant.comm_snapshot() == before
 
 
 def test_the_audit_log_shows_ui_actions_with_the_ui_user_who_acted(ui_tenant: UiTenant) -> None:

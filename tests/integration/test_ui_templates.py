@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import html
 import pathlib
 import subprocess
@@ -13,7 +12,6 @@ from conftest import APPJOBS
 from uisite import PREFIX, UiTenant
 
 from appjobs import errors, models
-from appjobs.storage import Store
 
 GOOD = """
 [[template]]
@@ -47,17 +45,8 @@ def good(name: str, text: str = "UI import test") -> bytes:
     return GOOD.format(name=name, text=text).encode()
 
 
-@contextlib.contextmanager
-def opened(ui_tenant: UiTenant) -> Iterator[Store]:
-    store = ui_tenant.store()
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def stored(ui_tenant: UiTenant) -> list[models.Template]:
-    with opened(ui_tenant) as store:
+    with ui_tenant.opened() as store:
         return store.templates.list()
 
 
@@ -130,7 +119,7 @@ def test_an_import_stores_every_template_names_them_and_is_audited(ui_tenant: Ui
         == "Imported 2 job templates: /UITEST/IMPORT1 (UI import test, 2 steps), /UITEST/IMPORT2 (Second, 2 steps)."
     )
     assert 'data-template="/UITEST/IMPORT2"' in answer.text
-    with opened(ui_tenant) as store:
+    with ui_tenant.opened() as store:
         template = store.templates.get("/UITEST/IMPORT1")
         entries = store.audit.search(user="UIOPERATOR", event="admin")
     assert template.created_by == "UIOPERATOR"
@@ -188,7 +177,7 @@ def test_a_duplicate_is_refused_unless_replace_is_ticked(ui_tenant: UiTenant) ->
     assert stored(ui_tenant) == before
     replaced = upload(page, good("TWICE", "Second text"), replace=True)
     assert replaced.status_code == 200
-    with opened(ui_tenant) as store:
+    with ui_tenant.opened() as store:
         assert store.templates.get("/UITEST/TWICE").text == "Second text"
 
 
@@ -226,9 +215,9 @@ def test_a_stored_template_is_unchanged_by_a_failed_replace(ui_tenant: UiTenant)
     assert upload(page, good("KEEP", "Kept")).status_code == 200
     bad = good("KEEP", "Changed").replace(b"appjobs.demo:echo", b"nowhere:fn")
     assert upload(page, bad, replace=True).status_code == 400
-    with opened(ui_tenant) as store:
+    with ui_tenant.opened() as store:
         assert store.templates.get("/UITEST/KEEP").text == "Kept"
-    with opened(ui_tenant) as store, pytest.raises(errors.TemplateNotFound):
+    with ui_tenant.opened() as store, pytest.raises(errors.TemplateNotFound):
         store.templates.get("/UITEST/GOODBUTBAD")
 
 
