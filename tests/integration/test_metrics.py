@@ -70,7 +70,7 @@ def test_a_scrape_counts_jobs_logons_and_requests_exactly(
     cancel = {"JobName": f"'{sleeping[0]}'", "JobRunCount": f"'{sleeping[1]}'", "$format": "json"}
     assert odata.http.post(odata.root + "/JobCancel", params=cancel, timeout=10).status_code == 200
     keys = [finished, failed, sleeping]
-    wait_for(lambda: all(odata.status(k) in "FAC" for k in keys), timeout=30)
+    wait_for(lambda: all(odata.status(k) in {"F", "A", "C"} for k in keys), timeout=30)
     final = [odata.status(k) for k in keys]
     for _ in range(5):  # OTHERUSER is locked by the fifth
         assert requests.get(odata.root + "/", auth=("OTHERUSER", "wrong-password"), timeout=10).status_code == 401
@@ -146,7 +146,7 @@ def test_output_past_the_cap_is_counted_in_bytes(start_server: Callable[..., Ser
     server = start_server("--max-step-output", "1")
     odata = OData(server, "JOBSCHEDULERUSER")
     job = odata.schedule("/T/LOUD")
-    wait_for(lambda: odata.status(job) in "FA", timeout=30)
+    wait_for(lambda: odata.status(job) in {"F", "A"}, timeout=30)
     samples = scrape(server.url + "/appjobs/metrics")
     assert value(samples, "appjobs_step_output_dropped_bytes_total") == 3 * 1024 * 1024 - 1024 * 1024
 
