@@ -436,3 +436,69 @@ def test_pyodata_reads_the_template_set_with_inline_count() -> None:
     assert templates[0].JobTemplateName == "/IBP/CREATE_TIME_PERIODS"
     assert templates[0].CreationDateTime == dt.datetime(2015, 9, 1, 15, 42, 36, 94000, tzinfo=UTC)
     assert templates[0].SupportsTestModeInd is False
+
+
+def step_log_info(**overrides: object) -> dict[str, object]:
+    """A JobStepLogInfo entity (JobHeaderSet's $expand reaches it), every property filled."""
+    values: dict[str, object] = {p.name: "" for p in model.JOB_STEP_LOG_INFO.properties}
+    values |= dict.fromkeys(("MsgCntAll", "MsgCntA", "MsgCntE", "MsgCntW", "MsgCntI", "MsgCntS"), 0)
+    values |= {"JobName": JOB_NAME, "JobRunCount": "JtUpUsyH", "StepNumber": 1, "LogHandle": "H1"}
+    return values | overrides
+
+
+def log_message(number: str, text: str) -> dict[str, object]:
+    values: dict[str, object] = {p.name: "" for p in model.JOB_LOG_MESSAGE.properties}
+    return values | {"JobName": JOB_NAME, "JobRunCount": "JtUpUsyH", "StepNumber": 1, "LogHandle": "H1",
+                     "MsgNumber": number, "MsgType": "I", "MsgText": text}  # fmt: skip
+
+
+INFO_PATH = f"JobStepLogInfoSet(JobName='{JOB_NAME}',JobRunCount='JtUpUsyH',StepNumber=1,LogHandle='H1')"
+RELATED_MESSAGES = "http://schemas.microsoft.com/ado/2007/08/dataservices/related/JobLogMessageSet"
+
+
+def test_an_expanded_navigation_is_an_inline_feed_named_after_it_in_atom() -> None:
+    messages = [log_message("000001", "first"), log_message("000002", "second")]
+    entry = parse(
+        payloads.entry_atom(model.JOB_STEP_LOG_INFO_SET, step_log_info(JobLogMessageSet=messages), GUIDE_BASE)
+    )
+    (link,) = [child for child in entry.findall(f"{ATOM}link") if child.get("rel") == RELATED_MESSAGES]
+    assert link.get("href") == f"{INFO_PATH}/JobLogMessageSet"
+    assert link.get("type") == "application/atom+xml;type=feed"
+    feed = link.find(f"{M}inline/{ATOM}feed")
+    assert feed is not None, "no inline feed"
+    assert feed.find(f"{ATOM}id").text == f"{GUIDE_BASE}{INFO_PATH}/JobLogMessageSet"
+    assert feed.find(f"{ATOM}title").text == "JobLogMessageSet"  # the navigation's name, not the whole path
+    assert feed.find(f"{ATOM}link").get("href") == f"{INFO_PATH}/JobLogMessageSet"
+    texts = [e.find(f"{ATOM}content/{M}properties/{D}MsgText").text for e in feed.findall(f"{ATOM}entry")]
+    assert texts == ["first", "second"]
+    assert entry.find(f"{ATOM}content/{M}properties/{D}LogHandle").text == "H1"  # the entry's own properties after
+
+
+def test_an_expanded_navigation_without_entries_is_an_empty_inline_feed() -> None:
+    entry = parse(payloads.entry_atom(model.JOB_STEP_LOG_INFO_SET, step_log_info(JobLogMessageSet=[]), GUIDE_BASE))
+    (link,) = [child for child in entry.findall(f"{ATOM}link") if child.get("rel") == RELATED_MESSAGES]
+    feed = link.find(f"{M}inline/{ATOM}feed")
+    assert feed is not None
+    assert feed.findall(f"{ATOM}entry") == []
+
+
+def test_a_navigation_not_expanded_is_a_deferred_link_unless_select_leaves_it_out() -> None:
+    entry = parse(payloads.entry_atom(model.JOB_STEP_LOG_INFO_SET, step_log_info(), GUIDE_BASE))
+    (link,) = [child for child in entry.findall(f"{ATOM}link") if child.get("rel") == RELATED_MESSAGES]
+    assert link.get("href") == f"{INFO_PATH}/JobLogMessageSet"
+    assert list(link) == []  # deferred: no m:inline
+    selected = parse(
+        payloads.entry_atom(model.JOB_STEP_LOG_INFO_SET, step_log_info(), GUIDE_BASE, select=["LogHandle"])
+    )
+    assert [child.get("rel") for child in selected.findall(f"{ATOM}link")] == ["edit"]
+
+
+def test_an_expanded_navigation_is_a_results_list_in_json() -> None:
+    messages = [log_message("000001", "first"), log_message("000002", "second")]
+    raw = payloads.entry_json(model.JOB_STEP_LOG_INFO_SET, step_log_info(JobLogMessageSet=messages), GUIDE_BASE)
+    expanded = json.loads(raw)["d"]["JobLogMessageSet"]
+    assert [m["MsgText"] for m in expanded["results"]] == ["first", "second"]
+    key = f"JobName='{JOB_NAME}',JobRunCount='JtUpUsyH',StepNumber=1,LogHandle='H1',MsgNumber='000002'"
+    assert expanded["results"][1]["__metadata"]["uri"] == f"{GUIDE_BASE}JobLogMessageSet({key})"
+    deferred = json.loads(payloads.entry_json(model.JOB_STEP_LOG_INFO_SET, step_log_info(), GUIDE_BASE))["d"]
+    assert deferred["JobLogMessageSet"] == {"__deferred": {"uri": f"{GUIDE_BASE}{INFO_PATH}/JobLogMessageSet"}}
