@@ -73,6 +73,12 @@ _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or
 _next_port = itertools.cycle(range(PORT_BASE + _WORKER * PORT_BLOCK, PORT_BASE + (_WORKER + 1) * PORT_BLOCK))
 
 
+def gated_template(name: str, gate: pathlib.Path) -> str:
+    """TOML of a template whose step writes a line and half of another, waits for *gate* to exist, then ends both."""
+    script = f"echo first; printf half; while [ ! -e {gate} ]; do sleep 0.05; done; echo ' done'; echo last"
+    return f'[[template]]\nname = "{name}"\ntext = "Gated"\n[[template.step]]\ncommand = "{script}"\n'
+
+
 def free_port() -> int:
     """A port on 127.0.0.1 that nothing listens on now, from this worker's block."""
     for _ in range(PORT_BLOCK):

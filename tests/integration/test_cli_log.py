@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import subprocess
+import threading
 from collections.abc import Iterator
 
 import pytest
-from conftest import APPJOBS
+from conftest import APPJOBS, gated_template
 from faultproxy import FaultProxy, unknown_segment
-from tenant import USERS, Tenant
+from tenant import USERS, Tenant, admin
 
 from appjobs.client import Client, JobKey, JobNotFound, JobStatus, OperationNotOffered
 
@@ -117,6 +119,42 @@ def test_log_command_and_follow(tenant: Tenant, client: Client) -> None:
     once = subprocess.run(command, env=env_for(tenant.root), check=False, capture_output=True, text=True, timeout=60)
     assert once.returncode == 0
     assert [line.split("Z ", 1)[1] for line in once.stdout.splitlines()] == [t for _, _, t in log_lines(client, key)]
+
+
+def test_appjobs_log_follow_shows_a_running_steps_line_before_the_step_ends(
+    tenant: Tenant, tmp_path: pathlib.Path
+) -> None:
+    gate = tmp_path / "gate"
+    toml = tmp_path / "live.toml"
+    toml.write_text(gated_template("/APPJOBS/TEST_FOLLOW", gate))
+    admin(tenant.data_dir, "templates", "import", str(toml))
+    job = tenant.schedule(tenant.session(), "/APPJOBS/TEST_FOLLOW")
+    env = env_for(tenant.root)
+    command = [*APPJOBS, "log", job["JobName"], job["JobRunCount"], "--follow", "--poll-interval", "0.2"]
+    # Should the line never come while the step runs, the step still ends (and this test fails, not hangs).
+    fallback = threading.Timer(30, gate.touch)
+    fallback.start()
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        try:
+            lines = []
+            for line in proc.stdout:  # until the step's first line is shown
+                lines.append(line.rstrip("\n"))
+                if line.rstrip("\n").endswith("Z first"):
+                    break
+            assert lines, proc.stderr.read() if proc.poll() is not None else "no line shown"
+            assert lines[-1].endswith("Z first"), lines
+            assert tenant.status(tenant.session(), job["JobName"], job["JobRunCount"]) == "R"
+        finally:
+            fallback.cancel()
+            gate.touch()
+        rest = proc.stdout.read()
+        assert proc.wait(timeout=60) == 0
+    with Client(tenant.root, auth=tenant.auth()) as client:
+        logged = [m.text for m in client.log(JobKey(job["JobName"], job["JobRunCount"]))]
+    shown = [line.split("Z ", 1)[1] for line in [*lines, *rest.splitlines()]]
+    assert shown == logged
+    assert [t for t in logged if t in {"first", "half", "half done", "last"}] == ["first", "half done", "last"]
 
 
 def test_older_tenant_is_named(tenant: Tenant, older: FaultProxy) -> None:

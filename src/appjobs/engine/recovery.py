@@ -21,7 +21,7 @@ import socket
 from typing import TYPE_CHECKING
 
 from appjobs import models
-from appjobs.engine import cgroups, processes, steps
+from appjobs.engine import cgroups, processes, steplog, steps
 from appjobs.storage.jobs import RunningStep
 from appjobs.storage.workers import WorkerRecord
 
@@ -77,7 +77,8 @@ def _abort(worker: Worker, step: RunningStep, record: WorkerRecord | None, now: 
             worker.forget_group(group)
     where = f"worker pid {record.pid} on {record.hostname}" if record else "its worker"
     reason = f"Job aborted: {where} stopped while step {step.number} was running; the step was not restarted."
-    entries = steps.collect_output(steps.output_path(worker.log_dir, step.key, step.number), step.key, step.number, now)
+    path = steps.output_path(worker.log_dir, step.key, step.number)
+    entries = steplog.rest_of(path, step.key, step.number, worker.store.jobs.log(step.key), now)
     entries.append(steps.engine_entry(step.key, None, now, reason, models.Severity.ERROR))
     entries.append(steps.engine_entry(step.key, None, now, "Job failed.", models.Severity.ERROR))
     worker.store.jobs.finish_step(step.key, step.number, models.JobStatus.ABORTED, exit_code=None, now=now, log=entries)

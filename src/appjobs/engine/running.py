@@ -10,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import signal
+from collections.abc import Iterable
 
 from appjobs import models
-from appjobs.engine import cgroups, output, processes, steps
+from appjobs.engine import cgroups, output, processes, steplog, steps
+from appjobs.storage import Store
 from appjobs.storage.dispatch import SUCCESSFUL
 from appjobs.storage.jobs import StepWork
 
@@ -29,6 +31,10 @@ class Running:
     group: cgroups.StepGroup | None = None  #: its cgroup, where the machine offers one
     stop_reason: str | None = None  #: why it is being stopped, when it is
     kill_at: float | None = None  #: monotonic time to send SIGKILL
+    log: steplog.OutputLog = dataclasses.field(init=False)  #: how much of its output is in the job log
+
+    def __post_init__(self) -> None:
+        self.log = steplog.OutputLog(self.output.path, self.work.key, self.work.number)
 
 
 @dataclasses.dataclass
@@ -55,6 +61,14 @@ class Ended:
             # Whether an earlier step warned is known only in the database: the sentence stays neutral.
             return [*self.entries, steps.engine_entry(key, None, at, "Job finished.", models.Severity.SUCCESS)]
         return self.entries
+
+
+def log_output(store: Store, running: Iterable[Running], now: dt.datetime) -> None:
+    """Log the whole lines that *running* steps wrote since the last look, in one transaction (see :mod:`steplog`)."""
+    logs = [r.log for r in running if r.log.grew()]
+    store.jobs.append_log([e for log in logs for e in log.read(now)])
+    for log in logs:  # only once stored: after a failed write (a full disk) the next look reads them again
+        log.logged()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,8 +22,6 @@ from appjobs.storage.jobs import StepWork
 ALLOWED_ENV = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR"})
 ALLOWED_ENV_PREFIXES = ("LC_",)
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
-MAX_LOG_LINES = 10_000  # lines of step output kept in the job log
-MAX_LOG_BYTES = 4 * 1024 * 1024  # bytes of step output read into the job log
 
 
 def command(work: StepWork) -> list[str]:
@@ -64,26 +62,6 @@ def environment(work: StepWork, base: Mapping[str, str] | None = None) -> dict[s
 def output_path(log_dir: pathlib.Path, key: JobKey, number: int) -> pathlib.Path:
     """Where a step's stdout and stderr go while it runs."""
     return log_dir / f"{key.name}-{key.run_count}-{number}.log"
-
-
-def collect_output(path: pathlib.Path, key: JobKey, number: int, now: dt.datetime) -> list[models.LogEntry]:
-    """Read a finished step's output into log entries and remove the file.
-
-    Output beyond :data:`MAX_LOG_LINES` lines or :data:`MAX_LOG_BYTES` bytes is
-    cut, with a warning in the log saying so.
-    """
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_LOG_BYTES + 1)
-        path.unlink()
-    except FileNotFoundError:
-        return []
-    lines = data[:MAX_LOG_BYTES].decode("utf-8", errors="replace").splitlines()
-    entries = [models.LogEntry(key, number, now, Severity.INFO, "stdout", line) for line in lines[:MAX_LOG_LINES]]
-    if len(data) > MAX_LOG_BYTES or len(lines) > MAX_LOG_LINES:
-        note = f"Output of step {number} was cut after {len(entries)} lines."
-        entries.append(models.LogEntry(key, number, now, Severity.WARNING, "engine", note))
-    return entries
 
 
 def dropped_entry(key: JobKey, number: int, now: dt.datetime, capture: output.Capture) -> models.LogEntry:

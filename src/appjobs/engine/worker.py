@@ -56,9 +56,9 @@ import uuid
 from collections.abc import Callable
 
 from appjobs import errors, metrics, models
-from appjobs.engine import backoff, cgroups, output, processes, recovery, retention, steps, wake
+from appjobs.engine import backoff, cgroups, output, processes, recovery, retention, steplog, steps, wake
 from appjobs.engine.leftovers import Leftovers
-from appjobs.engine.running import SEVERITIES, Drain, Ended, Running, Spawned, signal_step
+from appjobs.engine.running import SEVERITIES, Drain, Ended, Running, Spawned, log_output, signal_step
 from appjobs.storage import Store
 from appjobs.storage.jobs import JobBatch, StepWork
 
@@ -208,6 +208,8 @@ class Worker:
             self._act_on_cancels()
         self._escalate(now)
         self.leftovers.drain(now)
+        if self.running and self._is_due("output", steplog.LIVE_INTERVAL):
+            log_output(self.store, self.running.values(), self.clock())
         if self._is_due("sweep", 1.0):
             self.leftovers.sweep_adopted(self.running)
         if self._is_due("heartbeat", self.options.heartbeat_interval):
@@ -347,7 +349,7 @@ class Worker:
         if not capture.eof:
             self._selector.unregister(capture)
         capture.close()
-        entries = steps.collect_output(capture.path, work.key, work.number, now)
+        entries = running.log.read(now, final=True)
         if capture.dropped:
             entries.append(steps.dropped_entry(work.key, work.number, now, capture))
             metrics.output_dropped(capture.dropped)
