@@ -57,3 +57,19 @@ def test_a_crashed_workers_step_keeps_its_logged_lines_once(
     assert wait_final(service, job.key).status is JobStatus.ABORTED
     assert step_lines(service.log(job.key)) == ["first", "half"]  # the rest of the file: the half line
     assert not list((data_dir / "logs").glob("*.log"))
+
+
+@pytest.mark.backends("sqlite")  # the limits are the engine's, whatever the database
+def test_a_steps_log_stops_at_ten_thousand_lines_and_says_so(
+    service: JobService, worker: subprocess.Popen[str], data_dir: pathlib.Path
+) -> None:
+    toml = '[[template]]\nname = "/APPJOBS/TEST_LINES"\ntext = "Lines"\n[[template.step]]\ncommand = "seq 1 10005"\n'
+    service.import_templates(templates.parse(toml, source="t", by="T", now=models.utcnow()))
+    job = service.schedule("/APPJOBS/TEST_LINES", creator="TESTER")
+    assert wait_final(service, job.key).status is JobStatus.FINISHED
+    entries = service.log(job.key)
+    assert step_lines(entries) == [str(n) for n in range(1, 10_001)]
+    assert [e.text for e in entries if e.text.startswith("Output of step")] == [
+        "Output of step 1 was cut after 10000 lines."
+    ]
+    assert not list((data_dir / "logs").glob("*.log"))

@@ -94,6 +94,7 @@ def test_the_line_limit_holds_across_looks_and_is_noted_once(tmp_path: pathlib.P
     assert not log.grew()
     assert drain(log) == []
     assert texts(log.read(NOW, final=True)) == []
+    assert not path.exists()  # cut or not, the file goes when the step ends
 
 
 def test_exactly_the_line_limit_is_not_cut(tmp_path: pathlib.Path) -> None:

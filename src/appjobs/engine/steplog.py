@@ -51,6 +51,8 @@ class OutputLog:
         and the file is removed. Call :meth:`logged` once the entries are stored.
         """
         if self.cut:
+            if final:
+                self.path.unlink(missing_ok=True)
             return []
         room = MAX_LOG_BYTES - self.offset
         try:
