@@ -90,19 +90,32 @@ def test_the_line_limit_holds_across_looks_and_is_noted_once(tmp_path: pathlib.P
     write(path, b"y\n" * 5)
     got = drain(log)
     assert got == ["y"] * 3 + ["Output of step 3 was cut after 10000 lines."]
+    assert path.exists()  # the step still writes into it
     write(path, b"z\n")
     assert not log.grew()
     assert drain(log) == []
+    assert path.exists()  # a look after the cut leaves the file to the step too
     assert texts(log.read(NOW, final=True)) == []
     assert not path.exists()  # cut or not, the file goes when the step ends
 
 
-def test_exactly_the_line_limit_is_not_cut(tmp_path: pathlib.Path) -> None:
+def test_exactly_the_line_limit_is_not_cut_and_the_next_lines_are(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "out.log"
     path.write_bytes(b"x\n" * MAX_LOG_LINES)
     log = OutputLog(path, KEY, 1)
     assert len(drain(log)) == MAX_LOG_LINES
+    assert not log.cut
+    write(path, b"one more\nand another\n")
+    assert drain(log) == ["Output of step 1 was cut after 10000 lines."]
+    path.unlink()  # gone already (a cleaned-up data directory): the end of the step is no error
     assert texts(log.read(NOW, final=True)) == []
+
+
+def test_a_missing_file_has_not_grown_and_logs_nothing(tmp_path: pathlib.Path) -> None:
+    log = OutputLog(tmp_path / "never-made.log", KEY, 1)
+    assert not log.grew()
+    assert log.read(NOW) == []
+    assert log.read(NOW, final=True) == []
 
 
 @pytest.mark.parametrize("final", [False, True], ids=["while running", "at the end"])
@@ -138,4 +151,5 @@ def test_recovery_adds_nothing_after_a_cut_and_nothing_for_a_missing_file(tmp_pa
     cut = models.LogEntry(KEY, 1, NOW, models.Severity.WARNING, "engine", "Output of step 1 was cut after 2 lines.")
     assert steplog.rest_of(path, KEY, 1, [cut], NOW) == []
     assert not path.exists()
+    assert steplog.rest_of(path, KEY, 1, [cut], NOW) == []
     assert steplog.rest_of(path, KEY, 1, [], NOW) == []

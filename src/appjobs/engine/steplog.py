@@ -109,6 +109,5 @@ def rest_of(
     if any(e.source == "engine" and e.text.startswith(cut_note(number)) for e in own):
         path.unlink(missing_ok=True)
         return []  # cut while it ran: nothing more belongs in the log
-    done = sum(1 for e in own if e.source == "stdout")
-    entries = OutputLog(path, key, number).read(now, final=True)
-    return entries[min(done, sum(1 for e in entries if e.source == "stdout")) :]
+    done = sum(1 for e in own if e.source == "stdout")  # the file's first lines: they were logged from it
+    return OutputLog(path, key, number).read(now, final=True)[done:]
