@@ -13,7 +13,7 @@ import hashlib
 import pathlib
 
 import pytest
-from commcli import run, snapshot
+from commcli import listing, run, snapshot
 
 from appjobs import errors, models
 from appjobs.auth import users
@@ -91,6 +91,12 @@ def test_set_logon_lock_and_unlock(data_dir: pathlib.Path) -> None:
         assert UiAuth(store).logon("CB1", PASSWORD) is not None
     finally:
         store.close()
+    changes = [e["detail"] for e in listing("audit", data_dir=data_dir) if e["detail"].startswith("business user CB1")]
+    assert changes == [
+        "business user CB1: UI password set, role viewer",
+        "business user CB1: UI logon locked",
+        "business user CB1: UI logon unlocked",
+    ]
     missing = run("business-users", "lock", "NOBODY", data_dir=data_dir)
     assert missing.returncode != 0
     assert "business user NOBODY doesn't exist" in missing.stderr
