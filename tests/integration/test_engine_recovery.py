@@ -220,10 +220,16 @@ def test_a_killed_worker_its_parent_has_not_collected_yet_counts_as_dead(
     assert psutil.Process(worker.pid).status() == psutil.STATUS_ZOMBIE, "still not reaped: the case under test"
 
 
+@pytest.mark.parametrize("tracking", ["auto", "token"])
 def test_a_step_that_cleared_its_environment_is_stopped_after_its_worker_died(
-    service: JobService, store: Store, data_dir: pathlib.Path, processes: Processes, worker: subprocess.Popen[str]
+    service: JobService, store: Store, data_dir: pathlib.Path, processes: Processes, tracking: str
 ) -> None:
-    """The step's own process is stopped by its recorded pid, even when it no longer carries the step's token."""
+    """The step's own process is stopped by its recorded pid, even when it no longer carries the step's token.
+
+    Where the host offers cgroups (``auto``) its cgroup holds it too; with ``token`` tracking the pid is all
+    recovery has.
+    """
+    worker = processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS, "--process-tracking", tracking)
     toml = """
         [[template]]
         name = "/APPJOBS/TEST_BARE_ENV"
@@ -247,7 +253,7 @@ def test_a_step_that_cleared_its_environment_is_stopped_after_its_worker_died(
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
         assert leader.is_running()
-        processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
+        processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS, "--process-tracking", tracking)
         assert wait_final(service, job.key).status is JobStatus.ABORTED
         wait_for(lambda: not leader.is_running() or leader.status() == psutil.STATUS_ZOMBIE, timeout=5)
     finally:
