@@ -3,6 +3,7 @@
     .venv/bin/python mutation/run.py odata/filter.py [MODULE ...]   # or --all
     .venv/bin/python mutation/run.py --report odata/filter.py        # re-read the last run, run nothing
     .venv/bin/python mutation/run.py --again odata/filter.py         # re-run only last run's survivors
+    .venv/bin/python mutation/run.py --since 383147c storage/database.py  # only lines changed since a commit
 
 Install the tool first: ``pip install -e '.[mutation]'`` (cosmic-ray). For each module named in
 ``mutation/config.toml`` this copies ``src/``, ``tests/`` and ``pyproject.toml`` into
@@ -39,6 +40,7 @@ HERE = ROOT / "mutation"
 WORK = HERE / ".work"
 COPIED = ("src", "tests", "pyproject.toml")
 NOT_RUN = "not run: operator not kept, an annotation or a keyword-only marker"
+UNCHANGED = "not run: the line is unchanged since the --since commit"
 SKIP_COPY = shutil.ignore_patterns("__pycache__", ".hypothesis", "*.egg-info", ".pytest_cache")
 
 
@@ -183,8 +185,28 @@ def not_behaviour(source: pathlib.Path, where: tuple[int, int]) -> bool:
     return line[where[1] : where[1] + 1] == "*" and line[where[1] + 1 :].lstrip().startswith(",")
 
 
-def mark_skipped(work: pathlib.Path, keep: set[str], previous: dict[tuple[str, str, int], object]) -> None:
-    """Skip the operators not kept and annotations; for --again, carry over the mutants killed last time."""
+def changed_lines(module: str, since: str) -> set[int]:
+    """The lines of *module* as it is now that ``git diff`` shows as new or changed since commit *since*."""
+    diff = subprocess.run(
+        ["git", "diff", "-U0", since, "--", f"src/appjobs/{module}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if diff.returncode != 0:
+        sys.exit(f"--since {since}: {diff.stderr.strip()}")
+    lines: set[int] = set()
+    for hunk in (line for line in diff.stdout.splitlines() if line.startswith("@@")):
+        start, _, count = hunk.split()[2].removeprefix("+").partition(",")
+        lines.update(range(int(start), int(start) + int(count or 1)))
+    return lines
+
+
+def mark_skipped(
+    work: pathlib.Path, keep: set[str], previous: dict[tuple[str, str, int], object], lines: set[int] | None
+) -> None:
+    """Skip the operators not kept, annotations and, with *lines*, every other line; for --again, carry over kills."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
@@ -194,6 +216,8 @@ def mark_skipped(work: pathlib.Path, keep: set[str], previous: dict[tuple[str, s
             carried = previous.get((mutation.operator_name, str(mutation.start_pos), mutation.occurrence))
             if mutation.operator_name not in keep or not_behaviour(mutation.module_path, tuple(mutation.start_pos)):
                 db.set_result(item.job_id, WorkResult(output=NOT_RUN, worker_outcome=WorkerOutcome.SKIPPED))
+            elif lines is not None and mutation.start_pos[0] not in lines:
+                db.set_result(item.job_id, WorkResult(output=UNCHANGED, worker_outcome=WorkerOutcome.SKIPPED))
             elif carried is not None:
                 db.set_result(item.job_id, carried)
 
@@ -260,13 +284,15 @@ def commit() -> str:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def run_module(module: str, spec: dict, keep: set[str], again: bool) -> None:
+def run_module(module: str, spec: dict, keep: set[str], again: bool, since: str | None) -> None:
     previous = previous_kills(WORK / module.replace("/", "_").removesuffix(".py")) if again else {}
+    lines = changed_lines(module, since) if since else None
     work = prepare(module, spec)
     seconds = baseline(work, spec)
     print(f"{module}: its tests take {seconds:.1f} s unmutated; running the mutants", flush=True)
     cosmic_ray(work, "init", "cosmic-ray.toml", "session.sqlite")
-    mark_skipped(work, keep, previous)
+    mark_skipped(work, keep, previous, lines)
+    (work / "since.txt").write_text(since or "")  # read by the report: the row covers the changed lines only
     cosmic_ray(work, "exec", "cosmic-ray.toml", "session.sqlite")
 
 
@@ -283,13 +309,14 @@ def report(modules: list[str], equivalents: dict) -> None:
                 print(f"  SURVIVED {m.module}:{m.line} {m.operator} #{m.occurrence}: {m.change}")
         killed_keys = {m.key for m in mutants if m.outcome == "killed"}
         stale += [k for k in equivalents if k in killed_keys]
-        rows.append(summary(module, mutants))
+        since = (work / "since.txt").read_text() if (work / "since.txt").exists() else ""
+        rows.append({**summary(module, mutants), "scope": f" (lines changed since {since})" if since else ""})
     today, head = dt.date.today().isoformat(), commit()
     print("\n| module | mutants | killed | equivalent | survived | rate | date | commit |")
     print("|---|---:|---:|---:|---:|---:|---|---|")
     for r in rows:
         print(
-            f"| `{r['module']}` | {r['mutants']} | {r['killed']} | {r['equivalent']} | {r['survived']} "
+            f"| `{r['module']}`{r['scope']} | {r['mutants']} | {r['killed']} | {r['equivalent']} | {r['survived']} "
             f"| {r['rate']:.1f}% | {today} | {head} |"
         )
     for key in stale:
@@ -302,6 +329,7 @@ def main() -> None:
     parser.add_argument("--all", action="store_true", help="every module in mutation/config.toml")
     parser.add_argument("--report", action="store_true", help="only print the last run's results")
     parser.add_argument("--again", action="store_true", help="re-run only the mutants that survived last time")
+    parser.add_argument("--since", metavar="COMMIT", help="only mutants on lines changed since COMMIT (git diff)")
     args = parser.parse_args()
     config = load_config()
     modules = list(config["modules"]) if args.all else args.modules
@@ -311,7 +339,7 @@ def main() -> None:
     equivalents = load_equivalents()
     if not args.report:
         for module in modules:
-            run_module(module, config["modules"][module], set(config["operators"]["keep"]), args.again)
+            run_module(module, config["modules"][module], set(config["operators"]["keep"]), args.again, args.since)
     report(modules, equivalents)
 
 
