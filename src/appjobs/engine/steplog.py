@@ -40,7 +40,7 @@ class OutputLog:
     key: JobKey
     number: int
     offset: int = 0  #: bytes of the file logged (always just after a newline while the step runs)
-    lines: int = 0  #: lines logged (or, in recovery, found in the log already)
+    lines: int = 0  #: lines logged
     cut: bool = False  #: a limit was reached: nothing more is logged
     _pending: tuple[int, int, bool] | None = dataclasses.field(default=None, repr=False)
 
