@@ -551,6 +551,8 @@ def test_a_new_database_is_private_from_the_start_whatever_the_umask(tmp_path: p
         ("sqlite:///file:/data/appjobs.db?uri=true", "/data/appjobs.db"),
         ("sqlite:///file:///data/app%20jobs.db?uri=true&cache=shared", "/data/app jobs.db"),
         ("sqlite:///file:relative.db?uri=true", "relative.db"),
+        ("sqlite:///file:relative.db", "file:relative.db"),  # without uri=true SQLite takes the name as it is
+        ("sqlite:////data/a%23b.db?uri=true", "/data/a#b.db"),  # only a name starting file: is a URI ("#" no fragment)
         ("sqlite://", None),
         ("sqlite:///:memory:", None),
         ("sqlite:///file::memory:?uri=true&cache=shared", None),
