@@ -28,6 +28,7 @@ from appjobs import errors, models
 from appjobs.engine import JobService, templates
 from appjobs.settings import Paths
 from appjobs.storage import Store, schema
+from appjobs.storage import jobsql as q
 from appjobs.storage.database import MIGRATIONS, head_revision, sqlite_file
 from appjobs.storage.jobs import RunningStep
 
@@ -396,6 +397,26 @@ def test_an_in_memory_database_works_in_one_process(
     finally:
         store.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_database_named_by_a_file_uri_is_written_and_read_in_that_file(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLAlchemy hands SQLite a ``file:`` name as a URI; every read, the one-row ones too, goes to that file."""
+    monkeypatch.chdir(tmp_path)  # where a file named "file:..." would land if the name were taken as a plain path
+    path = tmp_path / "data" / "jobs.db"
+    path.parent.mkdir()
+    store = Store.open(f"sqlite:///file:{path}?uri=true")
+    try:
+        service = JobService(store)
+        service.import_templates(templates.parse(TEMPLATE, source="t", by="T", now=models.utcnow()))
+        job = service.schedule("/T/ONE", creator="TESTER")
+        assert store.db.one(q.JOB, q.key(job.key)).name == job.key.name
+        assert service.status(job.key).status is models.JobStatus.SCHEDULED
+    finally:
+        store.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+    assert {"jobs.db", "jobs.db-writelock"} <= {p.name for p in path.parent.iterdir()}
 
 
 @pytest.mark.parametrize(
