@@ -310,6 +310,9 @@ def test_a_logon_forgets_its_own_users_failed_logons_and_nobody_elses(store: Sto
     assert {u.id: u.failed_logons for u in store.ui_users.list()}["SLIPPY"] == 2
     assert auth.logon("SLIPPY", PASSWORD) is not None
     assert {u.id: u.failed_logons for u in store.ui_users.list()}["SLIPPY"] == 0
+    assert auth.logon("SLIPPY", "not-it") is None  # a single failure is forgotten as well
+    assert auth.logon("SLIPPY", PASSWORD) is not None
+    assert {u.id: u.failed_logons for u in store.ui_users.list()}["SLIPPY"] == 0
 
 
 def test_a_new_role_ends_the_sessions_opened_under_the_old_one(store: Store) -> None:
@@ -332,3 +335,16 @@ def test_an_unlock_does_not_bring_back_the_sessions_the_lock_ended(store: Store)
     users.set_ui_locked(store, "PAUSED", True)
     users.set_ui_locked(store, "PAUSED", False)  # before the session was used again
     assert auth.find(session.id) is None
+
+
+def test_an_unlock_of_a_user_not_locked_forgets_its_failures_and_keeps_its_sessions(store: Store) -> None:
+    """An administrator's unlock after a few wrong passwords resets the count; the user's open session goes on."""
+    users.add_business_user(store, "FUMBLER", password=PASSWORD, role="operator")
+    auth = UiAuth(store, max_failed=5)
+    session = auth.logon("FUMBLER", PASSWORD)
+    assert session is not None
+    for _ in range(3):
+        assert auth.logon("FUMBLER", "not-it") is None
+    users.set_ui_locked(store, "FUMBLER", False)
+    assert {u.id: u.failed_logons for u in store.ui_users.list()}["FUMBLER"] == 0
+    assert auth.find(session.id) is not None
