@@ -1,4 +1,7 @@
-"""A running step's output reaches the job log while it runs, over HTTP too, once per line, also across a crash."""
+"""A running step's output reaches the job log while it runs, once per line, also across a crash.
+
+The same seen over HTTP, by ``appjobs log --follow``: ``test_cli_log.py``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,6 @@ from conftest import WORKER_ARGS, Processes, gated_template, wait_final, wait_fo
 from appjobs import models
 from appjobs.engine import JobService, templates
 from appjobs.models import JobStatus
-from appjobs.storage import Store
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -41,7 +43,7 @@ def test_whole_lines_are_logged_while_the_step_runs_and_the_half_line_at_its_end
 
 
 def test_a_crashed_workers_step_keeps_its_logged_lines_once(
-    service: JobService, store: Store, processes: Processes, data_dir: pathlib.Path, tmp_path: pathlib.Path
+    service: JobService, processes: Processes, data_dir: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     """Lines logged while the step ran are not logged again by the recovery that aborts it."""
     worker = processes.start("worker", "--data-dir", str(data_dir), *WORKER_ARGS)
