@@ -18,7 +18,7 @@ from commcli import listing, run, snapshot
 from appjobs import errors, models
 from appjobs.auth import users
 from appjobs.auth.sessions import TOUCH_EVERY
-from appjobs.auth.ui import Role, UiAuth
+from appjobs.auth.ui import Role, UiAuth, UiSession
 from appjobs.storage import Store
 
 pytestmark = pytest.mark.usefixtures("initialised")
@@ -31,6 +31,18 @@ class Clock:
 
     def __call__(self) -> dt.datetime:
         return self.now
+
+
+def clocked_logon(
+    store: Store, user: str, role: str, idle: dt.timedelta = dt.timedelta(minutes=30)
+) -> tuple[UiAuth, Clock, UiSession]:
+    """A new UI user *user* logged on through a UiAuth whose clock the test moves."""
+    users.add_business_user(store, user, password=PASSWORD, role=role)
+    clock = Clock()
+    auth = UiAuth(store, idle_timeout=idle, clock=clock)
+    session = auth.logon(user, PASSWORD)
+    assert session is not None
+    return auth, clock, session
 
 
 def _stored(data_dir: pathlib.Path) -> Store:
@@ -104,11 +116,7 @@ def test_set_logon_lock_and_unlock(data_dir: pathlib.Path) -> None:
 
 @pytest.mark.backends("sqlite", "postgresql")
 def test_sessions_end_when_idle_or_when_the_role_changes(store: Store) -> None:
-    users.add_business_user(store, "OPS", password=PASSWORD, role="operator")
-    clock = Clock()
-    auth = UiAuth(store, idle_timeout=dt.timedelta(minutes=30), clock=clock)
-    session = auth.logon("OPS", PASSWORD)
-    assert session is not None
+    auth, clock, session = clocked_logon(store, "OPS", "operator")
     clock.now += dt.timedelta(minutes=29)
     assert auth.find(session.id) == session  # within the timeout; the idle clock moves on
     clock.now += dt.timedelta(minutes=29)
@@ -182,11 +190,7 @@ def test_session_ids_and_csrf_tokens_are_long_random_secrets(store: Store) -> No
 
 
 def test_a_session_lives_exactly_its_idle_timeout_counted_from_the_last_touch(store: Store) -> None:
-    users.add_business_user(store, "IDLER", password=PASSWORD, role="viewer")
-    clock = Clock()
-    auth = UiAuth(store, idle_timeout=dt.timedelta(minutes=30), clock=clock)
-    session = auth.logon("IDLER", PASSWORD)
-    assert session is not None
+    auth, clock, session = clocked_logon(store, "IDLER", "viewer")
     clock.now += TOUCH_EVERY  # not more than TOUCH_EVERY since the logon: the session is not touched
     assert auth.find(session.id) == session
     clock.now += dt.timedelta(minutes=30) - TOUCH_EVERY + dt.timedelta(microseconds=1)
@@ -250,11 +254,7 @@ def _stored_session(store: Store, session_id: str) -> object:
 
 
 def test_a_logon_clears_away_sessions_idle_for_more_than_a_day_and_only_those(store: Store) -> None:
-    users.add_business_user(store, "LONGDAY", password=PASSWORD, role="viewer")
-    clock = Clock()
-    auth = UiAuth(store, idle_timeout=dt.timedelta(days=3), clock=clock)  # a site that keeps sessions for days
-    first = auth.logon("LONGDAY", PASSWORD)
-    assert first is not None
+    auth, clock, first = clocked_logon(store, "LONGDAY", "viewer", dt.timedelta(days=3))  # sessions kept for days
     clock.now += dt.timedelta(days=1)
     second = auth.logon("LONGDAY", PASSWORD)  # the first is idle exactly a day: kept
     assert second is not None
