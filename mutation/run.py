@@ -185,15 +185,14 @@ def not_behaviour(source: pathlib.Path, where: tuple[int, int]) -> bool:
     return line[where[1] : where[1] + 1] == "*" and line[where[1] + 1 :].lstrip().startswith(",")
 
 
+def git(*args: str) -> subprocess.CompletedProcess[str]:
+    """``git ARGS`` in the checkout, its output captured."""
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+
+
 def changed_lines(module: str, since: str) -> set[int]:
     """The lines of *module* as it is now that ``git diff`` shows as new or changed since commit *since*."""
-    diff = subprocess.run(
-        ["git", "diff", "-U0", since, "--", f"src/appjobs/{module}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    diff = git("diff", "-U0", since, "--", f"src/appjobs/{module}")
     if diff.returncode != 0:
         sys.exit(f"--since {since}: {diff.stderr.strip()}")
     lines: set[int] = set()
@@ -275,12 +274,7 @@ def summary(module: str, mutants: list[Mutant]) -> dict[str, object]:
 
 
 def commit() -> str:
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "src", "tests"], cwd=ROOT, capture_output=True, text=True, check=False
-    )
+    head, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "src", "tests")
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
