@@ -75,3 +75,19 @@ def test_a_steps_log_stops_at_ten_thousand_lines_and_says_so(
         "Output of step 1 was cut after 10000 lines."
     ]
     assert not list((data_dir / "logs").glob("*.log"))
+
+
+def test_a_step_that_prints_nul_and_bytes_that_are_not_utf8_finishes_with_its_log(
+    service: JobService, worker: subprocess.Popen[str], tmp_path: pathlib.Path
+) -> None:
+    """PostgreSQL's text refuses NUL: such output, logged while the step runs and at its end, is U+FFFD instead."""
+    gate = tmp_path / "gate"
+    script = f"printf 'a\\\\000b\\\\n'; while [ ! -e {gate} ]; do sleep 0.05; done; printf 'c\\\\377\\\\000'"
+    toml = f'[[template]]\nname = "/APPJOBS/TEST_NUL"\ntext = "NUL"\n[[template.step]]\ncommand = "{script}"\n'
+    service.import_templates(templates.parse(toml, source="t", by="T", now=models.utcnow()))
+    job = service.schedule("/APPJOBS/TEST_NUL", creator="TESTER")
+    wait_for(lambda: step_lines(service.log(job.key)) == ["a\ufffdb"])  # logged while it runs
+    gate.touch()
+    assert wait_final(service, job.key).status is JobStatus.FINISHED
+    assert step_lines(service.log(job.key)) == ["a\ufffdb", "c\ufffd\ufffd"]
+    assert worker.poll() is None

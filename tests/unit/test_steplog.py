@@ -64,7 +64,9 @@ def test_entries_not_stored_are_read_again(tmp_path: pathlib.Path) -> None:
     assert texts(log.read(NOW, final=True)) == []
 
 
-chunks = st.lists(st.binary(max_size=40) | st.sampled_from([b"\n", b"\r\n", b"\r", "é\n".encode(), b"\xff\n"]))
+chunks = st.lists(
+    st.binary(max_size=40) | st.sampled_from([b"\n", b"\r\n", b"\r", "é\n".encode(), b"\xff\n", b"\x00\n"])
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -77,7 +79,7 @@ def test_lines_read_in_pieces_are_the_lines_of_the_whole_file(tmp_path_factory: 
     for piece in pieces:
         write(path, piece)
         seen += drain(log)
-    whole = b"".join(pieces).decode("utf-8", errors="replace").splitlines()
+    whole = b"".join(pieces).decode("utf-8", errors="replace").replace("\x00", "\ufffd").splitlines()
     seen += texts(log.read(NOW, final=True))
     assert seen == whole
 
@@ -153,3 +155,12 @@ def test_recovery_adds_nothing_after_a_cut_and_nothing_for_a_missing_file(tmp_pa
     assert not path.exists()
     assert steplog.rest_of(path, KEY, 1, [cut], NOW) == []
     assert steplog.rest_of(path, KEY, 1, [], NOW) == []
+
+
+def test_nul_and_bytes_that_are_not_utf8_become_the_replacement_character(tmp_path: pathlib.Path) -> None:
+    """PostgreSQL's text holds no NUL: a step that prints one must not break the write of its log."""
+    path = tmp_path / "out.log"
+    path.write_bytes(b"a\x00b\n\xffc\nd\x00")
+    log = OutputLog(path, KEY, 1)
+    assert drain(log) == ["a\ufffdb", "\ufffdc"]
+    assert texts(log.read(NOW, final=True)) == ["d\ufffd"]

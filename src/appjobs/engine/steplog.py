@@ -9,7 +9,8 @@ included, is logged with the step's end and the file removed.
 
 Lines are cut from the file only after a newline, so the lines logged in pieces are
 exactly the lines of the whole file read at once (``str.splitlines``), and a line is
-never logged half. A step's log keeps at most :data:`MAX_LOG_LINES` lines and
+never logged half. Whatever a step writes is stored as text on both databases: bytes
+that are not UTF-8, and NUL, become U+FFFD. A step's log keeps at most :data:`MAX_LOG_LINES` lines and
 :data:`MAX_LOG_BYTES` bytes of its output, with a warning where it was cut.
 
 Reading is split from committing (:meth:`OutputLog.read`, :meth:`OutputLog.logged`):
@@ -67,7 +68,8 @@ class OutputLog:
         data = data[:room]
         if not final and not over:
             data = data[: data.rfind(b"\n") + 1]  # whole lines only: the rest may still be being written
-        texts = data.decode("utf-8", errors="replace").splitlines()
+        # Bytes that are no UTF-8 and NULs (which PostgreSQL's text refuses) become U+FFFD; neither splits a line.
+        texts = data.decode("utf-8", errors="replace").replace("\x00", "\ufffd").splitlines()
         keep = texts[: max(MAX_LOG_LINES - self.lines, 0)]
         cut = over or len(keep) < len(texts)
         entries = [models.LogEntry(self.key, self.number, now, Severity.INFO, "stdout", t) for t in keep]
