@@ -103,16 +103,18 @@ class Scheduler:
         self.cut_off = 0
         self.killed_at = float("inf")
         self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.schedule_until_refused) for _ in range(threads)]
+        # Each session fetches its CSRF token here, before the kill: on a loaded machine a thread may
+        # first run after the kill, and its token fetch would then fail outside the scheduling loop.
+        sessions = [tenant.session() for _ in range(threads)]
+        self.threads = [threading.Thread(target=self.schedule_until_refused, args=(http,)) for http in sessions]
 
-    def schedule_until_refused(self) -> None:
-        http = self.tenant.session()
+    def schedule_until_refused(self, http: requests.Session) -> None:
         params = {"JobTemplateName": "'/APPJOBS/DEMO_ECHO'", "JobText": "'crash'", "$format": "json"}
         while len(self.answered) < self.limit:
             sent = time.monotonic()
             try:
                 response = http.post(self.tenant.root + "/JobSchedule", params=params, timeout=30)
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):  # the latter: cut mid-body
                 with self.lock:
                     self.cut_off += sent < self.killed_at
                 return
