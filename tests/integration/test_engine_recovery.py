@@ -148,7 +148,7 @@ def crash_while_scheduling(tenant: Tenant, answered: list[models.JobKey]) -> int
 def test_no_scheduled_job_is_lost_across_crashes(
     demo: JobService, data_dir: pathlib.Path, start_server: Callable[..., Server]
 ) -> None:
-    """Every JobSchedule answered 200 before a kill -9 names a job that exists after the restart and runs once.
+    """Every JobSchedule answered 200 before a kill -9 names a job that exists after the restart and runs at most once.
 
     The server dies while many JobSchedule requests are in flight over HTTP, as a scheduler would send
     them; the JobNames it answered are then looked up in what the restarted server has.
@@ -165,11 +165,13 @@ def test_no_scheduled_job_is_lost_across_crashes(
         job = wait_final(demo, key, timeout=120)  # raises JobNotFound for an answered job that was lost
         log = [e.text for e in demo.log(key)]
         starts = [text for text in log if text.startswith("Step 1 started")]
-        assert len(starts) == 1, f"{key} started {len(starts)} times"
+        assert len(starts) <= 1, f"{key} started {len(starts)} times"
         if job.status is JobStatus.ABORTED:  # its step was running when the worker died: aborted, not rerun
+            # No start logged when the kill came between its claim and the record of its process.
             assert any("stopped while step 1 was running" in text for text in log), (key, log)
         else:
             assert job.status is JobStatus.FINISHED, key
+            assert starts, (key, log)
 
 
 def test_a_second_worker_leaves_the_running_jobs_of_a_live_one_alone(
