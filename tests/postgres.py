@@ -81,3 +81,26 @@ def postgres_database(postgres_server: str) -> Iterator[str]:
     """A new database for one test (see :func:`new_database`)."""
     with new_database(postgres_server) as url:
         yield url
+
+
+@contextlib.contextmanager
+def outage(server: str, url: str) -> Iterator[None]:
+    """The database of *url* is down while the block runs: its connections are ended and new ones refused.
+
+    As a restart or fail-over of the PostgreSQL server looks to its clients, without stopping the
+    server that the other tests use: ``ALLOW_CONNECTIONS false``, then every session ended.
+    """
+    import psycopg
+    from psycopg import sql
+
+    name = sql.Identifier(sa.make_url(url).database)
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(name))
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (sa.make_url(url).database,)
+        )
+    try:
+        yield
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(name))

@@ -19,7 +19,8 @@ command line need to pick a status code or an exit code::
     ├── AuthError               logon or authorization refused
     ├── ConfigurationError      settings, data directory, environment
     └── StorageError            the database failed underneath us
-        └── StorageFull           its disk (or quota) is full: nothing can be stored until space is freed
+        └── StorageUnavailable    it cannot be used now (down, unreachable, locked), and may be soon
+            └── StorageFull         its disk (or quota) is full: nothing can be stored until space is freed
 
 Business errors carry an SAP message id (``message_id``, e.g. ``"APJ_RT/003"``)
 so that the OData layer can answer with the code a real tenant would send.
@@ -132,5 +133,9 @@ class StorageError(AppjobsError):
     """The database failed."""
 
 
-class StorageFull(StorageError):
+class StorageUnavailable(StorageError):
+    """The database cannot be used now; the same request may succeed later. Try again later."""
+
+
+class StorageFull(StorageUnavailable):
     """The server's storage is full: nothing can be stored until space is freed. Try again later."""

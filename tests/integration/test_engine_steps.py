@@ -161,3 +161,24 @@ def test_a_step_reads_nothing_from_the_workers_stdin(
     texts = log_texts(service, job.key)
     assert "eof" in texts
     assert "meant for the worker, not its steps" not in texts
+
+
+@pytest.mark.backends("sqlite")  # the worker's files, not the database
+def test_a_step_that_cannot_start_ends_the_job_a_and_the_worker_goes_on(
+    demo: JobService, worker: subprocess.Popen[str], data_dir: pathlib.Path
+) -> None:
+    """Its output file cannot be made (``logs`` is a file now): the job ends A saying why, with the others
+    claimed in the same turn started all the same, and the next job runs once the directory is back."""
+    logs = data_dir / "logs"
+    logs.rmdir()
+    logs.write_text("not a directory")
+    jobs = [demo.schedule("/APPJOBS/DEMO_ECHO", creator="TESTER") for _ in range(2)]
+    for job in jobs:
+        assert wait_final(demo, job.key).status is JobStatus.ABORTED
+        texts = [e.text for e in demo.log(job.key)]
+        assert any(t.startswith("Step 1 could not start:") and "Not a directory" in t for t in texts), texts
+    logs.unlink()
+    logs.mkdir()
+    fresh = demo.schedule("/APPJOBS/DEMO_ECHO", creator="TESTER")
+    assert wait_final(demo, fresh.key).status is JobStatus.FINISHED
+    assert worker.poll() is None

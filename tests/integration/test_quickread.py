@@ -6,6 +6,7 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+from postgres import outage
 
 from appjobs import errors, models
 from appjobs.engine import JobService
@@ -81,10 +82,17 @@ def test_reads_at_the_same_time_get_connections_of_their_own_and_give_them_back(
 
 
 @pytest.mark.backends("postgresql")
-def test_a_broken_connection_is_dropped_and_the_next_read_reconnects(store: Store, service: JobService) -> None:
-    """The server ends the quick reader's connection: that read fails as a StorageError, the next one works."""
+def test_a_connection_the_server_ended_is_dropped_and_the_read_reconnects(
+    store: Store, service: JobService, postgres_server: str, postgres_database: str
+) -> None:
+    """The server ends the quick reader's idle connection (a restart does that to all): the read that meets it
+    goes on with a new one and succeeds. While the database refuses new connections too, the read fails as
+    StorageUnavailable, which the HTTP layer answers 503."""
     job = service.schedule("/APPJOBS/DEMO_ECHO", creator="U")
     assert store.jobs.poll(job.key)[1] == "U"
+    quick = store.db.quick
+    assert quick is not None
+    assert quick.connections == 1
     with store.db.engine.connect() as conn:
         killed = conn.execute(
             sa.text(
@@ -93,6 +101,8 @@ def test_a_broken_connection_is_dropped_and_the_next_read_reconnects(store: Stor
             )
         ).all()
     assert killed == [(True,)]
-    with pytest.raises(errors.StorageError, match="database error"):
+    assert store.jobs.poll(job.key)[1] == "U"
+    assert quick.connections == 1  # the ended one was closed, not kept beside the new one
+    with outage(postgres_server, postgres_database), pytest.raises(errors.StorageUnavailable, match="unavailable"):
         store.jobs.poll(job.key)
     assert store.jobs.poll(job.key)[1] == "U"

@@ -1,4 +1,4 @@
-"""The worker on a full disk: it stays up, waits longer and longer, and goes on by itself when space returns.
+"""The worker on a full disk or without its database: it stays up, waits, and goes on by itself when it can.
 
 Before this, a full disk made every turn of the worker raise, the worker
 exit, and ``appjobs serve`` start another every second or two, each writing
@@ -12,6 +12,24 @@ one transaction, rolled back whole, and what it was to record stays in the
 worker's memory for the next try (steps that ended, processes started). Steps
 that run go on running; a stop signal still stops them, since stopping a
 process needs no disk. The log says it once a minute, and says when it is over.
+
+A database that is down or unreachable (:class:`~appjobs.errors.StorageUnavailable`,
+of which a full disk is one kind) is met the same way. Exiting was worse
+there: the steps outlived their worker, and the worker started after the
+database came back aborted them all as a crash's orphans. A restart of
+PostgreSQL cost every running job. One write of a turn may have got
+through all the same there: a commit that reached the database just as the
+connection broke. Recording a step's end again finds it ended and does
+nothing; a step that commit started (a claim, a chain's next step) is
+recorded as running with no process, and the worker's own recovery ends it
+A (see :mod:`appjobs.engine.recovery`).
+
+When the outage is over, every worker's heartbeat is as old as the outage,
+and the first worker to look would take the others for dead and abort their
+steps. So for one lease after its own outage, a worker judges the others
+only by what it can see without heartbeats (see
+:meth:`~appjobs.engine.worker.Worker.after_outage`): each of them sends one
+meanwhile, if it is alive.
 """
 
 from __future__ import annotations
@@ -37,26 +55,34 @@ class StorageBackoff:
 
     def __init__(self) -> None:
         self.delay = 0.0
+        self._full = False
         self._log = Throttled(logger)
 
-    def failed(self, exc: errors.StorageFull) -> float:
+    def failed(self, exc: errors.StorageUnavailable) -> float:
         """The pause before the next try, after another one failed with *exc*."""
         self.delay = min(max(self.delay * 2, FIRST), LONGEST)
-        self._log.warning("the worker cannot write, keeps its steps running and tries again: %s", exc)
+        self._full = isinstance(exc, errors.StorageFull)
+        what = "cannot write" if self._full else "cannot use the database"
+        self._log.warning("the worker %s, keeps its steps running and tries again: %s", what, exc)
         return self.delay
 
-    def succeeded(self) -> None:
-        if self.delay:
-            logger.warning("the worker can write again and goes on")
-            self.delay = 0.0
-            self._log.reset()
+    def succeeded(self) -> bool:
+        """A try got through; True when it ended a run of failures."""
+        if not self.delay:
+            return False
+        logger.warning(
+            "the worker can write again and goes on" if self._full else "the database is back; the worker goes on"
+        )
+        self.delay = 0.0
+        self._log.reset()
+        return True
 
 
 def turn(worker: Worker) -> None:
     """One turn of *worker*; on a full disk, only what needs no disk (stopping steps), then a pause."""
     try:
         worker._turn()
-    except errors.StorageFull as exc:
+    except errors.StorageUnavailable as exc:
         now = time.monotonic()
         worker._check_leaving(now)  # a drain ends on time on a full disk too
         if worker.stopping:
@@ -65,16 +91,18 @@ def turn(worker: Worker) -> None:
         worker.leftovers.drain(now)
         worker._wait(worker.backoff.failed(exc))
     else:
-        worker.backoff.succeeded()
+        if worker.backoff.succeeded():
+            worker.after_outage()
 
 
 def until_stored(worker: Worker, write: Callable[[], object]) -> None:
-    """Call *write* until it gets past a full disk, pausing between tries; give up when the worker is told to stop."""
+    """Call *write* until it gets past an outage, pausing between tries; give up when the worker is told to stop."""
     while not worker.stopping:
         try:
             write()
-        except errors.StorageFull as exc:
+        except errors.StorageUnavailable as exc:
             worker._wait(worker.backoff.failed(exc))
             continue
-        worker.backoff.succeeded()
+        if worker.backoff.succeeded():
+            worker.after_outage()
         return

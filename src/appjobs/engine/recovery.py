@@ -7,6 +7,11 @@ lease. The first two are noticed at once, so after ``kill -9`` of a server the
 next worker to start aborts the orphaned jobs immediately; the lease covers
 workers on other hosts.
 
+A worker also looks at its own steps: one recorded as running on it that it
+has no process for was claimed in a commit that reached the database while
+the connection broke (the worker saw only the error, see
+:mod:`appjobs.engine.backoff`). It never ran, and ends A saying so.
+
 Recovery never re-runs a step: a step that may have done half its work is
 reported A with a log message saying why, as SAP does for jobs "canceled by
 the system".
@@ -15,9 +20,11 @@ the system".
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import signal
 import socket
+import time
 from typing import TYPE_CHECKING
 
 from appjobs import models
@@ -29,6 +36,10 @@ if TYPE_CHECKING:
     from appjobs.engine.worker import Worker
 
 HOSTNAME = socket.gethostname()
+NEVER_STARTED = (
+    "Job aborted: step {number} was recorded as running on this worker, which never started it "
+    "(its database connection broke as the step was claimed); the step did not run."
+)
 
 
 def register(worker: Worker) -> None:
@@ -40,16 +51,20 @@ def register(worker: Worker) -> None:
 
 
 def recover(worker: Worker) -> None:
-    """Abort the running steps of every dead worker, and forget those workers."""
+    """Abort the running steps of every dead worker, and forget those workers; and our own steps that never ran."""
     now = worker.clock()
     empty = cgroups.empty_groups(worker.tracking)  # before reading the running steps (see empty_groups)
     workers = worker.store.workers.all()
-    dead = {wid for wid, record in workers.items() if wid != worker.id and _is_dead(record, now, worker.options.lease)}
+    # Right after an outage of our own, every heartbeat is as old as the outage (see engine.backoff).
+    lease = worker.options.lease if time.monotonic() >= worker.heartbeats_count_from else math.inf
+    dead = {wid for wid, record in workers.items() if wid != worker.id and _is_dead(record, now, lease)}
     running = worker.store.jobs.running_steps()
+    ours = worker.step_tokens()
     for step in running:
-        if step.worker_id != worker.id and (
-            step.worker_id is None or step.worker_id in dead or step.worker_id not in workers
-        ):
+        if step.worker_id == worker.id:
+            if step.token not in ours:  # claimed in a commit whose answer the broken connection lost
+                _abort(worker, step, workers.get(worker.id), now, NEVER_STARTED.format(number=step.number))
+        elif step.worker_id is None or step.worker_id in dead or step.worker_id not in workers:
             _abort(worker, step, workers.get(step.worker_id or ""), now)
     for wid in dead:
         worker.store.workers.unregister(wid)
@@ -66,7 +81,7 @@ def _is_dead(record: WorkerRecord, now: dt.datetime, lease: float) -> bool:
     return (now - record.heartbeat_at).total_seconds() > lease
 
 
-def _abort(worker: Worker, step: RunningStep, record: WorkerRecord | None, now: dt.datetime) -> None:
+def _abort(worker: Worker, step: RunningStep, record: WorkerRecord | None, now: dt.datetime, reason: str = "") -> None:
     if record is None or record.hostname == HOSTNAME:
         # Same host: the step's processes may have outlived their worker.
         leader = step.pid if step.pid and processes.is_alive(step.pid, step.pid_started) else None
@@ -76,7 +91,7 @@ def _abort(worker: Worker, step: RunningStep, record: WorkerRecord | None, now: 
             group.kill()
             worker.forget_group(group)
     where = f"worker pid {record.pid} on {record.hostname}" if record else "its worker"
-    reason = f"Job aborted: {where} stopped while step {step.number} was running; the step was not restarted."
+    reason = reason or f"Job aborted: {where} stopped while step {step.number} was running; the step was not restarted."
     path = steps.output_path(worker.log_dir, step.key, step.number)
     entries = steplog.rest_of(path, step.key, step.number, worker.store.jobs.log(step.key), now)
     entries.append(steps.engine_entry(step.key, None, now, reason, models.Severity.ERROR))

@@ -109,6 +109,7 @@ class Worker:
         self.stopping = False  #: abort what runs and end
         self.leaving_at: float | None = None  #: claim nothing more; abort what still runs at this monotonic time
         self._first_signal: float | None = None
+        self.heartbeats_count_from = 0.0  #: monotonic time from which others' heartbeats tell the dead (see backoff)
         self.tracking = cgroups.Tracking("token", why="not detected yet")
         self._ended: list[Ended] = []
         self._spawned: list[Spawned] = []
@@ -142,7 +143,7 @@ class Worker:
             while not (self._leaving and not self.running and not self.leftovers.draining):
                 backoff.turn(self)  # self._turn(), outliving a full disk
         finally:
-            with contextlib.suppress(errors.StorageFull):  # then crash recovery forgets us: our pid is gone
+            with contextlib.suppress(errors.StorageUnavailable):  # then crash recovery forgets us: our pid is gone
                 self.store.workers.unregister(self.id)
             self.leftovers.close()
             if wake_sock is not None:
@@ -224,6 +225,15 @@ class Worker:
         self._woken = False
         self._wait()
 
+    def after_outage(self) -> None:
+        """The database takes writes again: heartbeat now; give the others one lease to do so (see backoff)."""
+        self._due["heartbeat"] = 0.0
+        self.heartbeats_count_from = time.monotonic() + self.options.lease
+
+    def step_tokens(self) -> set[str]:
+        """The tokens of the steps this worker runs, or ended and has not recorded yet."""
+        return {r.work.token for r in self.running.values()} | {e.work.token for e in self._ended}
+
     def _is_due(self, what: str, interval: float) -> bool:
         now = time.monotonic()
         if now >= self._due.get(what, 0.0):
@@ -302,8 +312,10 @@ class Worker:
             if group is not None:
                 group.remove()
             note = steps.engine_entry(work.key, work.number, now, f"Step {work.number} could not start: {exc}")
-            ended = Ended(work, models.JobStatus.ABORTED, None, now, [note])
-            self.store.jobs.finish_step(work.key, work.number, ended.status, exit_code=None, now=now, log=ended.log())
+            # Recorded by the next turn, with the steps that ended: a write here that failed would
+            # leave the steps claimed with this one unstarted.
+            self._ended.append(Ended(work, models.JobStatus.ABORTED, None, now, [note]))
+            self._due["claim"] = 0.0  # a turn at once
             return
         self._selector.register(capture, selectors.EVENT_READ)
         self.running[pid] = Running(work, pid, capture, group)

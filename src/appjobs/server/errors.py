@@ -20,6 +20,7 @@ BatchBodiesBusy                503     error document, ``Retry-After: 5`` (``$ba
 Unauthorized                   401     ``WWW-Authenticate: Basic realm=…``, HTML body like ICF's
 CsrfRequired                   403     ``x-csrf-token: Required``, text ``CSRF token validation failed``
 StorageFull                    507     error document "The server's storage is full …", ``Retry-After: 60``
+StorageUnavailable             503     error document "The database cannot be used now …", ``Retry-After: 10``
 anything else                  500     error document; the exception is logged with its transaction id
 =============================  ======  =============================================================
 
@@ -31,6 +32,11 @@ although reads still work. 507 (RFC 4918: "unable to store the
 representation needed to complete the request") names the cause exactly;
 ``Retry-After`` tells a client that honours it when to try again. The log
 says it once a minute, not once a request (:class:`~appjobs.storage.diskfull.Throttled`).
+
+A database that is down or unreachable (a PostgreSQL restart or fail-over,
+a SQLite file locked past the busy timeout) is what 503 means: this server
+cannot serve now, another one or a later try may. Schedulers treat it as
+transient and poll again, where a 500 would fail the job they watch.
 
 Choices where the reference is silent ([I] in sap-service-facts.md): the
 Gateway framework codes are OTR GUIDs; we reuse the two captured ones
@@ -51,7 +57,9 @@ from appjobs.storage.diskfull import Throttled
 
 logger = logging.getLogger(__name__)
 _storage_full_log = Throttled(logger)
+_unavailable_log = Throttled(logger)
 STORAGE_FULL_RETRY_AFTER = "60"  # seconds: an operator has to free space, so not less
+UNAVAILABLE_RETRY_AFTER = "10"  # seconds: a database restart or fail-over takes about that
 
 RESOURCE_NOT_FOUND_CODE = "005056A509B11EE1B9A8FEC11C21D78E"
 BAD_REQUEST_CODE = "005056A509B11EE1BB8AF4A65EC3CA20"
@@ -144,18 +152,24 @@ def raw_error(exc: Exception, fmt: str = "xml") -> tuple[int, dict[str, str], by
     """Status, headers and SAP error document for *exc*, for callers below Starlette too."""
     status, code, details = _classify(exc)
     transaction = errordocs.transaction_id()
-    unexpected = status >= 500 and not isinstance(exc, HttpError | errors.StorageFull)
+    unexpected = status >= 500 and not isinstance(exc, HttpError | errors.StorageUnavailable)
     if isinstance(exc, errors.StorageFull):
         _storage_full_log.warning("requests answered 507: %s", exc)
+    elif isinstance(exc, errors.StorageUnavailable):
+        _unavailable_log.warning("requests answered 503: %s", exc)
     elif unexpected:
         logger.error("internal error, transaction %s", transaction, exc_info=exc)
     message = INTERNAL_ERROR if unexpected else str(exc)
+    if type(exc) is errors.StorageUnavailable:  # its detail names the database host: for the log, not the caller
+        message = errors.StorageUnavailable().message
     body = errordocs.error_document(code, message, fmt=fmt, details=details, transaction=transaction)
     headers = BASE_HEADERS | {"dataserviceversion": "1.0", "content-type": CONTENT_TYPES[fmt]}
     if isinstance(exc, MethodNotAllowed):
         headers["allow"] = ", ".join(exc.allowed)
     if isinstance(exc, errors.StorageFull):
         headers["retry-after"] = STORAGE_FULL_RETRY_AFTER
+    elif isinstance(exc, errors.StorageUnavailable):
+        headers["retry-after"] = UNAVAILABLE_RETRY_AFTER
     if isinstance(exc, BatchBodiesBusy):
         headers["retry-after"] = "5"
     return status, headers, body
@@ -165,8 +179,8 @@ def _classify(exc: Exception) -> tuple[int, str, list[errordocs.ErrorDetail]]:
     """Status, SAP code and error details for *exc*."""
     if isinstance(exc, HttpError):
         return exc.status, exc.code, []
-    if isinstance(exc, errors.StorageFull):
-        return 507, BAD_REQUEST_CODE, []
+    if isinstance(exc, errors.StorageUnavailable):  # a full disk is one kind, with a status of its own
+        return 507 if isinstance(exc, errors.StorageFull) else 503, BAD_REQUEST_CODE, []
     if isinstance(exc, ScheduleFailed):
         reason = exc.reason
         return 400, SCHEDULE_FAILED, [errordocs.ErrorDetail(reason.message_id or BAD_REQUEST_CODE, reason.message)]

@@ -50,6 +50,7 @@ import sqlalchemy as sa
 from appjobs import errors, metrics
 from appjobs.storage.diskfull import is_disk_full
 from appjobs.storage.listen import WAKE_CHANNEL, Listener
+from appjobs.storage.outage import is_unavailable
 from appjobs.storage.quickread import QuickReader
 
 MIGRATIONS = pathlib.Path(__file__).parent / "migrations"
@@ -373,6 +374,8 @@ def _translate() -> Iterator[None]:
         if is_disk_full(getattr(exc, "orig", None)):
             raise errors.StorageFull() from exc
         cause = getattr(exc, "orig", None) or exc  # errors of SQLAlchemy's own (a missing bind value) have none
+        if is_unavailable(exc):
+            raise errors.StorageUnavailable(f"the database is unavailable: {type(cause).__name__}: {cause}") from exc
         raise errors.StorageError(f"database error: {exc.__class__.__name__}: {cause}") from exc
     except OSError as exc:
         if is_disk_full(exc):  # the write lock's file, or anything else of ours on the way

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 
 from appjobs import errors
 from appjobs.storage import schema
+from appjobs.storage.outage import is_unavailable
 
 Processor = Callable[[Any], Any] | None
 
@@ -71,25 +72,38 @@ class QuickReader:
         prepared = self._prepared.get(id(statement)) or self._prepare(statement)
         values = [p(params[n]) if p else params[n] for n, p in zip(prepared.names, prepared.binds, strict=True)]
         bound = values if prepared.positional else dict(zip(prepared.names, values, strict=True))
-        try:
-            conn = self._idle.pop()
-        except IndexError:
-            conn = self._open()
-        try:
-            found = conn.execute(prepared.sql, bound).fetchone()
-        except self.failures as exc:
-            self._drop(conn)
-            raise errors.StorageError(f"database error: {exc.__class__.__name__}: {exc}") from exc
-        except BaseException:
-            self._idle.append(conn)  # not the connection's fault (a value the driver cannot adapt)
-            raise
-        self._idle.append(conn)
+        found = self._fetch(prepared.sql, bound)
         if found is None:
             return None
         row = list(found)
         for index, convert in prepared.converted:  # most columns (text, integers) need nothing
             row[index] = convert(row[index])
         return prepared.row._make(row)
+
+    def _fetch(self, sql: str, bound: Any) -> Any:
+        """The first row of *sql*, on an idle connection or a new one.
+
+        An idle connection that the database has ended meanwhile (it restarted, or an
+        administrator ended our sessions) is dropped and the read tried on the next,
+        as SQLAlchemy's pre-ping does for its pool: only a new connection's failure is raised.
+        """
+        while True:
+            try:
+                conn, pooled = self._idle.pop(), True
+            except IndexError:
+                conn, pooled = self._open(), False
+            try:
+                found = conn.execute(sql, bound).fetchone()
+            except self.failures as exc:
+                self._drop(conn)
+                if pooled and is_unavailable(exc):
+                    continue
+                raise storage_error(exc) from exc
+            except BaseException:
+                self._idle.append(conn)  # not the connection's fault (a value the driver cannot adapt)
+                raise
+            self._idle.append(conn)
+            return found
 
     @property
     def connections(self) -> int:
@@ -108,7 +122,7 @@ class QuickReader:
         try:
             conn = self.connect()
         except self.failures as exc:
-            raise errors.StorageError(f"database error: {exc.__class__.__name__}: {exc}") from exc
+            raise storage_error(exc) from exc
         with self._lock:
             self._connections.append(conn)
         return conn
@@ -144,3 +158,10 @@ class QuickReader:
 def _utc_timestamp(value: str | None) -> dt.datetime | None:
     """A timestamp as :class:`~appjobs.storage.schema.Timestamp` stores it on SQLite (naive UTC text), made aware."""
     return None if value is None else dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+
+
+def storage_error(exc: BaseException) -> errors.StorageError:
+    """Our error for the driver's *exc*: :class:`~appjobs.errors.StorageUnavailable` where a later try may pass."""
+    if is_unavailable(exc):
+        return errors.StorageUnavailable(f"the database is unavailable: {exc.__class__.__name__}: {exc}")
+    return errors.StorageError(f"database error: {exc.__class__.__name__}: {exc}")

@@ -49,7 +49,8 @@ STATUSES: list[tuple[type[errors.AppjobsError], int]] = [
     (errors.NotFound, 404),
     (errors.NotAuthorized, 403),
     (errors.Conflict, 409),
-    (errors.StorageFull, 507),
+    (errors.StorageFull, 507),  # before its parent: the first match wins
+    (errors.StorageUnavailable, 503),
 ]
 
 Endpoint = Callable[[Request], Response]
