@@ -226,6 +226,16 @@ class Server:
             return False
 
 
+def worker_pids(server: Server) -> list[int]:
+    """The pids of *server*'s live worker processes, in order (not one just killed, whose zombie waits for serve)."""
+    pids = []
+    for child in psutil.Process(server.proc.pid).children():
+        with contextlib.suppress(psutil.Error):  # a zombie's command line cannot be read either
+            if "worker" in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
+                pids.append(child.pid)
+    return sorted(pids)
+
+
 @pytest.fixture
 def start_server(processes: Processes, data_dir: pathlib.Path, tmp_path: pathlib.Path) -> Callable[..., Server]:
     """Start ``appjobs serve`` on the test's data directory and wait until it answers."""

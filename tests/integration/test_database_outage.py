@@ -12,13 +12,25 @@ import datetime as dt
 import json
 import os
 import pathlib
+import signal
 import subprocess
 from collections.abc import Callable
 
 import pytest
 import requests
 import sqlalchemy as sa
-from conftest import APPJOBS, DEMO, WORKER_ARGS, Processes, Server, gated_template, job_processes, wait_final, wait_for
+from conftest import (
+    APPJOBS,
+    DEMO,
+    WORKER_ARGS,
+    Processes,
+    Server,
+    gated_template,
+    job_processes,
+    wait_final,
+    wait_for,
+    worker_pids,
+)
 from postgres import outage
 from tenant import Tenant, add_users
 
@@ -152,3 +164,24 @@ def test_appjobs_run_waits_out_an_outage_that_the_server_answers_503(
     assert logon.status_code == 503, logon.text  # not 401: the password may well be right
     assert run.returncode == 0, stderr_file.read_text()
     assert json.loads(out.strip().splitlines()[-1])["status"] == "F"
+
+
+def test_a_worker_started_during_an_outage_waits_for_the_database(
+    demo: JobService, start_server: Callable[..., Server], postgres_server: str, postgres_database: str
+) -> None:
+    """The server restarts a worker that died while the database was down: the new one waits, not exits.
+
+    Exiting made a loop: a new worker every second, each failing at once with a traceback, for as long
+    as the outage lasted.
+    """
+    server = start_server()
+    (first,) = worker_pids(server)
+    with outage(postgres_server, postgres_database):
+        os.kill(first, signal.SIGKILL)
+        wait_for(lambda: "waits for it before it starts" in server.output())
+        (second,) = worker_pids(server)
+        assert second != first
+    job = demo.schedule("/APPJOBS/DEMO_ECHO", creator="TESTER")
+    assert wait_final(demo, job.key).status is JobStatus.FINISHED
+    assert worker_pids(server) == [second]
+    assert server.output().count("starting a new one") == 1, server.output()

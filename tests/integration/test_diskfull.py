@@ -23,12 +23,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 
-import psutil
 import psycopg
 import pytest
 import requests
 import sqlalchemy as sa
-from conftest import APPJOBS, Processes, Server, free_port, wait_for
+from conftest import APPJOBS, Processes, Server, free_port, wait_for, worker_pids
 from psycopg import sql
 from tenant import Tenant, add_users, admin
 
@@ -153,16 +152,6 @@ def small_postgres(tmp_path: pathlib.Path, server: str) -> Iterator[tuple[pathli
             conn.execute(sql.SQL("DROP TABLESPACE IF EXISTS {}").format(sql.Identifier(name)))
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
         mount_point.rmdir()
-
-
-def worker_pids(server: Server) -> set[int]:
-    """The pids of the live worker processes of *server* (not one just killed, whose zombie waits for serve)."""
-    found = set()
-    for child in psutil.Process(server.proc.pid).children():
-        with contextlib.suppress(psutil.Error):
-            if "worker" in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
-                found.add(child.pid)
-    return found
 
 
 def schedule(tenant: Tenant, http: requests.Session) -> requests.Response:

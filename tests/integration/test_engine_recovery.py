@@ -16,7 +16,7 @@ from collections.abc import Callable
 import psutil
 import pytest
 import requests
-from conftest import WORKER_ARGS, Processes, Server, job_processes, wait_final, wait_for
+from conftest import WORKER_ARGS, Processes, Server, job_processes, wait_final, wait_for, worker_pids
 from tenant import Tenant, add_users
 
 from appjobs import errors, models
@@ -26,15 +26,6 @@ from appjobs.storage import Store
 from appjobs.storage.workers import WorkerRecord
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
-
-
-def worker_pids(server: Server) -> list[int]:
-    pids = []
-    for child in psutil.Process(server.proc.pid).children():
-        with contextlib.suppress(psutil.Error):  # a zombie worker has no command line any more
-            if "worker" in child.cmdline():
-                pids.append(child.pid)
-    return pids
 
 
 def start_sleep(demo: JobService) -> models.Job:

@@ -67,3 +67,10 @@ def test_a_value_postgresql_refuses_is_not() -> None:
 def test_a_connection_sqlalchemy_found_broken_is_unavailable_whatever_the_driver_said() -> None:
     broken = sa.exc.DBAPIError("SELECT 1", {}, Exception("server closed the connection"), connection_invalidated=True)
     assert is_unavailable(broken)
+
+
+def test_a_sqlite_file_that_cannot_be_opened_is_not(tmp_path: pathlib.Path) -> None:
+    """A wrong path or mode: a worker waiting for it would wait for ever; it must say what is wrong and stop."""
+    with pytest.raises(sqlite3.OperationalError) as caught:
+        sqlite3.connect(tmp_path / "no-such-directory" / "db")
+    assert not is_unavailable(caught.value)

@@ -247,10 +247,9 @@ def worker(
     **step_options: object,
 ) -> None:
     """Run a worker: claim jobs and run their steps (``serve`` starts one for you)."""
-    from appjobs.engine import Worker, WorkerOptions, processes
+    from appjobs.engine import Worker, WorkerOptions, backoff, processes
     from appjobs.engine.worker import PARENT_DIED
     from appjobs.settings import Paths
-    from appjobs.storage import Store
 
     _configure_logging(step_options)
     if exit_with_parent:
@@ -277,7 +276,7 @@ def worker(
         retention_days=float(step_options["retention_days"]),  # type: ignore[arg-type]
         audit_retention_days=float(step_options["audit_retention_days"]),  # type: ignore[arg-type]
     )
-    Worker(Store.open(paths.database_url), data_dir=paths.data_dir, options=options).run()
+    Worker(backoff.open_store(paths.database_url), data_dir=paths.data_dir, options=options).run()
 
 
 def _worker_args(step_options: dict[str, object]) -> tuple[str, ...]:

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from appjobs import errors
+from appjobs.storage import Store
 from appjobs.storage.diskfull import Throttled
 
 if TYPE_CHECKING:
@@ -53,8 +54,9 @@ FIRST, LONGEST = 0.5, 30.0  # seconds between tries on a full disk: the first pa
 class StorageBackoff:
     """How long to wait before the next try, and the log lines about it."""
 
-    def __init__(self) -> None:
+    def __init__(self, meanwhile: str = "keeps its steps running") -> None:
         self.delay = 0.0
+        self.meanwhile = meanwhile  #: what the worker does while it waits, for the log
         self._full = False
         self._log = Throttled(logger)
 
@@ -63,7 +65,7 @@ class StorageBackoff:
         self.delay = min(max(self.delay * 2, FIRST), LONGEST)
         self._full = isinstance(exc, errors.StorageFull)
         what = "cannot write" if self._full else "cannot use the database"
-        self._log.warning("the worker %s, keeps its steps running and tries again: %s", what, exc)
+        self._log.warning("the worker %s, %s and tries again: %s", what, self.meanwhile, exc)
         return self.delay
 
     def succeeded(self) -> bool:
@@ -93,6 +95,24 @@ def turn(worker: Worker) -> None:
     else:
         if worker.backoff.succeeded():
             worker.after_outage()
+
+
+def open_store(url: str) -> Store:
+    """The store at *url*, once its database can be used: a worker started during an outage waits for it.
+
+    Exiting would start a loop: ``appjobs serve`` starts another worker a second later, which
+    exits too, each with a traceback, for as long as the outage lasts. A stop signal ends the
+    wait (nothing runs yet, so the default action is right).
+    """
+    pause = StorageBackoff(meanwhile="waits for it before it starts")
+    while True:
+        try:
+            store = Store.open(url)
+        except errors.StorageUnavailable as exc:
+            time.sleep(pause.failed(exc))
+            continue
+        pause.succeeded()
+        return store
 
 
 def until_stored(worker: Worker, write: Callable[[], object]) -> None:

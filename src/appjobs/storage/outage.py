@@ -17,8 +17,9 @@ How each driver says it:
 - psycopg: :class:`psycopg.OperationalError` (the server is unreachable,
   shut down, refuses connections, or ended our session) and
   :class:`psycopg.InterfaceError` (the connection is closed);
-- SQLite: the result codes for a busy or locked database, a file that
-  cannot be opened, and an I/O error.
+- SQLite: the result codes for a busy or locked database and an I/O
+  error. Not a file that cannot be opened: on a local file that is a wrong
+  path or wrong permissions, which waiting does not mend.
 
 Everything else (a constraint, a value the database refuses, a missing
 table) stays a plain :class:`~appjobs.errors.StorageError`: trying again
@@ -34,7 +35,7 @@ import sqlalchemy as sa
 
 #: SQLite's primary result codes that a later try may not meet.
 SQLITE_TRANSIENT = frozenset(
-    {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_PROTOCOL}
+    {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_PROTOCOL}
 )
 
 
