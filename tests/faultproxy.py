@@ -119,6 +119,18 @@ def drop_response() -> Fault:
     return act
 
 
+def forward_then_unavailable() -> Fault:
+    """Forward to the upstream server, which acts on the request, then answer 503: as a server does
+    whose commit reached its database just as the connection to it broke."""
+
+    def act(handler: _Handler, body: bytes) -> None:
+        handler.forward(body)
+        handler.answer(503, [("Content-Type", "text/plain"), ("Retry-After", "1")], b"Service Unavailable")
+
+    act.__name__ = "forward_then_unavailable"
+    return act
+
+
 def unknown_segment(segment: str) -> Fault:
     """Answer 404 with SAP's error document for *segment*, as a tenant from before SAP added it does."""
 

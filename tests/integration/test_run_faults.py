@@ -20,7 +20,16 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import APPJOBS, Processes, Server, free_port, job_processes, wait_for
-from faultproxy import FaultProxy, drop_response, garbage, html_page, reset, truncate, unavailable
+from faultproxy import (
+    FaultProxy,
+    drop_response,
+    forward_then_unavailable,
+    garbage,
+    html_page,
+    reset,
+    truncate,
+    unavailable,
+)
 from faultproxy import delay as slow
 from tenant import USERS, Tenant, add_users, finish, saved_key
 
@@ -211,6 +220,37 @@ def test_lost_jobschedule_answer_and_no_job_list_never_schedules_again(
     resumed = run(tenant.root, "/APPJOBS/DEMO_ECHO", "--resume", str(state))  # straight to the server: it is found
     assert resumed.returncode == 0, resumed.stderr
     assert (report(resumed)["job_name"], report(resumed)["status"]) == (job["JobName"], "F")
+
+
+def test_jobschedule_answered_503_is_scheduled_again_once_the_job_list_says_it_does_not_exist(
+    tenant: Tenant, proxy: FaultProxy
+) -> None:
+    """A 503 to JobSchedule (a gateway without its tenant, a database restarting) may or may not have taken
+    effect: run looks the job up, finds none, twice, and schedules it again; exit 0, one job."""
+    rule = proxy.add("POST", "JobSchedule", unavailable(retry_after=1))
+    result = run(proxy.root, "/APPJOBS/DEMO_ECHO")
+    assert result.returncode == 0, result.stderr
+    assert rule.applied == 1
+    assert "the answer to JobSchedule was lost" in result.stderr
+    assert "no job was created; scheduling it again" in result.stderr
+    assert proxy.count("POST", "JobSchedule") == 2
+    (job,) = jobs_marked(tenant, marker_of(result))
+    assert (report(result)["job_name"], report(result)["status"]) == (job["JobName"], "F")
+
+
+def test_jobschedule_answered_503_after_it_took_effect_finds_the_job_and_schedules_no_other(
+    tenant: Tenant, proxy: FaultProxy
+) -> None:
+    """The server stored the job and answered 503 all the same (its commit outlived the database connection):
+    run finds the job by its text and waits for it; JobSchedule is sent once."""
+    rule = proxy.add("POST", "JobSchedule", forward_then_unavailable())
+    result = run(proxy.root, "/APPJOBS/DEMO_ECHO")
+    assert result.returncode == 0, result.stderr
+    assert rule.applied == 1
+    assert proxy.count("POST", "JobSchedule") == 1
+    (job,) = jobs_marked(tenant, marker_of(result))
+    assert (report(result)["job_name"], report(result)["status"]) == (job["JobName"], "F")
+    assert true_status(tenant, report(result)) == "F"
 
 
 # --- the service stays bad for longer than the retry window ------------------------------------
