@@ -80,6 +80,24 @@ def test_kill_9_of_worker_is_restarted_by_server(demo: JobService, start_server:
     assert any(e.text.startswith(reason) for e in demo.log(job.key)), "the log names the worker that died"
 
 
+@pytest.mark.backends("sqlite")  # the server's processes, not the database
+def test_a_worker_that_keeps_dying_is_restarted_after_longer_and_longer_pauses(
+    demo: JobService, start_server: Callable[..., Server]
+) -> None:
+    """Killed again soon after its restart, the next worker waits twice as long: a worker that dies at once,
+    again and again, fills no log with a traceback a second. The third still runs jobs."""
+    server = start_server()
+    (first,) = worker_pids(server)
+    os.kill(first, signal.SIGKILL)
+    (second,) = wait_for(lambda: [pid for pid in worker_pids(server) if pid != first])
+    os.kill(second, signal.SIGKILL)
+    wait_for(lambda: [pid for pid in worker_pids(server) if pid not in (first, second)])
+    said = [line for line in server.output().splitlines() if "starting a new one" in line]
+    assert [line.rpartition(" in ")[2] for line in said] == ["1 s", "2 s"], said
+    job = demo.schedule("/APPJOBS/DEMO_ECHO", creator="TESTER")
+    assert wait_final(demo, job.key).status is JobStatus.FINISHED
+
+
 class Scheduler:
     """SAP's scheduler as the crash meets it: threads posting JobSchedule over HTTP, each with its own session.
 

@@ -51,7 +51,9 @@ DEMO_TEMPLATES = pathlib.Path(__file__).parent.parent / "engine" / "demo.toml"
 DEFAULT_USER = "JOBSCHEDULERUSER"
 DEMO_BUSINESS_USER = "CB9980000001"  # shaped like a tenant's business user ids
 DEFAULT_UI_USER = "ADMIN"  #: the web pages' first administrator, made with a new installation
-RESTART_DELAY = 1.0  # seconds before a worker that died is started again
+RESTART_DELAY = 1.0  # seconds before a worker that died is started again, the first time
+RESTART_LONGEST = 30.0  # seconds: the longest pause when workers keep dying
+STEADY = 60.0  # seconds a worker has to live for its death to count as a new failure, not the same one
 
 
 @dataclasses.dataclass(frozen=True)
@@ -258,6 +260,13 @@ def _announce(options: ServeOptions, password: str | None, business_user: str | 
         _say(f"Business user for JobUser: {business_user}")
 
 
+def restart_pause(last: float, *, lived: float) -> float:
+    """Seconds before a worker that *lived* seconds is started again, the pause before it having been *last*."""
+    if lived >= STEADY:
+        return RESTART_DELAY
+    return min(max(last * 2, RESTART_DELAY), RESTART_LONGEST)
+
+
 class WorkerSupervisor:
     """Starts the worker processes and restarts any that die while the server runs."""
 
@@ -289,12 +298,27 @@ class WorkerSupervisor:
         return subprocess.Popen(self._command(), env=env)
 
     def _watch(self) -> None:
+        """Restart each worker that died, after a pause that doubles while they keep dying young.
+
+        A worker that dies at once dies again (a database that refuses us for a reason waiting cannot
+        mend): restarting it every second would fill the log with its tracebacks.
+        """
+        started = [time.monotonic()] * len(self.procs)
+        pauses = [0.0] * len(self.procs)
+        due: dict[int, float] = {}  # slot -> when its new worker starts
         while not self._stopping.wait(0.5):
+            now = time.monotonic()
             for i, proc in enumerate(self.procs):
-                if proc.poll() is not None and not self._stopping.is_set():
-                    logger.error("worker pid %d exited with %s; starting a new one", proc.pid, proc.returncode)
-                    time.sleep(RESTART_DELAY)
-                    self.procs[i] = self._spawn()
+                if i in due:
+                    if now >= due[i] and not self._stopping.is_set():
+                        del due[i]
+                        self.procs[i], started[i] = self._spawn(), now
+                elif proc.poll() is not None:
+                    pauses[i] = restart_pause(pauses[i], lived=now - started[i])
+                    due[i] = now + pauses[i]
+                    logger.error(
+                        "worker pid %d exited with %s; starting a new one in %g s", proc.pid, proc.returncode, pauses[i]
+                    )
 
     def interrupt(self) -> None:
         """A second stop: the workers abort what still runs, now.
