@@ -44,7 +44,7 @@ ENVIRONMENT = {
     "APPJOBS_DATA_DIR": "data directory (default ./appjobs-data)",
     "APPJOBS_DATABASE_URL": "SQLAlchemy URL of the database (default: SQLite file appjobs.db in the data directory)",
     "APPJOBS_URL": "client commands: service root URL",
-    "APPJOBS_PUBLIC_URL": "admin arrangements: where schedulers reach the server, for the service URL",
+    "APPJOBS_PUBLIC_URL": "serve, admin arrangements: where schedulers reach the server, for the service URL",
     "APPJOBS_USER": "client commands: communication user",
     "APPJOBS_PASSWORD": "client commands: the communication user's password",
     "APPJOBS_PROFILE": "client commands: profile in the profiles file",

@@ -211,6 +211,27 @@ def test_arrangement_0326_shows_the_service_url(data_dir: pathlib.Path) -> None:
     assert listing("arrangements", "list", data_dir=data_dir)[0]["service_url"] == DEFAULT_SERVICE_URL
 
 
+def test_a_public_url_that_is_no_http_url_exits_2_naming_it_and_adds_nothing(data_dir: pathlib.Path) -> None:
+    """A typo here would reach every scheduler that copies the service URL: refused before anything is stored."""
+    ok("users", "add", "ALLJOBS", "--password-stdin", "--no-arrangement", data_dir=data_dir, stdin=BASE_PASSWORD)
+    ok("systems", "add", "MONITOR", "--host", "monitor.example.com", data_dir=data_dir)
+    for bad in (
+        "jobs.example.com",
+        "ftp://jobs.example.com",
+        "https://",
+        "https://jobs.example.com/?x=1",
+        "http://h:99999",
+    ):
+        done = run(
+            "arrangements", "add", "ALLJOBS_0064", "--system", "MONITOR", "--user", "alljobs", "--public-url", bad,
+            data_dir=data_dir,
+        )  # fmt: skip
+        assert done.returncode == 2, (bad, done.stderr)
+        assert "Invalid value for '--public-url'" in done.stderr, done.stderr
+        assert repr(bad) in done.stderr, done.stderr
+    assert listing("arrangements", "list", data_dir=data_dir) == []
+
+
 def test_arrangements_remove(data_dir: pathlib.Path) -> None:
     """``arrangements remove`` deletes the arrangement only (user and system stay), and is audited."""
     ok("users", "add", "SCHED1", "--password-stdin", data_dir=data_dir, stdin=BASE_PASSWORD)

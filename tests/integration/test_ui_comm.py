@@ -7,17 +7,26 @@ and leave everything as it was when the input is bad.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
+import pathlib
 import re
+from collections.abc import Callable
 
 import pytest
 import requests
+from conftest import Server
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from uisite import Page, UiTenant, error_of, message_of
+from tenant import add_users
+from uisite import UI_USERS, Page, UiTenant, error_of, message_of
+
+from appjobs.auth import users
+from appjobs.settings import Paths
+from appjobs.storage import Store
 
 PASSWORD = re.compile(r'<code class="secret" id="new-password">([^<]*)</code>')
 SERVICE_PATH = "/sap/opu/odata/sap/BC_EXT_APPJOB_MANAGEMENT;v=0002/"
@@ -254,3 +263,21 @@ def test_a_locked_users_arrangement_shows_it_with_an_unlock_button(ui_tenant: Ui
     assert "Active" in row
     assert "unlock" not in row
     assert metadata(ui_tenant, "UIWILLLOCK", password) == 200
+
+
+def test_the_service_url_is_the_servers_public_url_when_it_has_one(
+    data_dir: pathlib.Path, start_server: Callable[..., Server]
+) -> None:
+    """Behind a proxy that ends TLS, the request says http and an inner host: ``--public-url`` is what
+    schedulers must be told. (The module's server has none: its pages show their own URL, tested above.)"""
+    add_users(data_dir)
+    role, password = UI_USERS["UIADMIN"]
+    with contextlib.closing(Store.open_existing(Paths.resolve(str(data_dir)).database_url)) as store:
+        users.add_business_user(store, "UIADMIN", "UI administrator", password=password, role=role)
+    server = start_server("--public-url", "https://jobs.example.com:8443/")
+    page = Page(server.url)
+    assert page.logon("UIADMIN", password).status_code == 200
+    listed = page.get("/comm/arrangements")
+    row = listed.text.split('<tr data-arrangement="JOBSCHEDULERUSER_0064">')[1].split("</tr>")[0]
+    shown = row.split('class="service-url"><code>')[1].split("</code>")[0]
+    assert shown == "https://jobs.example.com:8443" + SERVICE_PATH

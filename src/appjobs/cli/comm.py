@@ -16,7 +16,7 @@ import sys
 import click
 
 from appjobs import errors, models
-from appjobs.cli.options import data_dir_option, echo_json, existing_store, json_option
+from appjobs.cli.options import data_dir_option, echo_json, existing_store, json_option, public_url_option
 from appjobs.storage import Store
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
@@ -157,12 +157,8 @@ def list_systems(data_dir: str | None, as_json: bool) -> None:
 
 # --- communication arrangements --------------------------------------------------------
 
-public_url_option = click.option(
-    "--public-url",
-    envvar="APPJOBS_PUBLIC_URL",
-    default=DEFAULT_PUBLIC_URL,
-    show_default=True,
-    help="Where schedulers reach the server (env APPJOBS_PUBLIC_URL); shown as the service URL.",
+public_url_flag = public_url_option(
+    DEFAULT_PUBLIC_URL, "Where schedulers reach the server (env APPJOBS_PUBLIC_URL); shown as the service URL."
 )
 
 
@@ -177,7 +173,7 @@ def arrangements_group() -> None:
 @click.option("--scenario", type=click.Choice([s.value for s in models.Scenario]), default="SAP_COM_0064")
 @click.option("--system", "system_id", required=True, help="Communication system id.")
 @click.option("--user", "user_name", required=True, help="Inbound communication user.")
-@public_url_option
+@public_url_flag
 def add_arrangement(
     data_dir: str | None, name: str, scenario: str, system_id: str, user_name: str, public_url: str
 ) -> None:
@@ -190,7 +186,7 @@ def add_arrangement(
 
 @arrangements_group.command("list")
 @data_dir_option
-@public_url_option
+@public_url_flag
 @json_option
 def list_arrangements(data_dir: str | None, public_url: str, as_json: bool) -> None:
     """List the communication arrangements with their service URL."""
@@ -217,7 +213,7 @@ def remove_arrangement(data_dir: str | None, name: str) -> None:
 def _service_url(public_url: str) -> str:
     from appjobs.server.app import SERVICE_PATH
 
-    return public_url.rstrip("/") + SERVICE_PATH
+    return public_url + SERVICE_PATH
 
 
 # --- business users --------------------------------------------------------------------

@@ -11,7 +11,7 @@ import click
 
 from appjobs.auth.logon import DEFAULT_MAX_FAILED
 from appjobs.auth.sessions import DEFAULT_IDLE_TIMEOUT
-from appjobs.cli.options import data_dir_option
+from appjobs.cli.options import data_dir_option, public_url_option
 
 _tls_file = click.Path(dir_okay=False)  # read and checked by appjobs.server.tls, which names the option
 MIB = 1024 * 1024
@@ -136,6 +136,11 @@ def _step_options(command: click.decorators.FC) -> click.decorators.FC:
     type=click.File("r"),
     help="Read the bearer token for /appjobs/metrics from this file (or env APPJOBS_METRICS_TOKEN).",
 )
+@public_url_option(
+    None,
+    "Where schedulers reach this server, behind a proxy (env APPJOBS_PUBLIC_URL): the "
+    "service URL the web pages show [default: the URL of the page's own request].",
+)
 @_step_options
 def serve(
     data_dir: str | None,
@@ -153,6 +158,7 @@ def serve(
     header_timeout: float,
     limit_concurrency: int,
     metrics_token_file: click.utils.LazyFile | None,
+    public_url: str | None,
     **step_options: object,
 ) -> None:
     """Run the job server: the API and its workers, on the embedded database by default.
@@ -182,6 +188,7 @@ def serve(
         header_timeout=header_timeout,
         limit_concurrency=limit_concurrency,
         metrics_token=_metrics_token(metrics_token_file),
+        public_url=public_url,
     )
     runner.serve(Paths.resolve(data_dir), options)
 

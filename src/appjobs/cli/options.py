@@ -24,6 +24,31 @@ data_dir_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
 
+class PublicUrl(click.ParamType):
+    """Where schedulers reach the server: ``http(s)://host[:port][/path]``, without a query or fragment."""
+
+    name = "URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        import urllib.parse
+
+        parts = urllib.parse.urlsplit(str(value).strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            self.fail(f"{value!r} is not an http or https URL with a host and no query", param, ctx)
+        try:
+            parts.port  # noqa: B018 - it raises for a port that is no number or out of range
+        except ValueError as exc:
+            self.fail(f"{value!r}: {exc}", param, ctx)
+        return parts.geturl().rstrip("/")
+
+
+def public_url_option(default: str | None, help: str) -> Callable[[F], F]:
+    """``--public-url`` (env APPJOBS_PUBLIC_URL), checked: a typo must not reach every arrangement's page."""
+    return click.option(
+        "--public-url", envvar="APPJOBS_PUBLIC_URL", type=PublicUrl(), default=default, show_default=True, help=help
+    )
+
+
 def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
 

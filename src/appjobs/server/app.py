@@ -64,6 +64,7 @@ def create_app(service: JobService, settings: ServerSettings | None = None) -> S
         secure_cookies=settings.secure_cookies,
         auth=UiAuth(store, max_failed=settings.max_failed_logons, idle_timeout=settings.idle_timeout),
         metrics_text=exposition.text,
+        public_url=settings.public_url,
     )
     routes = [
         Route("/appjobs/health", health.health),

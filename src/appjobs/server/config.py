@@ -34,6 +34,7 @@ class ServerSettings:
     metrics_dir: pathlib.Path | None = None  #: where this host's processes count (see appjobs.server.metrics)
     metrics_token: str | None = None  #: bearer token for /appjobs/metrics
     metrics_open: bool = True  #: /appjobs/metrics without a token: only when serving on loopback
+    public_url: str | None = None  #: where schedulers reach this server (``--public-url``), for the web pages
 
     @property
     def realm(self) -> str:

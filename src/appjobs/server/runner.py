@@ -72,6 +72,7 @@ class ServeOptions:
     header_timeout: float = slowclients.DEFAULT_HEADER_TIMEOUT  #: seconds for a request head to arrive
     limit_concurrency: int = slowclients.DEFAULT_LIMIT_CONCURRENCY  #: open connections before 503
     metrics_token: str | None = None  #: bearer token for /appjobs/metrics (see appjobs.server.metrics)
+    public_url: str | None = None  #: where schedulers reach this server; else each page request's own URL
 
     @property
     def scheme(self) -> str:
@@ -86,6 +87,7 @@ class ServeOptions:
             metrics_dir=metrics_dir,
             metrics_token=self.metrics_token,
             metrics_open=listening.is_loopback(self.host),  # without a token, metrics only for this host
+            public_url=self.public_url,
         )
 
 

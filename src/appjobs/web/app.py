@@ -40,10 +40,13 @@ def create_ui(
     secure_cookies: bool = False,
     auth: UiAuth | None = None,
     metrics_text: Callable[[], bytes] | None = None,
+    public_url: str | None = None,
 ) -> Starlette:
     """The web pages over *service*; *secure_cookies* under TLS (the session cookie gets ``Secure``).
 
     *metrics_text* gives the server's metrics, which administrators read at ``/appjobs/ui/metrics``.
+    *public_url* is where schedulers reach the server, for the service URL the pages show; without
+    it, each page shows its own request's scheme, host and port.
     """
     routes = [*page_routes(), Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit)])
@@ -51,5 +54,6 @@ def create_ui(
     app.state.ui_auth = auth or UiAuth(service.store)
     app.state.secure_cookies = secure_cookies
     app.state.metrics_text = metrics_text
+    app.state.public_url = public_url
     app.state.logon_turns = None  # made on the event loop, at the first logon (see appjobs.web.logon)
     return app

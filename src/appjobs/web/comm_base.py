@@ -53,8 +53,12 @@ def store_of(request: Request) -> Store:
 
 
 def service_url(request: Request) -> str:
-    """Where a scheduler reaches the service: this request's scheme, host and port, and the service's path."""
-    return f"{request.url.scheme}://{request.url.netloc}{SERVICE_PATH}"
+    """Where a scheduler reaches the service: ``--public-url``, else this request's scheme, host and port.
+
+    Behind a proxy that ends TLS, the request the server sees may say ``http`` and an inner host.
+    """
+    public = request.app.state.public_url
+    return (public or f"{request.url.scheme}://{request.url.netloc}") + SERVICE_PATH
 
 
 def act(again: Page, action: Callable[[], str], **context: object) -> Response:
