@@ -53,6 +53,11 @@ class AppjobsError(Exception):
     def message(self) -> str:
         return str(self)
 
+    @property
+    def public_message(self) -> str:
+        """What a caller over the network may read: :attr:`message`, unless that names our internals."""
+        return self.message
+
 
 class InvalidInput(AppjobsError):
     """The input is not valid."""
@@ -135,6 +140,11 @@ class StorageError(AppjobsError):
 
 class StorageUnavailable(StorageError):
     """The database cannot be used now; the same request may succeed later. Try again later."""
+
+    @property
+    def public_message(self) -> str:
+        # The driver's words name the database's host and port: for the log, not for the caller.
+        return (type(self).__doc__ or "").strip()
 
 
 class StorageFull(StorageUnavailable):

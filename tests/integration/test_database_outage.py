@@ -8,6 +8,7 @@ that was running, however long it had run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -33,10 +34,13 @@ from conftest import (
 )
 from postgres import outage
 from tenant import Tenant, add_users
+from uisite import UI_USERS, Page, error_of
 
 from appjobs import models
+from appjobs.auth import users
 from appjobs.engine import JobService, recovery, templates
 from appjobs.models import JobStatus
+from appjobs.settings import Paths
 from appjobs.storage import Store
 from appjobs.storage.workers import WorkerRecord
 
@@ -120,6 +124,26 @@ def test_a_step_claimed_for_a_worker_that_never_started_it_ends_aborted(
     texts = [e.text for e in service.log(job.key)]
     assert any("which never started it" in t for t in texts), texts
     assert worker.poll() is None
+
+
+def test_the_web_pages_answer_503_while_the_database_is_down(
+    data_dir: pathlib.Path, start_server: Callable[..., Server], postgres_server: str, postgres_database: str
+) -> None:
+    """A logged-on operator's page while the database is down: 503 with the page's error, saying to try again
+    and not naming the database; the same page once it is back. (The session look-up failed outside the
+    pages' error handling: a bare 500.)"""
+    add_users(data_dir)
+    role, password = UI_USERS["UIADMIN"]
+    with contextlib.closing(Store.open_existing(Paths.resolve(str(data_dir)).database_url)) as store:
+        users.add_business_user(store, "UIADMIN", "UI administrator", password=password, role=role)
+    page = Page(start_server().url)
+    assert page.logon("UIADMIN", password).status_code == 200
+    with outage(postgres_server, postgres_database):
+        down = page.get("/jobs")
+    assert down.status_code == 503, down.text
+    assert error_of(down) == "The database cannot be used now; the same request may succeed later. Try again later."
+    assert sa.make_url(postgres_database).database not in down.text
+    assert page.get("/jobs").status_code == 200
 
 
 def test_appjobs_run_waits_out_an_outage_that_the_server_answers_503(

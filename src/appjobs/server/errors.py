@@ -159,9 +159,8 @@ def raw_error(exc: Exception, fmt: str = "xml") -> tuple[int, dict[str, str], by
         _unavailable_log.warning("requests answered 503: %s", exc)
     elif unexpected:
         logger.error("internal error, transaction %s", transaction, exc_info=exc)
-    message = INTERNAL_ERROR if unexpected else str(exc)
-    if type(exc) is errors.StorageUnavailable:  # its detail names the database host: for the log, not the caller
-        message = errors.StorageUnavailable().message
+    # Only our own errors get here without being unexpected (anything else is a 500).
+    message = exc.public_message if isinstance(exc, errors.AppjobsError) and not unexpected else INTERNAL_ERROR
     body = errordocs.error_document(code, message, fmt=fmt, details=details, transaction=transaction)
     headers = BASE_HEADERS | {"dataserviceversion": "1.0", "content-type": CONTENT_TYPES[fmt]}
     if isinstance(exc, MethodNotAllowed):

@@ -66,6 +66,12 @@ def page(needs: Role = Role.VIEWER) -> Callable[[Endpoint], Callable[[Request], 
     def wrap(endpoint: Endpoint) -> Callable[[Request], Any]:
         @functools.wraps(endpoint)
         async def handler(request: Request) -> Response:
+            try:  # the session's look-up too: a database that is down is a 503 page, not a bare 500
+                return await checked(request)
+            except errors.AppjobsError as exc:
+                return refuse(request, error_status(exc), exc.public_message)
+
+        async def checked(request: Request) -> Response:
             auth: UiAuth = request.app.state.ui_auth
             cookie = request.cookies.get(SESSION_COOKIE)
             session = await run_in_threadpool(auth.find, cookie) if cookie else None
@@ -81,10 +87,7 @@ def page(needs: Role = Role.VIEWER) -> Callable[[Endpoint], Callable[[Request], 
             if not session.role.may(needs):
                 return refuse(request, 403, f"Your role ({session.role.value}) may not do this; "
                                             f"it needs the role {needs.value} or above.")  # fmt: skip
-            try:
-                return await run_in_threadpool(endpoint, request)
-            except errors.AppjobsError as exc:
-                return refuse(request, error_status(exc), exc.message)
+            return await run_in_threadpool(endpoint, request)
 
         return handler
 
