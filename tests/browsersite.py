@@ -76,7 +76,9 @@ class Browser:
         """Log on as *user* through the logon form; its own password (from :data:`UI_USERS`) unless given.
 
         Any earlier session's cookie is dropped first, so the form is shown (a logged-on
-        reader is sent on to the job list). Does not wait for the outcome: see :meth:`logged_on`.
+        reader is sent on to the job list). Waits for the answer, a page naming the user or
+        an error, but does not check which: see :meth:`logged_on`. (A test that opened the
+        next page at once could stop the logon on its way, before its session cookie came.)
         """
         self.open("/")
         self.driver.delete_all_cookies()
@@ -84,6 +86,7 @@ class Browser:
         self.find("input[name=username]").send_keys(user)
         self.find("input[name=password]").send_keys(password if password is not None else UI_USERS[user][1])
         self.find("#logon").click()
+        self.wait(lambda: self.present("#whoami") or self.present("#error"), message="the logon got no answer")
 
     def logged_on(self, user: str) -> None:
         """Wait until the page names *user* as the one logged on."""
