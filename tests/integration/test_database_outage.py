@@ -130,8 +130,8 @@ def test_the_web_pages_answer_503_while_the_database_is_down(
     data_dir: pathlib.Path, start_server: Callable[..., Server], postgres_server: str, postgres_database: str
 ) -> None:
     """A logged-on operator's page while the database is down: 503 with the page's error, saying to try again
-    and not naming the database; the same page once it is back. (The session look-up failed outside the
-    pages' error handling: a bare 500.)"""
+    and not naming the database; a logon gets the form again with the same; the page works once the database
+    is back. (The session look-up and the logon failed outside the pages' error handling: a bare 500.)"""
     add_users(data_dir)
     role, password = UI_USERS["UIADMIN"]
     with contextlib.closing(Store.open_existing(Paths.resolve(str(data_dir)).database_url)) as store:
@@ -140,9 +140,12 @@ def test_the_web_pages_answer_503_while_the_database_is_down(
     assert page.logon("UIADMIN", password).status_code == 200
     with outage(postgres_server, postgres_database):
         down = page.get("/jobs")
+        at_logon = Page(page.base).logon("UIADMIN", password)
     assert down.status_code == 503, down.text
     assert error_of(down) == "The database cannot be used now; the same request may succeed later. Try again later."
     assert sa.make_url(postgres_database).database not in down.text
+    assert at_logon.status_code == 503, at_logon.text  # a logon: the form again, saying why
+    assert error_of(at_logon) == error_of(down)
     assert page.get("/jobs").status_code == 200
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 
 import anyio
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from appjobs import errors
 from appjobs.auth import passwords
 from appjobs.auth.ui import UiAuth
 from appjobs.web import security
@@ -25,6 +27,23 @@ from appjobs.web.rendering import PREFIX, render
 LOGON_FAILED = "Logon failed: the user or the password is wrong, or the user is locked."
 
 
+def _outage_on_the_form(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """The form with 503 and the reason (or 507 on a full disk) when the database cannot be used now.
+
+    Any other error stays the server's: its detail is not for a reader who has not logged on.
+    """
+
+    @functools.wraps(endpoint)
+    async def handler(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except errors.StorageUnavailable as exc:
+            return _form(request, security.error_status(exc), exc.public_message)
+
+    return handler
+
+
+@_outage_on_the_form
 async def logon_form(request: Request) -> Response:
     """``GET /appjobs/ui/``: the logon form, or the job list for a reader who is logged on."""
     auth: UiAuth = request.app.state.ui_auth
@@ -47,6 +66,7 @@ def _form(request: Request, status: int, error: str | None, username: str = "") 
     return response
 
 
+@_outage_on_the_form
 async def logon(request: Request) -> Response:
     """``POST /appjobs/ui/logon``: fields ``username``, ``password``, ``csrf_token`` and ``next``."""
     form = await request.form(max_part_size=64 * 1024)
