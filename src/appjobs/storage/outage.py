@@ -33,7 +33,7 @@ import sys
 
 import sqlalchemy as sa
 
-#: SQLite's primary result codes that a later try may not meet.
+#: SQLite's primary result codes that a later try may pass.
 SQLITE_TRANSIENT = frozenset(
     {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_PROTOCOL}
 )
