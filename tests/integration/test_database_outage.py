@@ -17,6 +17,7 @@ import signal
 import subprocess
 from collections.abc import Callable
 
+import psycopg
 import pytest
 import requests
 import sqlalchemy as sa
@@ -126,21 +127,49 @@ def test_a_step_claimed_for_a_worker_that_never_started_it_ends_aborted(
     assert worker.poll() is None
 
 
+def ui_admin_page(data_dir: pathlib.Path, start_server: Callable[..., Server]) -> tuple[Page, Server]:
+    """A server on *data_dir* with the test's users and a UI administrator, and a page logged on as that one."""
+    add_users(data_dir)
+    role, password = UI_USERS["UIADMIN"]
+    with contextlib.closing(Store.open_existing(Paths.resolve(str(data_dir)).database_url)) as store:
+        users.add_business_user(store, "UIADMIN", "UI administrator", password=password, role=role)
+    server = start_server()
+    page = Page(server.url)
+    assert page.logon("UIADMIN", password).status_code == 200
+    return page, server
+
+
+def test_a_page_that_meets_a_database_error_shows_no_sql_and_logs_it(
+    data_dir: pathlib.Path, start_server: Callable[..., Server], postgres_server: str, postgres_database: str
+) -> None:
+    """Not an outage: a table gone from under the server (an administrator's mistake). The page is a 500 that
+    says to read the log, which has the error whole; it showed every viewer the failed SQL and our table names."""
+    page, server = ui_admin_page(data_dir, start_server)
+    with psycopg.connect(sa.make_url(postgres_database).set(drivername="postgresql").render_as_string(False)) as conn:
+        conn.execute("ALTER TABLE job RENAME TO job_gone")
+        conn.commit()
+        broken = page.get("/jobs")
+        conn.execute("ALTER TABLE job_gone RENAME TO job")
+        conn.commit()
+    assert broken.status_code == 500, broken.text
+    assert error_of(broken) == "An internal error occurred; the server log says more."
+    assert "relation" not in broken.text
+    assert "SELECT" not in broken.text
+    assert "internal error on GET /appjobs/ui/jobs" in server.output()
+    assert 'relation "job" does not exist' in server.output()
+    assert page.get("/jobs").status_code == 200
+
+
 def test_the_web_pages_answer_503_while_the_database_is_down(
     data_dir: pathlib.Path, start_server: Callable[..., Server], postgres_server: str, postgres_database: str
 ) -> None:
     """A logged-on operator's page while the database is down: 503 with the page's error, saying to try again
     and not naming the database; a logon gets the form again with the same; the page works once the database
     is back. (The session look-up and the logon failed outside the pages' error handling: a bare 500.)"""
-    add_users(data_dir)
-    role, password = UI_USERS["UIADMIN"]
-    with contextlib.closing(Store.open_existing(Paths.resolve(str(data_dir)).database_url)) as store:
-        users.add_business_user(store, "UIADMIN", "UI administrator", password=password, role=role)
-    page = Page(start_server().url)
-    assert page.logon("UIADMIN", password).status_code == 200
+    page, _ = ui_admin_page(data_dir, start_server)
     with outage(postgres_server, postgres_database):
         down = page.get("/jobs")
-        at_logon = Page(page.base).logon("UIADMIN", password)
+        at_logon = Page(page.base).logon("UIADMIN", UI_USERS["UIADMIN"][1])
     assert down.status_code == 503, down.text
     assert error_of(down) == "The database cannot be used now; the same request may succeed later. Try again later."
     assert sa.make_url(postgres_database).database not in down.text

@@ -24,6 +24,7 @@ request's ``x-correlationid``, as the OData service does.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,8 @@ from appjobs import errors, logs
 from appjobs.auth.ui import Role, UiAuth, UiSession
 from appjobs.web.rendering import PREFIX, render
 
+logger = logging.getLogger(__name__)
+
 SESSION_COOKIE = "appjobs_ui"
 LOGON_COOKIE = "appjobs_ui_logon"  #: the CSRF token of the logon form, before there is a session
 COOKIE_PATH = PREFIX + "/"
@@ -44,6 +47,8 @@ MAX_FORM = 1024 * 1024  # bytes of an uploaded template file; far more than any 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 #: The one mapping of errors to page statuses.
+INTERNAL_ERROR = "An internal error occurred; the server log says more."
+
 STATUSES: list[tuple[type[errors.AppjobsError], int]] = [
     (errors.InvalidInput, 400),
     (errors.NotFound, 404),
@@ -69,7 +74,7 @@ def page(needs: Role = Role.VIEWER) -> Callable[[Endpoint], Callable[[Request], 
             try:  # the session's look-up too: a database that is down is a 503 page, not a bare 500
                 return await checked(request)
             except errors.AppjobsError as exc:
-                return refuse(request, error_status(exc), exc.public_message)
+                return failed(request, exc)
 
         async def checked(request: Request) -> Response:
             auth: UiAuth = request.app.state.ui_auth
@@ -106,6 +111,18 @@ def form_of(request: Request) -> FormData:
 
 def session_of(request: Request) -> UiSession:
     return request.state.session
+
+
+def failed(request: Request, exc: errors.AppjobsError) -> Response:
+    """The error page for *exc*. A 500 is ours, not the reader's: the log gets it whole, the page a sentence.
+
+    (Its message would show a viewer the failed SQL and the names of our tables.)
+    """
+    status = error_status(exc)
+    if status < 500 or isinstance(exc, errors.StorageUnavailable):  # the reader's to act on, or to wait out
+        return refuse(request, status, exc.public_message)
+    logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+    return refuse(request, status, INTERNAL_ERROR)
 
 
 def refuse(request: Request, status: int, message: str) -> Response:
