@@ -4,6 +4,9 @@ Before, the first failed query ended the worker; the server started another, whi
 failed too until the database came back, and then aborted every job the first one
 had been running, as a crash's orphans. A restart of the database cost every job
 that was running, however long it had run.
+
+One test beside them meets a database error that is no outage: a table gone
+from under the server, which a page must log and not show.
 """
 
 from __future__ import annotations
