@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import hashlib
 import pathlib
+from typing import Any
 
 import pytest
 from commcli import listing, run, snapshot
@@ -33,15 +34,21 @@ class Clock:
         return self.now
 
 
+def logged_on(store: Store, user: str, role: str, **options: Any) -> tuple[UiAuth, UiSession]:
+    """A new UI user *user* with :data:`PASSWORD`, logged on through a UiAuth made with *options*."""
+    users.add_business_user(store, user, password=PASSWORD, role=role)
+    auth = UiAuth(store, **options)
+    session = auth.logon(user, PASSWORD)
+    assert session is not None
+    return auth, session
+
+
 def clocked_logon(
     store: Store, user: str, role: str, idle: dt.timedelta = dt.timedelta(minutes=30)
 ) -> tuple[UiAuth, Clock, UiSession]:
     """A new UI user *user* logged on through a UiAuth whose clock the test moves."""
-    users.add_business_user(store, user, password=PASSWORD, role=role)
     clock = Clock()
-    auth = UiAuth(store, idle_timeout=idle, clock=clock)
-    session = auth.logon(user, PASSWORD)
-    assert session is not None
+    auth, session = logged_on(store, user, role, idle_timeout=idle, clock=clock)
     return auth, clock, session
 
 
@@ -267,10 +274,7 @@ def test_a_logon_clears_away_sessions_idle_for_more_than_a_day_and_only_those(st
 
 
 def test_a_wrong_password_leaves_the_open_sessions_and_the_lockout_ends_them(store: Store) -> None:
-    users.add_business_user(store, "CAREFUL", password=PASSWORD, role="operator")
-    auth = UiAuth(store, max_failed=3)
-    session = auth.logon("CAREFUL", PASSWORD)
-    assert session is not None
+    auth, session = logged_on(store, "CAREFUL", "operator", max_failed=3)
     for attempt in range(2):
         assert auth.logon("CAREFUL", f"typo-{attempt}") is None
         assert auth.find(session.id) == session
@@ -316,10 +320,7 @@ def test_a_logon_forgets_its_own_users_failed_logons_and_nobody_elses(store: Sto
 
 
 def test_a_new_role_ends_the_sessions_opened_under_the_old_one(store: Store) -> None:
-    users.add_business_user(store, "DEMOTED", password=PASSWORD, role="administrator")
-    auth = UiAuth(store)
-    session = auth.logon("DEMOTED", PASSWORD)
-    assert session is not None
+    auth, session = logged_on(store, "DEMOTED", "administrator")
     store.ui_users.set_role("DEMOTED", "viewer")
     assert auth.find(session.id) is None
     again = auth.logon("DEMOTED", PASSWORD)
@@ -328,10 +329,7 @@ def test_a_new_role_ends_the_sessions_opened_under_the_old_one(store: Store) -> 
 
 
 def test_an_unlock_does_not_bring_back_the_sessions_the_lock_ended(store: Store) -> None:
-    users.add_business_user(store, "PAUSED", password=PASSWORD, role="operator")
-    auth = UiAuth(store)
-    session = auth.logon("PAUSED", PASSWORD)
-    assert session is not None
+    auth, session = logged_on(store, "PAUSED", "operator")
     users.set_ui_locked(store, "PAUSED", True)
     users.set_ui_locked(store, "PAUSED", False)  # before the session was used again
     assert auth.find(session.id) is None
@@ -339,10 +337,7 @@ def test_an_unlock_does_not_bring_back_the_sessions_the_lock_ended(store: Store)
 
 def test_an_unlock_of_a_user_not_locked_forgets_its_failures_and_keeps_its_sessions(store: Store) -> None:
     """An administrator's unlock after a few wrong passwords resets the count; the user's open session goes on."""
-    users.add_business_user(store, "FUMBLER", password=PASSWORD, role="operator")
-    auth = UiAuth(store, max_failed=5)
-    session = auth.logon("FUMBLER", PASSWORD)
-    assert session is not None
+    auth, session = logged_on(store, "FUMBLER", "operator", max_failed=5)
     for _ in range(3):
         assert auth.logon("FUMBLER", "not-it") is None
     users.set_ui_locked(store, "FUMBLER", False)
