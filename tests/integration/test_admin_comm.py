@@ -221,6 +221,8 @@ def test_a_public_url_that_is_no_http_url_exits_2_naming_it_and_adds_nothing(dat
         "https://",
         "https://jobs.example.com/?x=1",
         "http://h:99999",
+        "https://jobs example.com",
+        "https://jobs\tx.example.com",
     ):
         done = run(
             "arrangements", "add", "ALLJOBS_0064", "--system", "MONITOR", "--user", "alljobs", "--public-url", bad,
@@ -229,6 +231,10 @@ def test_a_public_url_that_is_no_http_url_exits_2_naming_it_and_adds_nothing(dat
         assert done.returncode == 2, (bad, done.stderr)
         assert "Invalid value for '--public-url'" in done.stderr, done.stderr
         assert repr(bad) in done.stderr, done.stderr
+    undecodable = "https://h\udcff.example.com"  # a byte that is not UTF-8, as the environment may bring it
+    done = run("arrangements", "list", data_dir=data_dir, env={"APPJOBS_PUBLIC_URL": undecodable})
+    assert done.returncode == 2, done.stdout
+    assert "Invalid value for '--public-url'" in done.stderr, done.stderr
     assert listing("arrangements", "list", data_dir=data_dir) == []
 
 

@@ -32,7 +32,10 @@ class PublicUrl(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         import urllib.parse
 
-        parts = urllib.parse.urlsplit(str(value).strip())
+        text = str(value).strip()
+        if not text.isprintable() or " " in text:  # control characters, NUL, undecodable bytes from the environment
+            self.fail(f"{value!r} holds a space or a character that is not printable", param, ctx)
+        parts = urllib.parse.urlsplit(text)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
             self.fail(f"{value!r} is not an http or https URL with a host and no query", param, ctx)
         try:
