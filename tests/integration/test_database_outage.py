@@ -158,7 +158,7 @@ def test_a_page_that_meets_a_database_error_shows_no_sql_and_logs_it(
     assert error_of(broken) == "An internal error occurred; the server log says more."
     assert "relation" not in broken.text
     assert "SELECT" not in broken.text
-    assert "internal error on GET /appjobs/ui/jobs" in server.output()
+    assert "internal error on GET '/appjobs/ui/jobs'" in server.output()
     assert 'relation "job" does not exist' in server.output()
     assert page.get("/jobs").status_code == 200
 

@@ -121,7 +121,8 @@ def failed(request: Request, exc: errors.AppjobsError) -> Response:
     status = error_status(exc)
     if status < 500 or isinstance(exc, errors.StorageUnavailable):  # the reader's to act on, or to wait out
         return refuse(request, status, exc.public_message)
-    logger.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+    # %r: the path is the reader's, and a decoded %0A would start a forged log line.
+    logger.error("internal error on %s %r", request.method, request.url.path, exc_info=exc)
     return refuse(request, status, INTERNAL_ERROR)
 
 
